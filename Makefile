@@ -1,0 +1,59 @@
+# eventrouter — the hand-written wrapper. The real build is autotools
+# (configure.ac, Makefile.am), configured out of tree in build/.
+#
+#   make deps       install the Debian packages that are missing (root)
+#   make            autoreconf + configure + build in build/
+#   make run        build, then run the daemon on conf/eventrouter.yaml with
+#                   sockets and data under build/run/ (no root needed)
+#   make check      build and run every test
+#   make bench      build and run the benchmark scenarios
+#   make install    install (PREFIX=/usr/local)
+#   make distcheck  build a tarball and check it builds and passes
+#   make clean      remove build/
+BUILD     ?= build
+PREFIX    ?= /usr/local
+CONFIGURE_FLAGS ?= --enable-developer
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+
+DEPS = build-essential autoconf automake libtool pkg-config \
+       libuv1-dev libyaml-dev libmsgpack-dev libjansson-dev check \
+       liblmdb-dev mandoc valgrind clang
+
+.PHONY: all deps run check bench install distcheck clean
+
+all: $(BUILD)/Makefile
+	$(MAKE) -C $(BUILD) -j$(JOBS)
+
+configure: configure.ac Makefile.am $(wildcard */local.mk)
+	autoreconf -fi
+
+$(BUILD)/Makefile: configure
+	mkdir -p $(BUILD)
+	cd $(BUILD) && ../configure --prefix=$(PREFIX) $(CONFIGURE_FLAGS)
+
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else echo "all build dependencies are installed"; fi
+
+run: all
+	mkdir -p $(BUILD)/run
+	EVENTROUTER_RUNDIR=$(abspath $(BUILD))/run \
+	  $(BUILD)/daemon/eventrouterd -c conf/eventrouter.yaml
+
+check: all
+	$(MAKE) -C $(BUILD) -j$(JOBS) check
+
+bench: all
+	$(MAKE) -C $(BUILD) -j$(JOBS) bench
+
+install: all
+	$(MAKE) -C $(BUILD) install
+
+distcheck: $(BUILD)/Makefile
+	$(MAKE) -C $(BUILD) distcheck
+
+clean:
+	rm -rf $(BUILD)

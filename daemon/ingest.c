@@ -1,0 +1,51 @@
+/*
+ * Ingest (see ingest.h): envelope completion and sequencing.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest.h"
+
+void er__ingest_init(er_ingest_t *ing)
+{
+    memset(ing, 0, sizeof(*ing));
+    ing->next_seq = 1;
+    if (gethostname(ing->host, sizeof(ing->host) - 1) != 0)
+        strcpy(ing->host, "localhost");
+    ing->host[sizeof(ing->host) - 1] = '\0';
+    ing->host_len = strlen(ing->host);
+}
+
+void er__ingest_complete(er_ingest_t *ing, er_event_t *ev, int64_t now_us, const er_origin_t *peer,
+                         char idbuf[37])
+{
+    if (ev->id.ptr == NULL) {
+        er_uuid7(idbuf);
+        ev->id.ptr = idbuf;
+        ev->id.len = 36;
+    }
+    if (!(ev->has & ER_HAS_TIME)) {
+        ev->time = now_us;
+        ev->has |= ER_HAS_TIME;
+    }
+    ev->received = now_us;
+    ev->origin = *peer;
+    ev->origin.host.ptr = ing->host;
+    ev->origin.host.len = ing->host_len;
+    ev->has |= ER_HAS_RECEIVED | ER_HAS_ORIGIN;
+}
+
+uint64_t er__ingest_sequence(er_ingest_t *ing, er_event_t *evs, uint32_t n)
+{
+    uint64_t first = ing->next_seq;
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        evs[i].seq = first + i;
+        evs[i].has |= ER_HAS_SEQ;
+    }
+    ing->next_seq += n;
+    ing->events += n;
+    ing->batches++;
+    return first;
+}

@@ -1,0 +1,233 @@
+/*
+ * eventrouterd: command line, process set-up (SIGPIPE, RLIMIT_NOFILE),
+ * signals, and the lifetime of the loop. Everything else is in its own file.
+ *
+ * Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a good
+ * --check-config; 1 when start-up fails (one line says why) or the config is
+ * bad; 2 for a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "build-config.h" /* autoconf: PACKAGE_VERSION */
+#include "config.h"
+#include "log.h"
+#include "server.h"
+
+#define COMPONENT "main"
+#define DEFAULT_CONFIG "/etc/eventrouter/eventrouter.yaml"
+
+typedef struct daemon_s {
+    uv_loop_t *loop;
+    er_config_t *cfg;
+    er_server_t server;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+    int exit_code;
+} daemon_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: eventrouterd [-c FILE] [--check-config] [--help-plugin KIND/NAME]\n"
+            "                    [--version] [--help]\n"
+            "\n"
+            "The eventrouter daemon: receives events on a Unix socket, sequences them\n"
+            "and acknowledges them (see eventrouterd(8)). Runs in the foreground.\n"
+            "\n"
+            "  -c, --config FILE      configuration file (default: $EVENTROUTER_CONFIG,\n"
+            "                         else " DEFAULT_CONFIG ")\n"
+            "  -t, --check-config     validate the configuration, print \"ok\" or each\n"
+            "                         error as FILE:LINE:COLUMN: message, and exit 0/1\n"
+            "      --help-plugin KIND/NAME\n"
+            "                         describe a plugin's options\n"
+            "  -V, --version          print the version and exit\n"
+            "  -h, --help             print this help and exit\n");
+}
+
+/* Raise the soft RLIMIT_NOFILE to the hard limit: every client is an fd. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            er_log(ER_LOG_WARN, COMPONENT, "cannot raise RLIMIT_NOFILE: %s", strerror(errno));
+    }
+}
+
+static void on_server_done(er_server_t *s)
+{
+    daemon_t *d = (daemon_t *)((char *)s - offsetof(daemon_t, server));
+
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+    uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    uv_close((uv_handle_t *)&d->sig_usr1, NULL);
+    er_log(ER_LOG_NOTICE, COMPONENT, "stopped: %llu events sequenced, %llu connections served",
+           (unsigned long long)s->ingest.events, (unsigned long long)s->stats.accepted);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    daemon_t *d = h->data;
+
+    switch (signum) {
+    case SIGTERM:
+    case SIGINT:
+        if (d->server.stopping) {
+            er_log(ER_LOG_NOTICE, COMPONENT, "%s again: closing connections now",
+                   strsignal(signum));
+        } else {
+            er_log(ER_LOG_NOTICE, COMPONENT, "%s: shutting down (up to %llu ms)",
+                   strsignal(signum), (unsigned long long)d->cfg->shutdown_timeout_ms);
+        }
+        er__server_shutdown(&d->server, "shutting down", on_server_done);
+        break;
+    case SIGHUP:
+        er_log(ER_LOG_NOTICE, COMPONENT,
+               "SIGHUP: nothing to reload in this version (routing arrives with handlers)");
+        break;
+    case SIGUSR1:
+        er_log(ER_LOG_INFO, COMPONENT, "SIGUSR1: no log files to reopen");
+        break;
+    }
+}
+
+static void signal_start(daemon_t *d, uv_signal_t *h, int signum)
+{
+    uv_signal_init(d->loop, h);
+    h->data = d;
+    uv_signal_start(h, on_signal, signum);
+}
+
+/* Load the configuration; on failure print each error and return NULL. */
+static er_config_t *load_config(const char *path)
+{
+    er_config_t *cfg = NULL;
+    er_diag_t diag;
+    int rc;
+
+    er__diag_init(&diag);
+    rc = er__config_load(path, &cfg, &diag);
+    if (rc != 0) {
+        er__diag_print(&diag, stderr);
+        if (er__diag_count(&diag) == 0)
+            fprintf(stderr, "%s: %s\n", path, er_strerror(rc));
+        er__diag_free(&diag);
+        return NULL;
+    }
+    er__diag_free(&diag);
+    return cfg;
+}
+
+static int run(er_config_t *cfg)
+{
+    daemon_t d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.cfg = cfg;
+    d.loop = uv_default_loop();
+    raise_nofile();
+
+    if ((rc = er__server_start(&d.server, d.loop, cfg)) != 0) {
+        uv_run(d.loop, UV_RUN_DEFAULT); /* let closed handles finish */
+        uv_loop_close(d.loop);
+        fprintf(stderr, "eventrouterd: cannot start: %s (see the log above)\n", er_strerror(rc));
+        return 1;
+    }
+    signal_start(&d, &d.sig_term, SIGTERM);
+    signal_start(&d, &d.sig_int, SIGINT);
+    signal_start(&d, &d.sig_hup, SIGHUP);
+    signal_start(&d, &d.sig_usr1, SIGUSR1);
+
+    er_log(ER_LOG_NOTICE, COMPONENT, "eventrouterd %s ready: socket %s, pid %d, store none",
+           PACKAGE_VERSION, cfg->listen.socket, (int)getpid());
+    uv_run(d.loop, UV_RUN_DEFAULT);
+
+    rc = uv_loop_close(d.loop);
+    if (rc != 0) {
+        er_log(ER_LOG_ERROR, COMPONENT, "loop closed with handles still open: %s",
+               uv_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 't'},
+        {"help-plugin", required_argument, NULL, 'P'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL, *plugin = NULL;
+    bool check = false;
+    er_config_t *cfg;
+    int c, rc;
+
+    /* A write to a peer that has gone must be an EPIPE, not our death. */
+    signal(SIGPIPE, SIG_IGN);
+
+    while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            check = true;
+            break;
+        case 'P':
+            plugin = optarg;
+            break;
+        case 'V':
+            printf("eventrouterd %s (protocol %d)\n", PACKAGE_VERSION, ER_PROTOCOL_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "eventrouterd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (plugin) {
+        fprintf(stderr, "eventrouterd: no plugin \"%s\": this version ships no plugins yet\n",
+                plugin);
+        return 1;
+    }
+    if (path == NULL)
+        path = getenv("EVENTROUTER_CONFIG");
+    if (path == NULL || path[0] == '\0')
+        path = DEFAULT_CONFIG;
+
+    cfg = load_config(path);
+    if (cfg == NULL)
+        return 1;
+    if (check) {
+        printf("ok\n");
+        er__config_free(cfg);
+        return 0;
+    }
+    er__log_init(cfg->log.level, cfg->log.format);
+    rc = run(cfg);
+    er__config_free(cfg);
+    return rc;
+}

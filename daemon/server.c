@@ -1,0 +1,723 @@
+/*
+ * The publish socket (see server.h): accept, read frames, answer them.
+ *
+ * Reading goes straight into each connection's framer (the alloc callback
+ * hands out its space); every complete frame is handled in the same read
+ * callback; answers are encoded into the connection's `out` buffer and
+ * written once per read callback, with one write in flight at a time
+ * (`wbuf`), so a pipelining client costs one write(2) per read(2), not one
+ * per request.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+
+#define COMPONENT "server"
+
+/* During shutdown a connection that sent nothing for this long has taken
+ * its GOAWAY to heart and is closed. */
+#define QUIET_MS 100
+
+struct er_conn_s {
+    uv_pipe_t pipe;
+    uv_timer_t timer;
+    er_server_t *srv;
+    er_conn_t *prev, *next;
+
+    er_framer_t framer;
+    er_buf_t out;  /* answers not yet handed to libuv */
+    er_buf_t wbuf; /* the bytes of the write in flight */
+    uv_write_t wreq;
+
+    uint64_t id; /* for log lines */
+    er_origin_t peer;
+    er_ack_mode_t ack;
+    char client[64];
+    uint64_t last_read_ms;
+
+    int handles; /* handles not yet closed; freed at 0 */
+    bool hello;
+    bool writing;
+    bool reading_paused;
+    bool close_after_flush;
+    bool closing;
+};
+
+static void conn_close(er_conn_t *c);
+static void check_done(er_server_t *s);
+
+/* ------------------------------------------------------------------ output */
+
+static void on_write(uv_write_t *req, int status);
+
+static void flush(er_conn_t *c)
+{
+    er_buf_t tmp;
+    uv_buf_t b;
+    int rc;
+
+    if (c->closing || c->writing)
+        return;
+    if (c->out.len == 0) {
+        if (c->close_after_flush)
+            conn_close(c);
+        return;
+    }
+    tmp = c->wbuf;
+    c->wbuf = c->out;
+    c->out = tmp;
+    c->out.len = 0;
+    b = uv_buf_init((char *)c->wbuf.data, (unsigned)c->wbuf.len);
+    rc = uv_write(&c->wreq, (uv_stream_t *)&c->pipe, &b, 1, on_write);
+    if (rc != 0) {
+        er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: write: %s", (unsigned long long)c->id,
+               uv_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    c->writing = true;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static void on_write(uv_write_t *req, int status)
+{
+    er_conn_t *c = req->data;
+
+    c->writing = false;
+    c->wbuf.len = 0;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: write: %s", (unsigned long long)c->id,
+               uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    if (c->reading_paused && !c->close_after_flush) {
+        c->reading_paused = false;
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    }
+    flush(c);
+}
+
+/* Queue a NACK. Content errors leave the connection open; callers close for
+ * framing errors. */
+static void nack(er_conn_t *c, uint32_t req, const char *code, int64_t index, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void nack(er_conn_t *c, uint32_t req, const char *code, int64_t index, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->srv->stats.nacks++;
+    er_log_limited(ER_LOG_INFO, COMPONENT, "conn %llu (%s, pid %lld uid %u): NACK %s: %s",
+                   (unsigned long long)c->id, c->client[0] ? c->client : "-",
+                   (long long)c->peer.pid, c->peer.uid, code, msg);
+    if (er__nack_encode(&c->out, req, code, msg, index, -1) != 0)
+        conn_close(c);
+}
+
+/* A framing error: NACK with request id 0, then close once it is written. */
+static void protocol_error(er_conn_t *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void protocol_error(er_conn_t *c, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    nack(c, 0, code, -1, "%s", msg);
+    c->srv->stats.closed_protocol++;
+    c->close_after_flush = true;
+}
+
+/* Errors that mean the frame is not exactly one msgpack [op, id, body]. */
+static bool is_framing_error(int rc)
+{
+    return rc == ER_ETRUNC || rc == ER_ETRAILING || rc == ER_EFRAME || rc == ER_EBADOP;
+}
+
+/* A body failed to decode: framing errors close, content errors continue. */
+static void body_error(er_conn_t *c, uint32_t req, int rc, const er_error_t *err)
+{
+    if (is_framing_error(rc))
+        protocol_error(c, "protocol", "%s", err->message);
+    else
+        nack(c, req, er__nack_code_for(rc), err->index, "%s", err->message);
+}
+
+/* ------------------------------------------------------------------- ops */
+
+static void op_hello(er_conn_t *c, const er_msg_t *m)
+{
+    er_server_t *s = c->srv;
+    er_hello_t h;
+    er_error_t err;
+    er_welcome_t w;
+    int rc;
+
+    if (c->hello) {
+        nack(c, m->req, "protocol", -1, "HELLO already received on this connection");
+        return;
+    }
+    if ((rc = er__hello_decode(m, &h, &err)) != 0) {
+        protocol_error(c, is_framing_error(rc) ? "protocol" : "invalid", "%s", err.message);
+        return;
+    }
+    if (h.version != ER_PROTOCOL_VERSION) {
+        protocol_error(c, "unsupported", "protocol version %u is not supported (this daemon: %d)",
+                       h.version, ER_PROTOCOL_VERSION);
+        return;
+    }
+    c->hello = true;
+    c->ack = h.ack;
+    snprintf(c->client, sizeof(c->client), "%.*s", (int)h.client.len,
+             h.client.ptr ? h.client.ptr : "");
+    memset(&w, 0, sizeof(w));
+    w.version = ER_PROTOCOL_VERSION;
+    w.durable = false; /* no store yet: nothing is made durable */
+    w.max_frame = (uint32_t)s->cfg->limits.max_frame;
+    w.max_event_size = (uint32_t)s->cfg->limits.max_event_size;
+    w.max_batch = (uint32_t)s->cfg->limits.max_batch;
+    w.max_inflight = (uint32_t)s->cfg->limits.max_inflight_per_connection;
+    if (er__welcome_encode(&c->out, &w) != 0) {
+        conn_close(c);
+        return;
+    }
+    er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: HELLO from \"%s\" (pid %lld uid %u), ack %s",
+           (unsigned long long)c->id, c->client, (long long)c->peer.pid, c->peer.uid,
+           er_ack_mode_name(c->ack));
+}
+
+/* Complete, sequence and acknowledge n decoded events. */
+static void accept_events(er_conn_t *c, uint32_t req, er_event_t *evs, uint32_t n)
+{
+    er_server_t *s = c->srv;
+    int64_t now = er_now_us();
+    uint64_t seq;
+    uint32_t i;
+
+    for (i = 0; i < n; i++)
+        er__ingest_complete(&s->ingest, &evs[i], now, &c->peer, s->idbuf[i]);
+    seq = er__ingest_sequence(&s->ingest, evs, n);
+    /* No store yet: "durable" acks once the daemon has taken the event, as
+     * WELCOME's durable: false announced. */
+    if (c->ack != ER_ACK_NONE && er__ack_encode(&c->out, req, seq, n, NULL, 0) != 0)
+        conn_close(c);
+}
+
+static void op_publish(er_conn_t *c, const er_msg_t *m)
+{
+    er_server_t *s = c->srv;
+    er_mp_reader_t r;
+    er_error_t err;
+    int rc;
+
+    er__mp_init(&r, m->body, m->body_len);
+    rc = er__event_read(&r, &s->scratch[0], ER_VALIDATE_CLIENT, s->cfg->limits.max_event_size,
+                        &err);
+    if (rc == 0 && er__mp_left(&r) != 0)
+        rc = er__error_set(&err, ER_ETRAILING, -1, "PUBLISH: %zu trailing bytes after the event",
+                           er__mp_left(&r));
+    if (rc != 0) {
+        body_error(c, m->req, rc, &err);
+        return;
+    }
+    accept_events(c, m->req, s->scratch, 1);
+}
+
+static void op_publish_batch(er_conn_t *c, const er_msg_t *m)
+{
+    er_server_t *s = c->srv;
+    er_mp_reader_t r;
+    er_error_t err;
+    uint32_t n, i;
+    int rc;
+
+    if ((rc = er__batch_begin(m, &r, &n, s->cfg->limits.max_batch, &err)) != 0) {
+        body_error(c, m->req, rc, &err);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        rc = er__event_read(&r, &s->scratch[i], ER_VALIDATE_CLIENT,
+                            s->cfg->limits.max_event_size, &err);
+        if (rc != 0) {
+            /* The whole batch is refused; the index names the event. */
+            char msg[sizeof(err.message) + 32];
+            snprintf(msg, sizeof(msg), "event %u: %s", i, err.message);
+            snprintf(err.message, sizeof(err.message), "%s", msg);
+            err.index = (int)i;
+            body_error(c, m->req, rc, &err);
+            return;
+        }
+    }
+    if ((rc = er__batch_end(&r, &err)) != 0) {
+        body_error(c, m->req, rc, &err);
+        return;
+    }
+    accept_events(c, m->req, s->scratch, n);
+}
+
+static void op_ping(er_conn_t *c, const er_msg_t *m)
+{
+    er_error_t err;
+    int rc;
+
+    if ((rc = er__nil_decode(m, &err)) != 0) {
+        body_error(c, m->req, rc, &err);
+        return;
+    }
+    if (er__nil_encode(&c->out, ER_OP_PONG, m->req) != 0)
+        conn_close(c);
+}
+
+static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
+{
+    er_msg_t m;
+    er_error_t err;
+    int rc;
+
+    c->srv->stats.frames++;
+    if ((rc = er__msg_parse(p, n, &m, &err)) != 0) {
+        protocol_error(c, "protocol", "%s", err.message);
+        return;
+    }
+    if (!c->hello && m.op != ER_OP_HELLO) {
+        protocol_error(c, "protocol", "%s before HELLO: HELLO must be the first frame",
+                       er__op_name(m.op));
+        return;
+    }
+    switch (m.op) {
+    case ER_OP_HELLO:
+        op_hello(c, &m);
+        break;
+    case ER_OP_PUBLISH:
+        op_publish(c, &m);
+        break;
+    case ER_OP_PUBLISH_BATCH:
+        op_publish_batch(c, &m);
+        break;
+    case ER_OP_PING:
+        op_ping(c, &m);
+        break;
+    case ER_OP_QUERY:
+    case ER_OP_TAIL:
+    case ER_OP_CANCEL:
+        nack(c, m.req, "unsupported", -1, "%s is not supported in this version",
+             er__op_name(m.op));
+        break;
+    case ER_OP_ADMIN:
+        nack(c, m.req, "forbidden", -1, "ADMIN is served on the admin socket only");
+        break;
+    default:
+        protocol_error(c, "protocol", "%s is sent by the daemon, not by clients",
+                       er__op_name(m.op));
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------- input */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    er_conn_t *c = h->data;
+    uint8_t *p;
+    size_t n;
+
+    (void)suggested;
+    if (er__framer_space(&c->framer, 1, &p, &n) != 0) {
+        *buf = uv_buf_init(NULL, 0); /* on_read gets UV_ENOBUFS */
+        return;
+    }
+    *buf = uv_buf_init((char *)p, (unsigned)(n > UINT32_MAX ? UINT32_MAX : n));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    er_conn_t *c = st->data;
+    const uint8_t *p;
+    size_t n;
+    int rc = 0;
+
+    (void)buf;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: read: %s", (unsigned long long)c->id,
+                   uv_strerror((int)nread));
+        /* The peer closed (or half-closed) its side: answer what was read,
+         * then close. A partial frame is dropped. */
+        uv_read_stop(st);
+        c->close_after_flush = true;
+        flush(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    er__framer_commit(&c->framer, (size_t)nread);
+    c->last_read_ms = uv_now(c->srv->loop);
+    while (!c->closing && !c->close_after_flush && (rc = er__framer_next(&c->framer, &p, &n)) == 1)
+        handle_frame(c, p, n);
+    if (rc == ER_EFRAME)
+        protocol_error(c, "protocol", "frame length 0");
+    else if (rc == ER_ETOOBIG)
+        protocol_error(c, "too_large", "frame of %zu bytes is above max_frame (%zu)",
+                       er__framer_expected(&c->framer), (size_t)c->srv->cfg->limits.max_frame);
+    if (c->closing)
+        return;
+    er__framer_shrink(&c->framer);
+    if (c->close_after_flush)
+        uv_read_stop(st);
+    flush(c);
+    /* Back-pressure: a client that does not read its answers stops being
+     * read until they are written. */
+    if (!c->closing && c->writing && !c->reading_paused && !c->close_after_flush &&
+        c->out.len + c->wbuf.len > c->srv->cfg->limits.max_connection_memory / 2) {
+        uv_read_stop(st);
+        c->reading_paused = true;
+    }
+}
+
+/* ------------------------------------------------------ connection life */
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    er_conn_t *c = h->data;
+    er_server_t *s = c->srv;
+
+    if (--c->handles > 0)
+        return;
+    er__framer_free(&c->framer);
+    er__buf_free(&c->out);
+    er__buf_free(&c->wbuf);
+    free(c);
+    check_done(s);
+}
+
+static void conn_close(er_conn_t *c)
+{
+    er_server_t *s = c->srv;
+
+    if (c->closing)
+        return;
+    c->closing = true;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: closed", (unsigned long long)c->id);
+    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+    uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
+}
+
+static void on_quiet_tick(uv_timer_t *t)
+{
+    er_conn_t *c = t->data;
+
+    if (uv_now(c->srv->loop) - c->last_read_ms >= QUIET_MS) {
+        uv_timer_stop(t);
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        c->close_after_flush = true;
+        flush(c);
+    }
+}
+
+static void send_goaway(er_conn_t *c, const char *reason)
+{
+    if (c->closing)
+        return;
+    if (er__goaway_encode(&c->out, reason) != 0) {
+        conn_close(c);
+        return;
+    }
+    flush(c);
+    if (!c->closing)
+        uv_timer_start(&c->timer, on_quiet_tick, QUIET_MS / 2, QUIET_MS / 2);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    er_server_t *s = l->data;
+    er_conn_t *c;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uv_os_fd_t fd;
+    int rc;
+
+    if (status < 0) {
+        er_log_limited(ER_LOG_WARN, COMPONENT, "accept: %s", uv_strerror(status));
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "accept: out of memory");
+        return;
+    }
+    c->srv = s;
+    c->pipe.data = c;
+    c->timer.data = c;
+    c->wreq.data = c;
+    c->id = ++s->stats.accepted;
+    c->ack = ER_ACK_RECEIVED;
+    er__framer_init(&c->framer, s->cfg->limits.max_frame);
+    uv_pipe_init(s->loop, &c->pipe, 0);
+    uv_timer_init(s->loop, &c->timer);
+    c->handles = 2;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+
+    if ((rc = uv_accept(l, (uv_stream_t *)&c->pipe)) != 0) {
+        er_log_limited(ER_LOG_WARN, COMPONENT, "accept: %s", uv_strerror(rc));
+        conn_close(c);
+        return;
+    }
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        c->peer.pid = cred.pid;
+        c->peer.uid = cred.uid;
+        c->peer.gid = cred.gid;
+    }
+    c->last_read_ms = uv_now(s->loop);
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: accepted (pid %lld uid %u gid %u)",
+           (unsigned long long)c->id, (long long)c->peer.pid, c->peer.uid, c->peer.gid);
+    if (s->stopping)
+        send_goaway(c, "shutting down");
+}
+
+/* ------------------------------------------------------------- listening */
+
+/*
+ * A socket file already at path: if a daemon answers on it, refuse; if it
+ * is a dead socket (connection refused), remove it; anything else that is
+ * not a socket is refused rather than deleted.
+ */
+static int clear_stale_socket(const char *path)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    int fd, rc;
+
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode)) {
+        er_log(ER_LOG_ERROR, COMPONENT, "%s exists and is not a socket; refusing to replace it",
+               path);
+        return -EEXIST;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    close(fd);
+    if (rc == 0) {
+        er_log(ER_LOG_ERROR, COMPONENT,
+               "another daemon is listening on %s; stop it or set listen.socket", path);
+        return -EADDRINUSE;
+    }
+    if (errno != ECONNREFUSED)
+        return -errno;
+    er_log(ER_LOG_NOTICE, COMPONENT, "removing stale socket %s", path);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+static int apply_owner_mode(const char *path, unsigned mode, const char *group)
+{
+    if (group && group[0]) {
+        struct group gr, *res = NULL;
+        char buf[4096];
+        int rc = getgrnam_r(group, &gr, buf, sizeof(buf), &res);
+        if (rc != 0 || res == NULL) {
+            er_log(ER_LOG_ERROR, COMPONENT, "listen.group: no such group \"%s\"", group);
+            return -ENOENT;
+        }
+        if (chown(path, (uid_t)-1, gr.gr_gid) != 0) {
+            rc = -errno;
+            er_log(ER_LOG_ERROR, COMPONENT, "chown %s to group %s: %s", path, group,
+                   strerror(errno));
+            return rc;
+        }
+    }
+    if (chmod(path, mode) != 0) {
+        int rc = -errno;
+        er_log(ER_LOG_ERROR, COMPONENT, "chmod %s %04o: %s", path, mode, strerror(errno));
+        return rc;
+    }
+    return 0;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    er_server_t *s = h->data;
+    struct stat st;
+
+    /* Remove our socket file, unless someone replaced it meanwhile. */
+    if (s->path && lstat(s->path, &st) == 0 && (uint64_t)st.st_ino == s->inode)
+        unlink(s->path);
+    s->listening = false;
+    check_done(s);
+}
+
+int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg)
+{
+    const char *path = cfg->listen.socket;
+    struct sockaddr_un sa;
+    struct stat st;
+    mode_t old;
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    s->loop = loop;
+    s->cfg = cfg;
+    er__ingest_init(&s->ingest);
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        er_log(ER_LOG_ERROR, COMPONENT,
+               "listen.socket: %s is %zu bytes; a Unix socket path must be under %zu", path,
+               strlen(path), sizeof(sa.sun_path));
+        return -ENAMETOOLONG;
+    }
+    s->scratch = calloc(cfg->limits.max_batch, sizeof(*s->scratch));
+    s->idbuf = calloc(cfg->limits.max_batch, sizeof(*s->idbuf));
+    s->path = strdup(path);
+    if (s->scratch == NULL || s->idbuf == NULL || s->path == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if ((rc = clear_stale_socket(path)) != 0) {
+        if (rc != -EADDRINUSE && rc != -EEXIST)
+            er_log(ER_LOG_ERROR, COMPONENT, "%s: %s", path, strerror(-rc));
+        goto fail;
+    }
+
+    uv_pipe_init(loop, &s->listener, 0);
+    s->listener.data = s;
+    s->listening = true;
+    /* uv_pipe_chmod cannot give 0660: bind under a umask that leaves at most
+     * rw for user and group, then set the configured mode (DESIGN §12). */
+    old = umask(0117);
+    rc = uv_pipe_bind(&s->listener, path);
+    umask(old);
+    if (rc != 0) {
+        er_log(ER_LOG_ERROR, COMPONENT, "cannot bind %s: %s", path, uv_strerror(rc));
+        goto fail_close;
+    }
+    if (lstat(path, &st) == 0)
+        s->inode = (uint64_t)st.st_ino;
+    if ((rc = apply_owner_mode(path, cfg->listen.mode, cfg->listen.group)) != 0)
+        goto fail_close;
+    if ((rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection)) != 0) {
+        er_log(ER_LOG_ERROR, COMPONENT, "cannot listen on %s: %s", path, uv_strerror(rc));
+        goto fail_close;
+    }
+    uv_timer_init(loop, &s->drain_timer);
+    s->drain_timer.data = s;
+    return 0;
+
+fail_close:
+    /* Closed without a done callback: the caller runs the loop to finish.
+     * The path is forgotten first so the close callback unlinks nothing. */
+    s->stopping = true;
+    free(s->path);
+    s->path = NULL;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+fail:
+    free(s->scratch);
+    free(s->idbuf);
+    free(s->path);
+    s->scratch = NULL;
+    s->idbuf = NULL;
+    s->path = NULL;
+    return rc;
+}
+
+/* ------------------------------------------------------------- shutdown */
+
+static void on_drain_timer_closed(uv_handle_t *h)
+{
+    er_server_t *s = h->data;
+    er_server_done_cb done = s->done;
+
+    free(s->scratch);
+    free(s->idbuf);
+    free(s->path);
+    s->scratch = NULL;
+    s->idbuf = NULL;
+    s->path = NULL;
+    if (done)
+        done(s);
+}
+
+static void check_done(er_server_t *s)
+{
+    if (!s->stopping || s->listening || s->nconns > 0 || s->done == NULL)
+        return;
+    if (uv_is_closing((uv_handle_t *)&s->drain_timer))
+        return;
+    uv_close((uv_handle_t *)&s->drain_timer, on_drain_timer_closed);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    er_server_t *s = t->data;
+
+    if (s->nconns > 0)
+        er_log(ER_LOG_WARN, COMPONENT,
+               "shutdown_timeout reached: closing %u connection(s) that did not finish",
+               s->nconns);
+    while (s->conns)
+        conn_close(s->conns);
+}
+
+void er__server_shutdown(er_server_t *s, const char *reason, er_server_done_cb done)
+{
+    er_conn_t *c, *next;
+
+    if (s->stopping) {
+        /* A second request: stop waiting for clients. */
+        if (s->done)
+            on_drain_timeout(&s->drain_timer);
+        return;
+    }
+    s->stopping = true;
+    s->done = done;
+    if (s->listening && !uv_is_closing((uv_handle_t *)&s->listener))
+        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    for (c = s->conns; c; c = next) {
+        next = c->next;
+        send_goaway(c, reason);
+    }
+    uv_timer_start(&s->drain_timer, on_drain_timeout, s->cfg->shutdown_timeout_ms, 0);
+    check_done(s);
+}

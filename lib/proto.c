@@ -1,0 +1,654 @@
+/*
+ * Wire protocol messages (see proto.h): frame header parsing and the
+ * encoders/decoders of every body the foundation speaks.
+ *
+ * Decoders of what clients send (HELLO, PUBLISH, PUBLISH_BATCH, nil bodies)
+ * are strict: unknown keys, duplicates and wrong types are refused. Decoders
+ * of what the daemon sends (WELCOME, ACK, NACK, GOAWAY) skip unknown keys so
+ * an older client keeps working with a newer daemon that adds fields.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "proto.h"
+
+static const char *const op_names[] = {
+    [ER_OP_HELLO] = "HELLO",     [ER_OP_PUBLISH] = "PUBLISH", [ER_OP_PUBLISH_BATCH] = "PUBLISH_BATCH",
+    [ER_OP_PING] = "PING",       [ER_OP_QUERY] = "QUERY",     [ER_OP_TAIL] = "TAIL",
+    [ER_OP_CANCEL] = "CANCEL",   [ER_OP_ADMIN] = "ADMIN",     [ER_OP_WELCOME] = "WELCOME",
+    [ER_OP_ACK] = "ACK",         [ER_OP_NACK] = "NACK",       [ER_OP_PONG] = "PONG",
+    [ER_OP_ROWS] = "ROWS",       [ER_OP_END] = "END",         [ER_OP_REPLY] = "REPLY",
+    [ER_OP_GOAWAY] = "GOAWAY",
+};
+
+const char *er__op_name(uint32_t op)
+{
+    if (op >= sizeof(op_names) / sizeof(op_names[0]))
+        return NULL;
+    return op_names[op];
+}
+
+/* Nesting allowed when skipping a value nobody reads. */
+#define SKIP_DEPTH 16
+
+int er__msg_parse(const uint8_t *p, size_t n, er_msg_t *m, er_error_t *err)
+{
+    er_mp_reader_t r;
+    er_mp_obj_t o;
+    int rc;
+
+    memset(m, 0, sizeof(*m));
+    er__mp_init(&r, p, n);
+    if ((rc = er__mp_next(&r, &o)) != 0)
+        return er__error_set(err, ER_EFRAME, -1, "frame: not msgpack (%s)", er_strerror(rc));
+    if (o.type != ER_MP_ARRAY || o.v.n != 3)
+        return er__error_set(err, ER_EFRAME, -1, "frame: expected an array [op, request_id, body]");
+    if ((rc = er__mp_next(&r, &o)) != 0 || o.type != ER_MP_UINT)
+        return er__error_set(err, ER_EFRAME, -1, "frame: op must be a uint");
+    if (o.v.u > UINT32_MAX || er__op_name((uint32_t)o.v.u) == NULL) {
+        m->op = o.v.u > UINT32_MAX ? UINT32_MAX : (uint32_t)o.v.u;
+        return er__error_set(err, ER_EBADOP, -1, "frame: unknown op %llu",
+                             (unsigned long long)o.v.u);
+    }
+    m->op = (uint32_t)o.v.u;
+    if ((rc = er__mp_next(&r, &o)) != 0 || o.type != ER_MP_UINT || o.v.u > UINT32_MAX)
+        return er__error_set(err, ER_EFRAME, -1, "frame: request_id must be a uint32");
+    m->req = (uint32_t)o.v.u;
+    if (er__mp_left(&r) == 0)
+        return er__error_set(err, ER_EFRAME, -1, "frame: body missing");
+    m->body = r.p;
+    m->body_len = er__mp_left(&r);
+    return 0;
+}
+
+/* Start a frame [op, req, <body follows>]. */
+static int frame_begin(er_buf_t *b, msgpack_packer *pk, uint32_t op, uint32_t req, size_t *mark)
+{
+    if (er__frame_open(b, mark) != 0)
+        return -ENOMEM;
+    msgpack_packer_init(pk, b, er__buf_mp_write);
+    msgpack_pack_array(pk, 3);
+    msgpack_pack_uint32(pk, op);
+    msgpack_pack_uint32(pk, req);
+    return 0;
+}
+
+static int frame_end(er_buf_t *b, size_t mark)
+{
+    if (b->err != 0) {
+        b->len = mark;
+        b->err = 0;
+        return -ENOMEM;
+    }
+    er__frame_close(b, mark);
+    return 0;
+}
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_cstr_max(msgpack_packer *pk, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n > max) {
+        n = max;
+        /* Do not cut a UTF-8 sequence in half. */
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+/* The body must have been consumed exactly. */
+static int body_done(const er_mp_reader_t *r, const char *what, er_error_t *err)
+{
+    if (er__mp_left(r) != 0)
+        return er__error_set(err, ER_ETRAILING, -1, "%s: %zu trailing bytes after the body", what,
+                             er__mp_left(r));
+    return 0;
+}
+
+/*
+ * Walk a map body: for each key, find it in `keys` (count entries) and call
+ * fn; unknown keys are refused (strict) or skipped. Duplicates are refused.
+ */
+typedef int (*key_fn)(er_mp_reader_t *r, int which, void *out, er_error_t *err);
+
+static int walk_map(er_mp_reader_t *r, const char *what, const char *const *keys, int count,
+                    bool strict, key_fn fn, void *out, uint32_t *seen_out, er_error_t *err)
+{
+    er_mp_obj_t o;
+    uint32_t n, i, seen = 0;
+    int rc, which;
+
+    if ((rc = er__mp_next(r, &o)) != 0)
+        return er__error_set(err, rc, -1, "%s: %s", what, er_strerror(rc));
+    if (o.type != ER_MP_MAP)
+        return er__error_set(err, ER_ETYPE, -1, "%s: body must be a map", what);
+    n = o.v.n;
+    for (i = 0; i < n; i++) {
+        if ((rc = er__mp_next(r, &o)) != 0)
+            return er__error_set(err, rc, -1, "%s: %s", what, er_strerror(rc));
+        if (o.type != ER_MP_STR)
+            return er__error_set(err, ER_ETYPE, -1, "%s: keys must be str", what);
+        for (which = 0; which < count; which++)
+            if (er__mp_str_eq(o.v.s.ptr, o.v.s.len, keys[which]))
+                break;
+        if (which == count) {
+            if (strict)
+                return er__error_set(err, ER_EUNKNOWNKEY, -1, "%s: unknown key \"%.*s\"", what,
+                                     (int)(o.v.s.len > 40 ? 40 : o.v.s.len), o.v.s.ptr);
+            if ((rc = er__mp_skip(r, SKIP_DEPTH)) != 0)
+                return er__error_set(err, rc, -1, "%s: %s", what, er_strerror(rc));
+            continue;
+        }
+        if (seen & (1u << which))
+            return er__error_set(err, ER_EDUPKEY, -1, "%s: duplicate key \"%s\"", what,
+                                 keys[which]);
+        seen |= 1u << which;
+        if ((rc = fn(r, which, out, err)) != 0)
+            return rc;
+    }
+    if (seen_out)
+        *seen_out = seen;
+    return 0;
+}
+
+static int want(er_mp_reader_t *r, er_mp_obj_t *o, er_mp_type_t t, const char *name,
+                er_error_t *err)
+{
+    static const char *const tn[] = {"nil", "bool", "uint", "int",  "float",
+                                     "str", "bin",  "array", "map", "ext"};
+    int rc = er__mp_next(r, o);
+    if (rc != 0)
+        return er__error_set(err, rc, -1, "%s: %s", name, er_strerror(rc));
+    if (o->type != t)
+        return er__error_set(err, ER_ETYPE, -1, "%s: expected %s, got %s", name, tn[t],
+                             tn[o->type]);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ HELLO */
+
+static const char *const hello_keys[] = {"version", "client", "ack"};
+
+static int hello_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    er_hello_t *h = out;
+    er_mp_obj_t o;
+    int rc, mode;
+    char name[16];
+
+    switch (which) {
+    case 0:
+        if ((rc = want(r, &o, ER_MP_UINT, "HELLO.version", err)) != 0)
+            return rc;
+        h->version = o.v.u > UINT32_MAX ? UINT32_MAX : (uint32_t)o.v.u;
+        return 0;
+    case 1:
+        if ((rc = want(r, &o, ER_MP_STR, "HELLO.client", err)) != 0)
+            return rc;
+        if (o.v.s.len > ER_MAX_CLIENT_NAME)
+            return er__error_set(err, ER_ERULE, -1, "HELLO.client: at most %u bytes",
+                                 ER_MAX_CLIENT_NAME);
+        if ((rc = er__utf8_check(o.v.s.ptr, o.v.s.len)) != 0)
+            return er__error_set(err, rc, -1, "HELLO.client: %s", er_strerror(rc));
+        h->client.ptr = o.v.s.ptr;
+        h->client.len = o.v.s.len;
+        return 0;
+    default:
+        if ((rc = want(r, &o, ER_MP_STR, "HELLO.ack", err)) != 0)
+            return rc;
+        if (o.v.s.len >= sizeof(name))
+            mode = -1;
+        else {
+            memcpy(name, o.v.s.ptr, o.v.s.len);
+            name[o.v.s.len] = '\0';
+            mode = er_ack_mode_parse(name);
+        }
+        if (mode < 0)
+            return er__error_set(err, ER_ERULE, -1,
+                                 "HELLO.ack: must be \"none\", \"received\" or \"durable\"");
+        h->ack = (er_ack_mode_t)mode;
+        return 0;
+    }
+}
+
+int er__hello_decode(const er_msg_t *m, er_hello_t *h, er_error_t *err)
+{
+    er_mp_reader_t r;
+    uint32_t seen;
+    int rc;
+
+    memset(h, 0, sizeof(*h));
+    h->ack = ER_ACK_RECEIVED;
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = walk_map(&r, "HELLO", hello_keys, 3, true, hello_key, h, &seen, err)) != 0)
+        return rc;
+    if (!(seen & 1))
+        return er__error_set(err, ER_EMISSING, -1, "HELLO.version: required");
+    return body_done(&r, "HELLO", err);
+}
+
+int er__hello_encode(er_buf_t *b, uint32_t req, const char *client, er_ack_mode_t ack)
+{
+    msgpack_packer pk;
+    size_t mark;
+
+    if (frame_begin(b, &pk, ER_OP_HELLO, req, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_map(&pk, client ? 3 : 2);
+    pack_cstr(&pk, "version");
+    msgpack_pack_uint32(&pk, ER_PROTOCOL_VERSION);
+    if (client) {
+        pack_cstr(&pk, "client");
+        pack_cstr_max(&pk, client, ER_MAX_CLIENT_NAME);
+    }
+    pack_cstr(&pk, "ack");
+    pack_cstr(&pk, er_ack_mode_name(ack));
+    return frame_end(b, mark);
+}
+
+/* ---------------------------------------------------------------- WELCOME */
+
+static const char *const welcome_keys[] = {"version", "durable", "limits"};
+static const char *const limit_keys[] = {"max_frame", "max_event_size", "max_batch",
+                                         "max_inflight"};
+
+static int limit_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    er_welcome_t *w = out;
+    er_mp_obj_t o;
+    uint32_t *slot[] = {&w->max_frame, &w->max_event_size, &w->max_batch, &w->max_inflight};
+    int rc;
+
+    if ((rc = want(r, &o, ER_MP_UINT, limit_keys[which], err)) != 0)
+        return rc;
+    *slot[which] = o.v.u > UINT32_MAX ? UINT32_MAX : (uint32_t)o.v.u;
+    return 0;
+}
+
+static int welcome_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    er_welcome_t *w = out;
+    er_mp_obj_t o;
+    int rc;
+
+    switch (which) {
+    case 0:
+        if ((rc = want(r, &o, ER_MP_UINT, "WELCOME.version", err)) != 0)
+            return rc;
+        w->version = o.v.u > UINT32_MAX ? UINT32_MAX : (uint32_t)o.v.u;
+        return 0;
+    case 1:
+        if ((rc = want(r, &o, ER_MP_BOOL, "WELCOME.durable", err)) != 0)
+            return rc;
+        w->durable = o.v.b;
+        return 0;
+    default:
+        return walk_map(r, "WELCOME.limits", limit_keys, 4, false, limit_key, w, NULL, err);
+    }
+}
+
+int er__welcome_decode(const er_msg_t *m, er_welcome_t *w, er_error_t *err)
+{
+    er_mp_reader_t r;
+    int rc;
+
+    memset(w, 0, sizeof(*w));
+    w->max_frame = ER_DEFAULT_MAX_FRAME;
+    w->max_event_size = ER_DEFAULT_MAX_EVENT_SIZE;
+    w->max_batch = ER_DEFAULT_MAX_BATCH;
+    w->max_inflight = ER_DEFAULT_MAX_INFLIGHT;
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = walk_map(&r, "WELCOME", welcome_keys, 3, false, welcome_key, w, NULL, err)) != 0)
+        return rc;
+    return body_done(&r, "WELCOME", err);
+}
+
+int er__welcome_encode(er_buf_t *b, const er_welcome_t *w)
+{
+    msgpack_packer pk;
+    size_t mark;
+
+    if (frame_begin(b, &pk, ER_OP_WELCOME, 0, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_map(&pk, 3);
+    pack_cstr(&pk, "version");
+    msgpack_pack_uint32(&pk, w->version);
+    pack_cstr(&pk, "durable");
+    if (w->durable)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+    pack_cstr(&pk, "limits");
+    msgpack_pack_map(&pk, 4);
+    pack_cstr(&pk, "max_frame");
+    msgpack_pack_uint32(&pk, w->max_frame);
+    pack_cstr(&pk, "max_event_size");
+    msgpack_pack_uint32(&pk, w->max_event_size);
+    pack_cstr(&pk, "max_batch");
+    msgpack_pack_uint32(&pk, w->max_batch);
+    pack_cstr(&pk, "max_inflight");
+    msgpack_pack_uint32(&pk, w->max_inflight);
+    return frame_end(b, mark);
+}
+
+/* ---------------------------------------------------------------- PUBLISH */
+
+int er__publish_encode(er_buf_t *b, uint32_t req, const er_event_t *ev)
+{
+    msgpack_packer pk;
+    size_t mark;
+    int rc;
+
+    if (frame_begin(b, &pk, ER_OP_PUBLISH, req, &mark) != 0)
+        return -ENOMEM;
+    if ((rc = er__event_pack(b, ev)) != 0) {
+        b->len = mark;
+        return rc;
+    }
+    return frame_end(b, mark);
+}
+
+int er__batch_encode(er_buf_t *b, uint32_t req, const er_event_t *evs, size_t n)
+{
+    msgpack_packer pk;
+    size_t mark, i;
+    int rc;
+
+    if (frame_begin(b, &pk, ER_OP_PUBLISH_BATCH, req, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_array(&pk, n);
+    for (i = 0; i < n; i++) {
+        if ((rc = er__event_pack(b, &evs[i])) != 0) {
+            b->len = mark;
+            return rc;
+        }
+    }
+    return frame_end(b, mark);
+}
+
+int er__batch_begin(const er_msg_t *m, er_mp_reader_t *r, uint32_t *n, size_t max_batch,
+                    er_error_t *err)
+{
+    er_mp_obj_t o;
+    int rc;
+
+    er__mp_init(r, m->body, m->body_len);
+    if ((rc = want(r, &o, ER_MP_ARRAY, "PUBLISH_BATCH", err)) != 0)
+        return rc;
+    if (o.v.n == 0)
+        return er__error_set(err, ER_ERULE, -1, "PUBLISH_BATCH: empty batch");
+    if (o.v.n > max_batch)
+        return er__error_set(err, ER_ETOOBIG, -1,
+                             "PUBLISH_BATCH: %u events, above max_batch (%zu)", o.v.n, max_batch);
+    *n = o.v.n;
+    return 0;
+}
+
+int er__batch_end(const er_mp_reader_t *r, er_error_t *err)
+{
+    return body_done(r, "PUBLISH_BATCH", err);
+}
+
+/* -------------------------------------------------------------------- ACK */
+
+int er__ack_encode(er_buf_t *b, uint32_t req, uint64_t seq, uint32_t count, const er_dup_t *dups,
+                   size_t ndups)
+{
+    msgpack_packer pk;
+    size_t mark, i;
+
+    if (frame_begin(b, &pk, ER_OP_ACK, req, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_map(&pk, 3);
+    pack_cstr(&pk, "seq");
+    msgpack_pack_uint64(&pk, seq);
+    pack_cstr(&pk, "count");
+    msgpack_pack_uint32(&pk, count);
+    pack_cstr(&pk, "dups");
+    if (ndups == 0) {
+        msgpack_pack_nil(&pk);
+    } else {
+        msgpack_pack_array(&pk, ndups);
+        for (i = 0; i < ndups; i++) {
+            msgpack_pack_array(&pk, 2);
+            msgpack_pack_uint32(&pk, dups[i].index);
+            msgpack_pack_uint64(&pk, dups[i].seq);
+        }
+    }
+    return frame_end(b, mark);
+}
+
+typedef struct ack_out_s {
+    er_ack_t *ack;
+    er_dup_t *dups;
+    size_t cap;
+} ack_out_t;
+
+static const char *const ack_keys[] = {"seq", "count", "dups"};
+
+static int ack_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    ack_out_t *a = out;
+    er_mp_obj_t o, x;
+    uint32_t i;
+    int rc;
+
+    switch (which) {
+    case 0:
+        if ((rc = want(r, &o, ER_MP_UINT, "ACK.seq", err)) != 0)
+            return rc;
+        a->ack->seq = o.v.u;
+        return 0;
+    case 1:
+        if ((rc = want(r, &o, ER_MP_UINT, "ACK.count", err)) != 0)
+            return rc;
+        a->ack->count = o.v.u > UINT32_MAX ? UINT32_MAX : (uint32_t)o.v.u;
+        return 0;
+    default:
+        if ((rc = er__mp_next(r, &o)) != 0)
+            return er__error_set(err, rc, -1, "ACK.dups: %s", er_strerror(rc));
+        if (o.type == ER_MP_NIL)
+            return 0;
+        if (o.type != ER_MP_ARRAY)
+            return er__error_set(err, ER_ETYPE, -1, "ACK.dups: expected nil or array");
+        for (i = 0; i < o.v.n; i++) {
+            uint64_t idx, seq;
+            if ((rc = want(r, &x, ER_MP_ARRAY, "ACK.dups[]", err)) != 0)
+                return rc;
+            if (x.v.n != 2)
+                return er__error_set(err, ER_ERULE, -1, "ACK.dups[]: expected [index, seq]");
+            if ((rc = want(r, &x, ER_MP_UINT, "ACK.dups[].index", err)) != 0)
+                return rc;
+            idx = x.v.u;
+            if ((rc = want(r, &x, ER_MP_UINT, "ACK.dups[].seq", err)) != 0)
+                return rc;
+            seq = x.v.u;
+            if (a->ack->ndups < a->cap) {
+                a->dups[a->ack->ndups].index = idx > UINT32_MAX ? UINT32_MAX : (uint32_t)idx;
+                a->dups[a->ack->ndups].seq = seq;
+            }
+            a->ack->ndups++;
+        }
+        return 0;
+    }
+}
+
+int er__ack_decode(const er_msg_t *m, er_ack_t *ack, er_dup_t *dups, size_t dups_cap,
+                   er_error_t *err)
+{
+    er_mp_reader_t r;
+    ack_out_t a = {ack, dups, dups_cap};
+    int rc;
+
+    memset(ack, 0, sizeof(*ack));
+    ack->dups = dups;
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = walk_map(&r, "ACK", ack_keys, 3, false, ack_key, &a, NULL, err)) != 0)
+        return rc;
+    return body_done(&r, "ACK", err);
+}
+
+/* ------------------------------------------------------------------- NACK */
+
+int er__nack_encode(er_buf_t *b, uint32_t req, const char *code, const char *message,
+                    int64_t index, int64_t retry_after_ms)
+{
+    msgpack_packer pk;
+    size_t mark;
+
+    if (frame_begin(b, &pk, ER_OP_NACK, req, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_map(&pk, 4);
+    pack_cstr(&pk, "code");
+    pack_cstr(&pk, code);
+    pack_cstr(&pk, "message");
+    pack_cstr_max(&pk, message ? message : "", ER_MAX_NACK_MESSAGE);
+    pack_cstr(&pk, "index");
+    if (index < 0)
+        msgpack_pack_nil(&pk);
+    else
+        msgpack_pack_int64(&pk, index);
+    pack_cstr(&pk, "retry_after_ms");
+    if (retry_after_ms < 0)
+        msgpack_pack_nil(&pk);
+    else
+        msgpack_pack_int64(&pk, retry_after_ms);
+    return frame_end(b, mark);
+}
+
+static const char *const nack_keys[] = {"code", "message", "index", "retry_after_ms"};
+
+static void copy_cut(char *dst, size_t cap, const char *src, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static int nack_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    er_nack_t *nk = out;
+    er_mp_obj_t o;
+    int rc;
+
+    if (which <= 1) {
+        if ((rc = want(r, &o, ER_MP_STR, nack_keys[which], err)) != 0)
+            return rc;
+        if (which == 0)
+            copy_cut(nk->code, sizeof(nk->code), o.v.s.ptr, o.v.s.len);
+        else
+            copy_cut(nk->message, sizeof(nk->message), o.v.s.ptr, o.v.s.len);
+        return 0;
+    }
+    if ((rc = er__mp_next(r, &o)) != 0)
+        return er__error_set(err, rc, -1, "NACK.%s: %s", nack_keys[which], er_strerror(rc));
+    if (o.type == ER_MP_NIL)
+        return 0;
+    if (o.type != ER_MP_UINT || o.v.u > INT64_MAX)
+        return er__error_set(err, ER_ETYPE, -1, "NACK.%s: expected nil or uint",
+                             nack_keys[which]);
+    if (which == 2)
+        nk->index = (int64_t)o.v.u;
+    else
+        nk->retry_after_ms = (int64_t)o.v.u;
+    return 0;
+}
+
+int er__nack_decode(const er_msg_t *m, er_nack_t *nack, er_error_t *err)
+{
+    er_mp_reader_t r;
+    int rc;
+
+    memset(nack, 0, sizeof(*nack));
+    nack->index = -1;
+    nack->retry_after_ms = -1;
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = walk_map(&r, "NACK", nack_keys, 4, false, nack_key, nack, NULL, err)) != 0)
+        return rc;
+    return body_done(&r, "NACK", err);
+}
+
+/* ------------------------------------------------------ nil bodies, GOAWAY */
+
+int er__nil_encode(er_buf_t *b, uint32_t op, uint32_t req)
+{
+    msgpack_packer pk;
+    size_t mark;
+
+    if (frame_begin(b, &pk, op, req, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_nil(&pk);
+    return frame_end(b, mark);
+}
+
+int er__nil_decode(const er_msg_t *m, er_error_t *err)
+{
+    er_mp_reader_t r;
+    er_mp_obj_t o;
+    int rc;
+    const char *name = er__op_name(m->op);
+
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = want(&r, &o, ER_MP_NIL, name ? name : "body", err)) != 0)
+        return rc;
+    return body_done(&r, name ? name : "body", err);
+}
+
+int er__goaway_encode(er_buf_t *b, const char *reason)
+{
+    msgpack_packer pk;
+    size_t mark;
+
+    if (frame_begin(b, &pk, ER_OP_GOAWAY, 0, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_map(&pk, 1);
+    pack_cstr(&pk, "reason");
+    pack_cstr_max(&pk, reason, ER_MAX_NACK_MESSAGE);
+    return frame_end(b, mark);
+}
+
+typedef struct goaway_out_s {
+    char *out;
+    size_t cap;
+} goaway_out_t;
+
+static const char *const goaway_keys[] = {"reason"};
+
+static int goaway_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    goaway_out_t *g = out;
+    er_mp_obj_t o;
+    int rc;
+
+    (void)which;
+    if ((rc = want(r, &o, ER_MP_STR, "GOAWAY.reason", err)) != 0)
+        return rc;
+    if (g->cap > 0)
+        copy_cut(g->out, g->cap, o.v.s.ptr, o.v.s.len);
+    return 0;
+}
+
+int er__goaway_decode(const er_msg_t *m, char *out, size_t cap, er_error_t *err)
+{
+    er_mp_reader_t r;
+    goaway_out_t g = {out, cap};
+    int rc;
+
+    if (cap > 0)
+        out[0] = '\0';
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = walk_map(&r, "GOAWAY", goaway_keys, 1, false, goaway_key, &g, NULL, err)) != 0)
+        return rc;
+    return body_done(&r, "GOAWAY", err);
+}

@@ -1,0 +1,83 @@
+# tests/: Check units per module (tests/unit), the real daemon over its real
+# socket (tests/integration), protocol vectors (tests/vectors) shared with
+# every client. `make check` runs them all; ER_TEST_WRAPPER (e.g. valgrind)
+# wraps every daemon the integration tests start.
+AM_TESTS_ENVIRONMENT = \
+	ER_BUILDDIR='$(abs_top_builddir)'; export ER_BUILDDIR; \
+	ER_SRCDIR='$(abs_top_srcdir)'; export ER_SRCDIR; \
+	CK_DEFAULT_TIMEOUT=60; export CK_DEFAULT_TIMEOUT;
+
+EXTRA_DIST += tests/vectors tests/integration/lib.sh
+
+if HAVE_CHECK
+UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MSGPACK_CFLAGS) $(JANSSON_CFLAGS)
+UNIT_LDADD = lib/libercore.la $(CHECK_LIBS)
+DAEMON_UNIT_LDADD = daemon/liberd.la $(CHECK_LIBS)
+
+UNIT_TESTS = \
+	tests/unit/check_mpread \
+	tests/unit/check_frame \
+	tests/unit/check_event \
+	tests/unit/check_proto \
+	tests/unit/check_vectors \
+	tests/unit/check_json \
+	tests/unit/check_conftree \
+	tests/unit/check_schema \
+	tests/unit/check_config \
+	tests/unit/check_log
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+
+tests_unit_check_mpread_SOURCES = tests/unit/check_mpread.c
+tests_unit_check_mpread_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_mpread_LDADD = $(UNIT_LDADD)
+tests_unit_check_frame_SOURCES = tests/unit/check_frame.c
+tests_unit_check_frame_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_frame_LDADD = $(UNIT_LDADD)
+tests_unit_check_event_SOURCES = tests/unit/check_event.c
+tests_unit_check_event_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_event_LDADD = $(UNIT_LDADD)
+tests_unit_check_proto_SOURCES = tests/unit/check_proto.c
+tests_unit_check_proto_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_proto_LDADD = $(UNIT_LDADD)
+tests_unit_check_vectors_SOURCES = tests/unit/check_vectors.c
+tests_unit_check_vectors_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_vectors_LDADD = $(UNIT_LDADD)
+tests_unit_check_json_SOURCES = tests/unit/check_json.c
+tests_unit_check_json_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_json_LDADD = $(UNIT_LDADD)
+tests_unit_check_conftree_SOURCES = tests/unit/check_conftree.c
+tests_unit_check_conftree_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_conftree_LDADD = $(UNIT_LDADD)
+tests_unit_check_schema_SOURCES = tests/unit/check_schema.c
+tests_unit_check_schema_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_schema_LDADD = $(UNIT_LDADD)
+tests_unit_check_config_SOURCES = tests/unit/check_config.c
+tests_unit_check_config_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS)
+tests_unit_check_config_LDADD = $(DAEMON_UNIT_LDADD)
+tests_unit_check_log_SOURCES = tests/unit/check_log.c
+tests_unit_check_log_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS)
+tests_unit_check_log_LDADD = $(DAEMON_UNIT_LDADD)
+
+# Integration: the real eventrouterd and eventctl over the real socket.
+INTEGRATION_C = \
+	tests/integration/itest_publish \
+	tests/integration/itest_shutdown
+check_PROGRAMS += $(INTEGRATION_C)
+TESTS += $(INTEGRATION_C)
+ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
+tests_integration_itest_publish_SOURCES = tests/integration/itest_publish.c $(ITEST_SOURCES)
+tests_integration_itest_publish_CFLAGS = $(UNIT_CFLAGS)
+tests_integration_itest_publish_LDADD = $(UNIT_LDADD)
+tests_integration_itest_shutdown_SOURCES = tests/integration/itest_shutdown.c $(ITEST_SOURCES)
+tests_integration_itest_shutdown_CFLAGS = $(UNIT_CFLAGS)
+tests_integration_itest_shutdown_LDADD = $(UNIT_LDADD)
+endif
+
+INTEGRATION_SH = \
+	tests/integration/test_check_config.sh \
+	tests/integration/test_eventctl.sh \
+	tests/integration/test_daemon.sh \
+	tests/integration/test_man.sh
+TESTS += $(INTEGRATION_SH)
+EXTRA_DIST += $(INTEGRATION_SH)

@@ -12,6 +12,7 @@ lib_libercore_la_SOURCES = \
 	lib/event.c \
 	lib/proto.c lib/proto.h \
 	lib/uuid.c \
+	lib/base64.c lib/base64.h \
 	lib/json.c \
 	lib/client.c \
 	lib/conftree.c lib/conftree.h \

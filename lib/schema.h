@@ -177,8 +177,12 @@ int er__parse_duration(const char *s, uint64_t *ms);
 int er__parse_size(const char *s, uint64_t *bytes);
 int er__parse_mode(const char *s, unsigned *mode);
 
-/* Canonical text for a value (the largest unit that is exact: 1MiB,
- * 1536KiB, 90s → 90s, 5400000 ms → 1h30m). Return snprintf's result. */
+/*
+ * Canonical text for a value, as the parsers read it back: a size in the
+ * largest unit that divides it exactly (1MiB, 1536KiB, 3MB, 1000001B), a
+ * duration as groups from days down (90000 ms -> 1m30s, 5400000 -> 1h30m);
+ * zero is "0". Return snprintf's result.
+ */
 int er__format_size(uint64_t bytes, char *buf, size_t cap);
 int er__format_duration(uint64_t ms, char *buf, size_t cap);
 

@@ -44,7 +44,8 @@ run: all
 	  $(BUILD)/daemon/eventrouterd -c conf/eventrouter.yaml
 
 check: all
-	$(MAKE) -C $(BUILD) -j$(JOBS) check
+	@$(MAKE) -C $(BUILD) -j$(JOBS) check VERBOSE=1; rc=$$?; \
+	sh tests/summary.sh $(BUILD) || rc=1; exit $$rc
 
 bench: all
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench

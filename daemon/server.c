@@ -264,11 +264,10 @@ static void op_publish_batch(er_conn_t *c, const er_msg_t *m)
                             s->cfg->limits.max_event_size, &err);
         if (rc != 0) {
             /* The whole batch is refused; the index names the event. */
-            char msg[sizeof(err.message) + 32];
-            snprintf(msg, sizeof(msg), "event %u: %s", i, err.message);
-            snprintf(err.message, sizeof(err.message), "%s", msg);
-            err.index = (int)i;
-            body_error(c, m->req, rc, &err);
+            if (is_framing_error(rc))
+                protocol_error(c, "protocol", "event %u: %s", i, err.message);
+            else
+                nack(c, m->req, er__nack_code_for(rc), i, "event %u: %s", i, err.message);
             return;
         }
     }

@@ -350,8 +350,9 @@ ER_EXTERN const er_welcome_t *er_client_welcome(const er_client_t *c);
 
 /*
  * Connect (path as er_client_connect), send HELLO and wait up to timeout_ms
- * (< 0: forever) for WELCOME. On success *out is a connected client that
- * the caller frees with er_client_free(). cbs/ud as er_client_new().
+ * (< 0: forever) for WELCOME. On success *out is a connected client, without
+ * callbacks, that the caller frees with er_client_free(). For callbacks use
+ * er_client_new() + er_client_connect() and wait for er_client_welcome().
  */
 ER_EXTERN int er_connect(const char *path, const char *client_name, er_ack_mode_t ack,
                          int timeout_ms, er_client_t **out);

@@ -1,0 +1,15 @@
+# bench/: the benchmark runner (`make bench`) and its helper programs,
+# built only for it.
+EXTRA_PROGRAMS = bench/raw_server bench/latency
+bench_raw_server_SOURCES = bench/raw_server.c
+bench_raw_server_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS)
+bench_raw_server_LDADD = lib/libercore.la $(UV_LIBS)
+bench_latency_SOURCES = bench/latency.c
+bench_latency_LDADD = lib/libercore.la
+CLEANFILES += $(EXTRA_PROGRAMS)
+EXTRA_DIST += bench/run.sh
+
+bench: $(EXTRA_PROGRAMS) daemon/eventrouterd tools/eventctl
+	ER_BUILDDIR='$(abs_top_builddir)' $(SHELL) $(top_srcdir)/bench/run.sh
+
+.PHONY: bench

@@ -1,0 +1,82 @@
+# Shell helpers for integration tests: sourced, never run. The same job as
+# harness.c for C tests: a temp dir, the real daemon from the build tree on
+# a temporary config, stopped by PID and cleaned up on exit.
+#
+#   . "$ER_SRCDIR/tests/integration/lib.sh"
+#   er_tmpdir                    # -> $ER_TMP (removed at exit)
+#   er_write_config [EXTRA_YAML] # -> $ER_CONFIG, $ER_SOCK
+#   er_start_daemon [CONFIG]     # -> $ER_PID (waits for the socket)
+#   er_stop_daemon [SIGNAL]      # -> $ER_STATUS (exit status)
+#   fail MESSAGE                 # print, dump the daemon log, exit 1
+
+: "${ER_BUILDDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${ER_SRCDIR:=$ER_BUILDDIR}"
+EVENTROUTERD=$ER_BUILDDIR/daemon/eventrouterd
+EVENTCTL=$ER_BUILDDIR/tools/eventctl
+ER_PID=
+ER_TMP=
+
+er_cleanup() {
+    if [ -n "$ER_PID" ] && kill -0 "$ER_PID" 2>/dev/null; then
+        kill -KILL "$ER_PID" 2>/dev/null
+        wait "$ER_PID" 2>/dev/null
+    fi
+    [ -n "$ER_TMP" ] && rm -rf "$ER_TMP"
+}
+trap er_cleanup EXIT
+
+er_tmpdir() {
+    ER_TMP=$(mktemp -d "${TMPDIR:-/tmp}/er-itest.XXXXXX") || exit 99
+}
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -n "$ER_TMP" ] && [ -f "$ER_TMP/daemon.log" ]; then
+        echo "---- daemon log ----" >&2
+        cat "$ER_TMP/daemon.log" >&2
+    fi
+    exit 1
+}
+
+er_write_config() {
+    [ -n "$ER_TMP" ] || er_tmpdir
+    ER_SOCK=$ER_TMP/events.sock
+    ER_CONFIG=$ER_TMP/eventrouter.yaml
+    {
+        printf 'listen:\n  socket: %s\n  admin_socket: %s\nlog:\n  level: debug\n' \
+            "$ER_SOCK" "$ER_TMP/admin.sock"
+        [ -n "${1:-}" ] && printf '%s\n' "$1"
+    } > "$ER_CONFIG"
+}
+
+# Wait until something accepts on socket $1 (up to 30 s).
+er_wait_socket() {
+    local i
+    for i in $(seq 1 3000); do
+        "$EVENTCTL" --socket "$1" ping >/dev/null 2>&1 && return 0
+        [ -n "$ER_PID" ] && ! kill -0 "$ER_PID" 2>/dev/null && return 1
+        sleep 0.01
+    done
+    return 1
+}
+
+er_start_daemon() {
+    [ -n "${1:-}" ] && ER_CONFIG=$1
+    [ -n "${ER_CONFIG:-}" ] || er_write_config
+    # shellcheck disable=SC2086
+    ${ER_TEST_WRAPPER:-} "$EVENTROUTERD" -c "$ER_CONFIG" >> "$ER_TMP/daemon.log" 2>&1 &
+    ER_PID=$!
+    er_wait_socket "$ER_SOCK" || fail "daemon did not start on $ER_SOCK"
+}
+
+er_stop_daemon() {
+    local i
+    kill "-${1:-TERM}" "$ER_PID" 2>/dev/null
+    for i in $(seq 1 3000); do
+        kill -0 "$ER_PID" 2>/dev/null || break
+        sleep 0.01
+    done
+    wait "$ER_PID" 2>/dev/null
+    ER_STATUS=$?
+    ER_PID=
+}

@@ -7,6 +7,7 @@
 #                   sockets and data under build/run/ (no root needed)
 #   make check      build and run every test
 #   make bench      build and run the benchmark scenarios
+#   make fuzz       run the libFuzzer decoder harness (FUZZ_SECONDS=60)
 #   make install    install (PREFIX=/usr/local)
 #   make distcheck  build a tarball and check it builds and passes
 #   make clean      remove build/
@@ -19,7 +20,7 @@ DEPS = build-essential autoconf automake libtool pkg-config \
        libuv1-dev libyaml-dev libmsgpack-dev libjansson-dev check \
        liblmdb-dev mandoc valgrind clang
 
-.PHONY: all deps run check bench install distcheck clean
+.PHONY: all deps run check bench install distcheck clean fuzz
 
 all: $(BUILD)/Makefile
 	$(MAKE) -C $(BUILD) -j$(JOBS)
@@ -58,3 +59,6 @@ distcheck: $(BUILD)/Makefile
 
 clean:
 	rm -rf $(BUILD)
+
+fuzz: all
+	$(MAKE) -C $(BUILD) fuzz

@@ -45,7 +45,8 @@ struct er_conn_s {
     er_origin_t peer;
     er_ack_mode_t ack;
     char client[64];
-    uint64_t last_read_ms;
+    uint64_t last_read_ms;    /* last bytes read (idle_timeout, shutdown quiet) */
+    uint64_t partial_since_ms; /* first byte of the incomplete frame, 0: none */
 
     int handles; /* handles not yet closed; freed at 0 */
     bool hello;
@@ -53,9 +54,11 @@ struct er_conn_s {
     bool reading_paused;
     bool close_after_flush;
     bool closing;
+    bool goaway; /* GOAWAY sent: close once quiet */
 };
 
 static void conn_close(er_conn_t *c);
+static void arm_timer(er_conn_t *c);
 static void check_done(er_server_t *s);
 
 /* ------------------------------------------------------------------ output */
@@ -356,7 +359,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     er_conn_t *c = st->data;
     const uint8_t *p;
-    size_t n;
+    size_t n, frames = 0;
     int rc = 0;
 
     (void)buf;
@@ -375,8 +378,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     er__framer_commit(&c->framer, (size_t)nread);
     c->last_read_ms = uv_now(c->srv->loop);
-    while (!c->closing && !c->close_after_flush && (rc = er__framer_next(&c->framer, &p, &n)) == 1)
+    while (!c->closing && !c->close_after_flush &&
+           (rc = er__framer_next(&c->framer, &p, &n)) == 1) {
         handle_frame(c, p, n);
+        frames++;
+    }
     if (rc == ER_EFRAME)
         protocol_error(c, "protocol", "frame length 0");
     else if (rc == ER_ETOOBIG)
@@ -385,13 +391,22 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     if (c->closing)
         return;
     er__framer_shrink(&c->framer);
+    /* The incomplete frame's clock starts with its first byte: this read's
+     * if a frame completed in it, else an earlier one's. */
+    if (er__framer_partial(&c->framer) == 0)
+        c->partial_since_ms = 0;
+    else if (c->partial_since_ms == 0 || frames > 0)
+        c->partial_since_ms = c->last_read_ms;
     if (c->close_after_flush)
         uv_read_stop(st);
     flush(c);
+    if (!c->closing)
+        arm_timer(c);
     /* Back-pressure: a client that does not read its answers stops being
-     * read until they are written. */
+     * read until they are written, so answers, read buffer and the next
+     * read stay within max_connection_memory. */
     if (!c->closing && c->writing && !c->reading_paused && !c->close_after_flush &&
-        c->out.len + c->wbuf.len > c->srv->cfg->limits.max_connection_memory / 2) {
+        c->out.len + c->wbuf.len + c->framer.cap >= c->srv->cfg->limits.max_connection_memory / 2) {
         uv_read_stop(st);
         c->reading_paused = true;
     }
@@ -432,29 +447,77 @@ static void conn_close(er_conn_t *c)
     uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
 }
 
-static void on_quiet_tick(uv_timer_t *t)
+/*
+ * One timer per connection serves every deadline it has: the incomplete
+ * frame (frame_timeout, counted from the frame's first byte so trickling
+ * cannot stretch it), idleness (idle_timeout) and, after GOAWAY, the quiet
+ * period. arm_timer() sets it to the earliest of them after every read.
+ */
+static void on_conn_timer(uv_timer_t *t);
+
+static void arm_timer(er_conn_t *c)
+{
+    const er_config_t *cfg = c->srv->cfg;
+    uint64_t now = uv_now(c->srv->loop), due = UINT64_MAX;
+
+    if (c->closing || c->close_after_flush) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    if (c->partial_since_ms)
+        due = c->partial_since_ms + cfg->limits.frame_timeout_ms;
+    if (cfg->limits.idle_timeout_ms && c->last_read_ms + cfg->limits.idle_timeout_ms < due)
+        due = c->last_read_ms + cfg->limits.idle_timeout_ms;
+    if (c->goaway && c->last_read_ms + QUIET_MS < due)
+        due = c->last_read_ms + QUIET_MS;
+    if (due == UINT64_MAX) {
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    uv_timer_start(&c->timer, on_conn_timer, due > now ? due - now : 0, 0);
+}
+
+static void on_conn_timer(uv_timer_t *t)
 {
     er_conn_t *c = t->data;
+    const er_config_t *cfg = c->srv->cfg;
+    uint64_t now = uv_now(c->srv->loop);
 
-    if (uv_now(c->srv->loop) - c->last_read_ms >= QUIET_MS) {
-        uv_timer_stop(t);
-        uv_read_stop((uv_stream_t *)&c->pipe);
+    if (c->partial_since_ms && now - c->partial_since_ms >= cfg->limits.frame_timeout_ms) {
+        protocol_error(c, "protocol",
+                       "incomplete frame: %zu of %zu bytes received in %llu ms (frame_timeout)",
+                       er__framer_partial(&c->framer),
+                       er__framer_expected(&c->framer) + ER_FRAME_HDR,
+                       (unsigned long long)cfg->limits.frame_timeout_ms);
+    } else if (c->goaway && now - c->last_read_ms >= QUIET_MS) {
         c->close_after_flush = true;
-        flush(c);
+    } else if (cfg->limits.idle_timeout_ms &&
+               now - c->last_read_ms >= cfg->limits.idle_timeout_ms) {
+        er_log_limited(ER_LOG_INFO, COMPONENT, "conn %llu: idle for %llu ms, closing",
+                       (unsigned long long)c->id, (unsigned long long)cfg->limits.idle_timeout_ms);
+        if (er__goaway_encode(&c->out, "idle_timeout") != 0) {
+            conn_close(c);
+            return;
+        }
+        c->close_after_flush = true;
     }
+    if (c->close_after_flush)
+        uv_read_stop((uv_stream_t *)&c->pipe);
+    flush(c);
+    arm_timer(c);
 }
 
 static void send_goaway(er_conn_t *c, const char *reason)
 {
-    if (c->closing)
+    if (c->closing || c->goaway)
         return;
+    c->goaway = true;
     if (er__goaway_encode(&c->out, reason) != 0) {
         conn_close(c);
         return;
     }
     flush(c);
-    if (!c->closing)
-        uv_timer_start(&c->timer, on_quiet_tick, QUIET_MS / 2, QUIET_MS / 2);
+    arm_timer(c);
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -503,6 +566,23 @@ static void on_connection(uv_stream_t *l, int status)
         c->peer.gid = cred.gid;
     }
     c->last_read_ms = uv_now(s->loop);
+    if (s->nconns > s->cfg->limits.max_connections) {
+        /* Accepted only to be told why: a connection left in the backlog
+         * would stall the listener. */
+        s->stats.refused_busy++;
+        er_log_limited(ER_LOG_WARN, COMPONENT,
+                       "refusing connection from pid %lld uid %u: max_connections (%llu) reached",
+                       (long long)c->peer.pid, c->peer.uid,
+                       (unsigned long long)s->cfg->limits.max_connections);
+        if (er__nack_encode(&c->out, 0, "busy", "too many connections (max_connections)", -1,
+                            1000) != 0) {
+            conn_close(c);
+            return;
+        }
+        c->close_after_flush = true;
+        flush(c);
+        return;
+    }
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
     er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: accepted (pid %lld uid %u gid %u)",
            (unsigned long long)c->id, (long long)c->peer.pid, c->peer.uid, c->peer.gid);

@@ -47,6 +47,7 @@ struct er_server_s {
         uint64_t frames;
         uint64_t nacks;
         uint64_t closed_protocol;
+        uint64_t refused_busy;
     } stats;
 };
 

@@ -53,10 +53,10 @@ tests_unit_check_schema_SOURCES = tests/unit/check_schema.c
 tests_unit_check_schema_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_schema_LDADD = $(UNIT_LDADD)
 tests_unit_check_config_SOURCES = tests/unit/check_config.c
-tests_unit_check_config_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS)
+tests_unit_check_config_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
 tests_unit_check_config_LDADD = $(DAEMON_UNIT_LDADD)
 tests_unit_check_log_SOURCES = tests/unit/check_log.c
-tests_unit_check_log_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS)
+tests_unit_check_log_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
 tests_unit_check_log_LDADD = $(DAEMON_UNIT_LDADD)
 
 # Integration: the real eventrouterd and eventctl over the real socket.

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../daemon/config.h"
-#include "../../daemon/log.h"
+#include "config.h"
+#include "log.h"
 #include "proto.h"
 
 #ifndef ER_SRCDIR

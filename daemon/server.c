@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,6 +426,10 @@ static void on_conn_closed(uv_handle_t *h)
     er__buf_free(&c->out);
     er__buf_free(&c->wbuf);
     free(c);
+    /* The last client gone: give the heap's free pages back, so a burst
+     * of connections does not leave the daemon's memory high. */
+    if (s->nconns == 0)
+        malloc_trim(0);
     check_done(s);
 }
 

@@ -62,7 +62,8 @@ tests_unit_check_log_LDADD = $(DAEMON_UNIT_LDADD)
 # Integration: the real eventrouterd and eventctl over the real socket.
 INTEGRATION_C = \
 	tests/integration/itest_publish \
-	tests/integration/itest_shutdown
+	tests/integration/itest_shutdown \
+	tests/integration/itest_hostile
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
 ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
@@ -72,6 +73,9 @@ tests_integration_itest_publish_LDADD = $(UNIT_LDADD)
 tests_integration_itest_shutdown_SOURCES = tests/integration/itest_shutdown.c $(ITEST_SOURCES)
 tests_integration_itest_shutdown_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_shutdown_LDADD = $(UNIT_LDADD)
+tests_integration_itest_hostile_SOURCES = tests/integration/itest_hostile.c $(ITEST_SOURCES)
+tests_integration_itest_hostile_CFLAGS = $(UNIT_CFLAGS)
+tests_integration_itest_hostile_LDADD = $(UNIT_LDADD) $(MSGPACK_LIBS)
 endif
 
 INTEGRATION_SH = \

@@ -83,8 +83,10 @@ static er_test_daemon_t *live[MAX_LIVE];
 static void cleanup_live(void)
 {
     int i;
+    /* Only in the process that started them: a forked Check test that
+     * exits must not stop a daemon its parent's fixture owns. */
     for (i = 0; i < MAX_LIVE; i++)
-        if (live[i])
+        if (live[i] && live[i]->owner == getpid())
             er_test_daemon_cleanup(live[i]);
 }
 
@@ -116,6 +118,7 @@ int er_test_daemon_start(er_test_daemon_t *d, const char *extra)
     FILE *f;
 
     memset(d, 0, sizeof(*d));
+    d->owner = getpid();
     snprintf(d->dir, sizeof(d->dir), "%s/er-itest.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     if (mkdtemp(d->dir) == NULL) {
         perror("mkdtemp");

@@ -16,6 +16,7 @@
 
 typedef struct er_test_daemon_s {
     pid_t pid;
+    pid_t owner;      /* the test process that started it (Check forks) */
     char dir[256];    /* temporary directory, removed by cleanup */
     char sock[320];   /* publish socket path */
     char config[320]; /* config file path */

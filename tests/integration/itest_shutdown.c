@@ -145,6 +145,41 @@ START_TEST(sigint_with_no_clients)
 }
 END_TEST
 
+START_TEST(idle_timeout_closes_quiet_clients)
+{
+    er_test_daemon_t d;
+    state_t idle = {0}, busy = {0};
+    er_client_t *a, *b;
+    double t0;
+    int rc = 0, i;
+
+    ck_assert_int_eq(er_test_daemon_start(&d, "limits:\n  idle_timeout: 1s\n"), 0);
+    a = er_client_new(&cbs, &idle);
+    b = er_client_new(&cbs, &busy);
+    ck_assert_int_eq(er_client_connect(a, d.sock, "idle", ER_ACK_RECEIVED), 0);
+    ck_assert_int_eq(er_client_connect(b, d.sock, "pinging", ER_ACK_RECEIVED), 0);
+    /* b pings every 200 ms for 3 s and stays; a says nothing and is let go. */
+    t0 = now_s();
+    for (i = 0; i < 15; i++) {
+        ck_assert_int_eq(er_ping(b, 5000), 0);
+        rc = er_client_wait(a, 200);
+        if (rc != 0)
+            break;
+    }
+    while (rc == 0 && now_s() - t0 < 30)
+        rc = er_client_wait(a, 1000);
+    ck_assert_msg(rc == ER_EGOAWAY || rc == ER_ECLOSED, "idle client: %s", er_strerror(rc));
+    ck_assert_int_eq(idle.goaway, 1);
+    ck_assert_str_eq(idle.reason, "idle_timeout");
+    ck_assert_int_eq(er_ping(b, 5000), 0);
+    ck_assert_int_eq(busy.goaway, 0);
+    er_client_free(a);
+    er_client_free(b);
+    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, 30), 0);
+    er_test_daemon_cleanup(&d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("itest_shutdown");
@@ -155,6 +190,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, goaway_answers_inflight);
     tcase_add_test(tc, sigint_with_no_clients);
+    tcase_add_test(tc, idle_timeout_closes_quiet_clients);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -6,6 +6,9 @@
 #   make run        build, then run the daemon on conf/eventrouter.yaml with
 #                   sockets and data under build/run/ (no root needed)
 #   make check      build and run every test
+#   make check-all  what CI runs: check, then the same suite built with
+#                   ASan+UBSan (build-asan/), then every test with the daemon
+#                   and the C tests under valgrind, then the fuzzer for 60 s
 #   make bench      build and run the benchmark scenarios
 #   make fuzz       run the libFuzzer decoder harness (FUZZ_SECONDS=60)
 #   make install    install (PREFIX=/usr/local)
@@ -20,7 +23,7 @@ DEPS = build-essential autoconf automake libtool pkg-config \
        libuv1-dev libyaml-dev libmsgpack-dev libjansson-dev check \
        liblmdb-dev mandoc valgrind clang
 
-.PHONY: all deps run check bench install distcheck clean fuzz
+.PHONY: all deps run check check-all check-asan check-valgrind bench install distcheck clean fuzz
 
 all: $(BUILD)/Makefile
 	$(MAKE) -C $(BUILD) -j$(JOBS)
@@ -47,6 +50,31 @@ run: all
 check: all
 	@$(MAKE) -C $(BUILD) -j$(JOBS) check VERBOSE=1; rc=$$?; \
 	sh tests/summary.sh $(BUILD) || rc=1; exit $$rc
+
+# Under valgrind, counts shrink (ER_TEST_SCALE), assertions do not; errors
+# and definite leaks make the process exit 99, which fails the test.
+VALGRIND = valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+VALGRIND_SCALE ?= 0.05
+
+check-valgrind: all
+	@$(MAKE) -C $(BUILD) -j$(JOBS) check VERBOSE=1 LOG_COMPILER="$(VALGRIND)" \
+	  ER_TEST_WRAPPER="$(VALGRIND)" ER_TEST_SCALE=$(VALGRIND_SCALE); rc=$$?; \
+	sh tests/summary.sh $(BUILD) || rc=1; exit $$rc
+
+check-asan:
+	@$(MAKE) BUILD=$(BUILD)-asan CONFIGURE_FLAGS="$(CONFIGURE_FLAGS) --enable-sanitizers" check
+
+check-all:
+	@start=$$(date +%s); rc=0; \
+	for step in check check-asan check-valgrind fuzz; do \
+		t0=$$(date +%s); \
+		$(MAKE) $$step || rc=1; \
+		echo "check-all: $$step took $$(( $$(date +%s) - t0 )) s"; \
+	done; \
+	echo "check-all: total $$(( $$(date +%s) - start )) s"; \
+	sh tests/summary.sh $(BUILD) $(BUILD)-asan || rc=1; \
+	exit $$rc
 
 bench: all
 	$(MAKE) -C $(BUILD) -j$(JOBS) bench

@@ -64,14 +64,19 @@ static void raise_nofile(void)
     }
 }
 
-static void on_server_done(er_server_t *s)
+static void close_signals(daemon_t *d)
 {
-    daemon_t *d = (daemon_t *)((char *)s - offsetof(daemon_t, server));
-
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
     uv_close((uv_handle_t *)&d->sig_usr1, NULL);
+}
+
+static void on_server_done(er_server_t *s)
+{
+    daemon_t *d = (daemon_t *)((char *)s - offsetof(daemon_t, server));
+
+    close_signals(d);
     er_log(ER_LOG_NOTICE, COMPONENT, "stopped: %llu events sequenced, %llu connections served",
            (unsigned long long)s->ingest.events, (unsigned long long)s->stats.accepted);
 }
@@ -139,16 +144,19 @@ static int run(er_config_t *cfg)
     d.loop = uv_default_loop();
     raise_nofile();
 
+    /* Signals first: once the socket accepts, a SIGTERM must find the
+     * handler installed. */
+    signal_start(&d, &d.sig_term, SIGTERM);
+    signal_start(&d, &d.sig_int, SIGINT);
+    signal_start(&d, &d.sig_hup, SIGHUP);
+    signal_start(&d, &d.sig_usr1, SIGUSR1);
     if ((rc = er__server_start(&d.server, d.loop, cfg)) != 0) {
+        close_signals(&d);
         uv_run(d.loop, UV_RUN_DEFAULT); /* let closed handles finish */
         uv_loop_close(d.loop);
         fprintf(stderr, "eventrouterd: cannot start: %s (see the log above)\n", er_strerror(rc));
         return 1;
     }
-    signal_start(&d, &d.sig_term, SIGTERM);
-    signal_start(&d, &d.sig_int, SIGINT);
-    signal_start(&d, &d.sig_hup, SIGHUP);
-    signal_start(&d, &d.sig_usr1, SIGUSR1);
 
     er_log(ER_LOG_NOTICE, COMPONENT, "eventrouterd %s ready: socket %s, pid %d, store none",
            PACKAGE_VERSION, cfg->listen.socket, (int)getpid());

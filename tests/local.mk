@@ -7,6 +7,15 @@ AM_TESTS_ENVIRONMENT = \
 	ER_SRCDIR='$(abs_top_srcdir)'; export ER_SRCDIR; \
 	CK_DEFAULT_TIMEOUT=60; export CK_DEFAULT_TIMEOUT;
 
+# Shell tests run under the shell; C tests under $(LOG_COMPILER), which
+# `make check-valgrind` sets to valgrind.
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL)
+
+if SANITIZERS
+AM_TESTS_ENVIRONMENT += ER_TEST_SANITIZED=1; export ER_TEST_SANITIZED;
+endif
+
 EXTRA_DIST += tests/vectors tests/integration/lib.sh
 
 if HAVE_CHECK

@@ -1,11 +1,21 @@
 #!/bin/sh
-# Print the plain closing line of a `make check` run from automake's
-# test-suite.log: "check: N passed, N failed, N skipped". Exit status is
-# the number of failures capped at 1.
-log=${1:-build}/test-suite.log
-[ -f "$log" ] || { echo "check: 0 passed, 1 failed (no $log)"; exit 1; }
-count() { sed -n "s/^# $1: *\([0-9][0-9]*\).*/\1/p" "$log" | head -1; }
-pass=$(count PASS); fail=$(count FAIL); err=$(count ERROR); xpass=$(count XPASS); skip=$(count SKIP)
-failed=$(( ${fail:-0} + ${err:-0} + ${xpass:-0} ))
-echo "check: ${pass:-0} passed, $failed failed, ${skip:-0} skipped"
+# Print the plain closing line of `make check` runs from automake's
+# test-suite.log in each build directory given (default build/):
+# "check: N passed, N failed, N skipped", totalled. Exits 1 on any failure
+# or a missing log.
+[ $# -gt 0 ] || set -- build
+pass=0 failed=0 skip=0
+count() { sed -n "s/^# $1: *\([0-9][0-9]*\).*/\1/p" "$2" | head -1; }
+for dir in "$@"; do
+    log=$dir/test-suite.log
+    if [ ! -f "$log" ]; then
+        echo "summary: no $log" >&2
+        failed=$((failed + 1))
+        continue
+    fi
+    pass=$((pass + $(count PASS "$log")))
+    failed=$((failed + $(count FAIL "$log") + $(count ERROR "$log") + $(count XPASS "$log")))
+    skip=$((skip + $(count SKIP "$log")))
+done
+echo "check: $pass passed, $failed failed, $skip skipped"
 [ "$failed" -eq 0 ]

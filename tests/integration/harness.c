@@ -162,7 +162,7 @@ int er_test_daemon_start(er_test_daemon_t *d, const char *extra)
             dup2(fd, STDOUT_FILENO);
             close(fd);
         }
-        execv(argv[0], argv);
+        execvp(argv[0], argv);
         perror(argv[0]);
         _exit(127);
     }

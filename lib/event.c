@@ -79,23 +79,36 @@ static int field_lookup(const char *p, size_t n)
     return -1;
 }
 
-/* Printable form of a key for messages: cut, with non-printables escaped. */
-static const char *printable(const char *p, size_t n, char *out, size_t cap)
+static bool plain_char(unsigned char c)
 {
-    size_t i, o = 0;
-    for (i = 0; i < n && o + 5 < cap; i++) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Printable form of a key for messages (see proto.h). */
+const char *er__printable(const char *p, size_t n, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, o = 0, need = 0, room;
+
+    for (i = 0; i < n; i++)
+        need += plain_char((unsigned char)p[i]) ? 1 : 4;
+    /* All of it, or as much as fits before "..." and the NUL: a cut is
+     * always marked. */
+    room = need < cap ? cap - 1 : cap - 4;
+    for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        if (o + (plain_char(c) ? 1 : 4) > room)
+            break;
+        if (plain_char(c)) {
             out[o++] = (char)c;
         } else {
-            static const char hex[] = "0123456789abcdef";
             out[o++] = '\\';
             out[o++] = 'x';
             out[o++] = hex[c >> 4];
             out[o++] = hex[c & 15];
         }
     }
-    if (i < n && o + 3 < cap) {
+    if (i < n) {
         memcpy(out + o, "...", 3);
         o += 3;
     }
@@ -238,12 +251,17 @@ static bool all_zero(const char *p, size_t n)
 
 /* W3C trace context: version "-" trace-id "-" parent-id "-" flags, all
  * lowercase hex; version ff and all-zero ids are invalid. A future version
- * may append "-..." fields. */
+ * may append "-..." fields: printable ASCII, like the rest of the header
+ * (so the tail cannot smuggle NUL, control bytes or invalid UTF-8). */
 static bool traceparent_ok(er_str_t s)
 {
     const char *p = s.ptr;
+    size_t i;
     if (s.len < 55 || (s.len > 55 && (s.len < 57 || p[55] != '-')))
         return false;
+    for (i = 56; i < s.len; i++)
+        if ((unsigned char)p[i] < 0x21 || (unsigned char)p[i] > 0x7e)
+            return false;
     if (!is_lower_hex(p, 2) || p[2] != '-' || !is_lower_hex(p + 3, 32) || p[35] != '-' ||
         !is_lower_hex(p + 36, 16) || p[52] != '-' || !is_lower_hex(p + 53, 2))
         return false;
@@ -396,7 +414,11 @@ int er_event_validate(const er_event_t *ev, unsigned flags, er_error_t *err)
             return rc;
         for (i = 0; i < ev->stream.len; i++) {
             unsigned char c = (unsigned char)ev->stream.ptr[i];
-            if (c < 0x20 || c == 0x7f)
+            /* C0, DEL, and C1 (U+0080-U+009F, UTF-8 c2 80..c2 9f): the
+             * Unicode control characters, which terminals interpret. */
+            if (c < 0x20 || c == 0x7f ||
+                (c == 0xc2 && i + 1 < ev->stream.len &&
+                 (unsigned char)ev->stream.ptr[i + 1] <= 0x9f))
                 return er__error_set(err, ER_ERULE, -1,
                                      "stream: must not contain control characters");
         }
@@ -437,7 +459,8 @@ int er_event_validate(const er_event_t *ev, unsigned flags, er_error_t *err)
             return er__error_set(err, rc, -1, "meta: key %s",
                                  rc == ER_ENUL ? "contains a NUL character" : "not valid UTF-8");
         if ((rc = er__utf8_check(v.ptr, v.len)) != 0)
-            return er__error_set(err, rc, -1, "meta.%s: %s", printable(k.ptr, k.len, kb, sizeof kb),
+            return er__error_set(err, rc, -1, "meta.%s: %s",
+                                 er__printable(k.ptr, k.len, kb, sizeof kb),
                                  rc == ER_ENUL ? "contains a NUL character" : "not valid UTF-8");
     }
 
@@ -567,7 +590,7 @@ static int read_meta(er_mp_reader_t *r, er_event_t *ev, er_error_t *err)
             if (keys[j].len == keys[i].len && memcmp(keys[j].ptr, keys[i].ptr, keys[i].len) == 0) {
                 char kb[64];
                 return er__error_set(err, ER_EDUPKEY, -1, "meta: duplicate key \"%s\"",
-                                     printable(keys[i].ptr, keys[i].len, kb, sizeof kb));
+                                     er__printable(keys[i].ptr, keys[i].len, kb, sizeof kb));
             }
         }
         if ((rc = read_str(r, &v, "meta value", err)) != 0)
@@ -603,7 +626,7 @@ static int read_sub(er_mp_reader_t *r, er_event_t *ev, const char *field, const 
                 break;
         if (which == count)
             return er__error_set(err, ER_EUNKNOWNKEY, -1, "%s: unknown key \"%s\"", field,
-                                 printable(k.ptr, k.len, kb, sizeof kb));
+                                 er__printable(k.ptr, k.len, kb, sizeof kb));
         if (seen & (1u << which))
             return er__error_set(err, ER_EDUPKEY, -1, "%s: duplicate key \"%s\"", field,
                                  names[which]);
@@ -768,7 +791,7 @@ int er__event_read(er_mp_reader_t *r, er_event_t *ev, unsigned flags, size_t max
         f = field_lookup(o.v.s.ptr, o.v.s.len);
         if (f < 0)
             return er__error_set(err, ER_EUNKNOWNKEY, -1, "unknown field \"%s\"",
-                                 printable(o.v.s.ptr, o.v.s.len, kb, sizeof kb));
+                                 er__printable(o.v.s.ptr, o.v.s.len, kb, sizeof kb));
         if (seen & (1u << f))
             return er__error_set(err, ER_EDUPKEY, -1, "duplicate field \"%s\"", fields[f].name);
         seen |= 1u << f;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum er_mp_type {
     ER_MP_NIL,
@@ -75,14 +76,11 @@ int er__mp_skip(er_mp_reader_t *r, int max_depth);
  * points past U+10FFFF) without NUL. Returns 0, ER_EUTF8 or ER_ENUL. */
 int er__utf8_check(const char *p, size_t n);
 
-/* True when the view equals the NUL-terminated string s. */
+/* True when the view equals the NUL-terminated string s (so a view with a
+ * NUL inside never matches). */
 static inline bool er__mp_str_eq(const char *p, size_t n, const char *s)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (s[i] != p[i] || s[i] == '\0')
-            return false;
-    return s[n] == '\0';
+    return strlen(s) == n && (n == 0 || memcmp(p, s, n) == 0);
 }
 
 #endif

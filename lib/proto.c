@@ -48,9 +48,13 @@ int er__msg_parse(const uint8_t *p, size_t n, er_msg_t *m, er_error_t *err)
     if ((rc = er__mp_next(&r, &o)) != 0 || o.type != ER_MP_UINT)
         return er__error_set(err, ER_EFRAME, -1, "frame: op must be a uint");
     if (o.v.u > UINT32_MAX || er__op_name((uint32_t)o.v.u) == NULL) {
-        m->op = o.v.u > UINT32_MAX ? UINT32_MAX : (uint32_t)o.v.u;
+        uint64_t op = o.v.u;
+        m->op = op > UINT32_MAX ? UINT32_MAX : (uint32_t)op;
+        /* The request id too, when it is readable (as promised in proto.h). */
+        if (er__mp_next(&r, &o) == 0 && o.type == ER_MP_UINT && o.v.u <= UINT32_MAX)
+            m->req = (uint32_t)o.v.u;
         return er__error_set(err, ER_EBADOP, -1, "frame: unknown op %llu",
-                             (unsigned long long)o.v.u);
+                             (unsigned long long)op);
     }
     m->op = (uint32_t)o.v.u;
     if ((rc = er__mp_next(&r, &o)) != 0 || o.type != ER_MP_UINT || o.v.u > UINT32_MAX)
@@ -142,9 +146,10 @@ static int walk_map(er_mp_reader_t *r, const char *what, const char *const *keys
             if (er__mp_str_eq(o.v.s.ptr, o.v.s.len, keys[which]))
                 break;
         if (which == count) {
+            char kb[64];
             if (strict)
-                return er__error_set(err, ER_EUNKNOWNKEY, -1, "%s: unknown key \"%.*s\"", what,
-                                     (int)(o.v.s.len > 40 ? 40 : o.v.s.len), o.v.s.ptr);
+                return er__error_set(err, ER_EUNKNOWNKEY, -1, "%s: unknown key \"%s\"", what,
+                                     er__printable(o.v.s.ptr, o.v.s.len, kb, sizeof kb));
             if ((rc = er__mp_skip(r, SKIP_DEPTH)) != 0)
                 return er__error_set(err, rc, -1, "%s: %s", what, er_strerror(rc));
             continue;
@@ -184,7 +189,6 @@ static int hello_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
     er_hello_t *h = out;
     er_mp_obj_t o;
     int rc, mode;
-    char name[16];
 
     switch (which) {
     case 0:
@@ -206,13 +210,10 @@ static int hello_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
     default:
         if ((rc = want(r, &o, ER_MP_STR, "HELLO.ack", err)) != 0)
             return rc;
-        if (o.v.s.len >= sizeof(name))
-            mode = -1;
-        else {
-            memcpy(name, o.v.s.ptr, o.v.s.len);
-            name[o.v.s.len] = '\0';
-            mode = er_ack_mode_parse(name);
-        }
+        /* Compared as a view: "none\0x" must not pass for "none". */
+        for (mode = ER_ACK_DURABLE; mode >= ER_ACK_NONE; mode--)
+            if (er__mp_str_eq(o.v.s.ptr, o.v.s.len, er_ack_mode_name((er_ack_mode_t)mode)))
+                break;
         if (mode < 0)
             return er__error_set(err, ER_ERULE, -1,
                                  "HELLO.ack: must be \"none\", \"received\" or \"durable\"");
@@ -528,10 +529,15 @@ int er__nack_encode(er_buf_t *b, uint32_t req, const char *code, const char *mes
 
 static const char *const nack_keys[] = {"code", "message", "index", "retry_after_ms"};
 
+/* Copy a daemon's text into a fixed buffer, cut (if it must be) before a
+ * UTF-8 sequence rather than inside it. */
 static void copy_cut(char *dst, size_t cap, const char *src, size_t n)
 {
-    if (n >= cap)
+    if (n >= cap) {
         n = cap - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+            n--;
+    }
     memcpy(dst, src, n);
     dst[n] = '\0';
 }

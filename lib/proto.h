@@ -130,6 +130,12 @@ int er__goaway_decode(const er_msg_t *m, char *out, size_t cap, er_error_t *err)
 int er__error_set(er_error_t *err, int code, int index, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A peer's bytes (p, n), e.g. an unknown key, made fit for a message:
+ * ASCII outside 0x20-0x7e, '"', '\\' and every non-ASCII byte written as
+ * \xNN, cut with "..." to fit out[cap] (cap >= 8). Returns out, always
+ * NUL-terminated valid UTF-8, so a NACK never carries invalid text. */
+const char *er__printable(const char *p, size_t n, char *out, size_t cap);
+
 /* The NACK code ("invalid", "too_large", "protocol", ...) a decode error
  * maps to. */
 const char *er__nack_code_for(int err);

@@ -72,7 +72,8 @@ tests_unit_check_log_LDADD = $(DAEMON_UNIT_LDADD)
 INTEGRATION_C = \
 	tests/integration/itest_publish \
 	tests/integration/itest_shutdown \
-	tests/integration/itest_hostile
+	tests/integration/itest_hostile \
+	tests/integration/itest_vectors
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
 ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
@@ -85,6 +86,9 @@ tests_integration_itest_shutdown_LDADD = $(UNIT_LDADD)
 tests_integration_itest_hostile_SOURCES = tests/integration/itest_hostile.c $(ITEST_SOURCES)
 tests_integration_itest_hostile_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_hostile_LDADD = $(UNIT_LDADD) $(MSGPACK_LIBS)
+tests_integration_itest_vectors_SOURCES = tests/integration/itest_vectors.c $(ITEST_SOURCES)
+tests_integration_itest_vectors_CFLAGS = $(UNIT_CFLAGS)
+tests_integration_itest_vectors_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 endif
 
 INTEGRATION_SH = \

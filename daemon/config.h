@@ -15,11 +15,62 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <stdbool.h>
+
 #include "conftree.h"
+#include "options.h"
 #include "schema.h"
 
 /* Where the daemon looks without -c and $EVENTROUTER_CONFIG. */
 #define ER_CONFIG_DEFAULT_PATH "/etc/eventrouter/eventrouter.yaml"
+
+/* A retry policy (destination default, or a route's override). */
+typedef struct er_retry_conf_s {
+    bool set;              /* given in the file (for route overrides) */
+    uint64_t max_attempts; /* deliveries before dead-lettering */
+    uint64_t initial_ms;   /* first back-off */
+    uint64_t max_ms;       /* back-off cap */
+    double multiplier;     /* growth per attempt */
+    double jitter;         /* 0..1: fraction of random spread */
+} er_retry_conf_t;
+
+enum er_start { ER_START_HEAD = 0, ER_START_EARLIEST = 1 };
+
+/* A `handlers:` entry: the host keys typed here, the rest validated
+ * against the plugin's own schema. */
+typedef struct er_handler_conf_s {
+    char *name;
+    char *plugin;                /* as written: a shipped name or an absolute path */
+    struct er_plugin_lib_s *lib; /* loaded to validate options (one reference) */
+    er_options_t *options;       /* the plugin's validated options */
+    uint64_t timeout_ms;         /* per delivery; 0 = none */
+    uint64_t window;             /* deliveries in flight (default 256) */
+    er_retry_conf_t retry;
+    uint64_t concurrency;        /* worker threads of a blocking handler (1) */
+    bool subscribe;              /* declared types act as an implicit route (true) */
+    int start;                   /* enum er_start */
+    uint64_t max_lag;            /* events; 0 = unlimited */
+    er_conf_pos_t pos;           /* the block's position */
+    char *fingerprint;           /* canonical text of the block: unchanged on reload? */
+} er_handler_conf_t;
+
+/* One key of a route's match: a list of any-of values. */
+typedef struct er_match_key_s {
+    char *key;     /* "type", "topic", "priority", "source", "stream", "from", "meta.K" */
+    char **values; /* NULL-terminated */
+    size_t nvalues;
+} er_match_key_t;
+
+typedef struct er_route_conf_s {
+    bool match_all;         /* match: "*" */
+    er_match_key_t *keys;   /* all must hold */
+    size_t nkeys;
+    char **to;              /* destination names, NULL-terminated */
+    size_t nto;
+    bool cont;              /* continue: true */
+    er_retry_conf_t retry;  /* override (retry.set) */
+    er_conf_pos_t pos;
+} er_route_conf_t;
 
 typedef struct er_config_s {
     char *path; /* the file it was loaded from */
@@ -50,6 +101,12 @@ typedef struct er_config_s {
         int format; /* enum er_log_format */
     } log;
     uint64_t shutdown_timeout_ms;
+
+    er_handler_conf_t *handlers; /* in file order: destination index = position */
+    size_t nhandlers;
+    er_route_conf_t *routes;     /* in file order */
+    size_t nroutes;
+    char **plugin_path;          /* NULL-terminated, may be NULL */
 } er_config_t;
 
 /*

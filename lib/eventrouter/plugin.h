@@ -1,0 +1,343 @@
+/*
+ * <eventrouter/plugin.h> — the plugin ABI of eventrouterd (eventrouter-plugin(7)).
+ *
+ * A plugin is a shared object exporting exactly one symbol, er_plugin_entry,
+ * a constant descriptor. The host (the daemon) checks the descriptor's magic
+ * and ABI major, accepts ABI minors up to its own, never reads past the
+ * sizes the plugin declares, and only ever appends new members to the
+ * tables below: a member the plugin's declared size does not cover, or a
+ * NULL callback, means "not implemented".
+ *
+ * A plugin links no daemon symbols: everything it needs from the host comes
+ * through the constant er_host_t table given to create(), so a plugin can
+ * be unit-tested against the testing kit's fake host (<eventrouter/testing.h>).
+ * It may link libeventrouter (<eventrouter.h>) for the event model and the
+ * JSON shape.
+ *
+ * Threads: every callback runs on the daemon's loop thread, except handle()
+ * of a plugin flagged ER_PLUGIN_BLOCKING, which runs on the handler's own
+ * worker threads and may call only log, event_ref/event_unref/event_get and
+ * publish. complete() is called on the loop thread, exactly once per token,
+ * never from inside the call that received the token.
+ *
+ * Ownership words, used on every pointer parameter:
+ *   borrowed until return      the callee must not keep it after returning;
+ *   borrowed until completion  valid until the token is completed;
+ *   taken on success           the callee owns it when it returns 0;
+ *   returns a new reference    the caller must release it (event_unref).
+ */
+#ifndef EVENTROUTER_PLUGIN_H
+#define EVENTROUTER_PLUGIN_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <eventrouter.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ER_PLUGIN_MAGIC     0x45525047u /* "ERPG" */
+#define ER_PLUGIN_ABI_MAJOR 1
+#define ER_PLUGIN_ABI_MINOR 0
+
+/* Mark the descriptor for export (plugins are built -fvisibility=hidden). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define ER_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define ER_PLUGIN_EXPORT
+#endif
+
+typedef enum er_plugin_kind {
+    ER_PLUGIN_HANDLER = 1,
+    ER_PLUGIN_BROKER = 2,
+    ER_PLUGIN_STORE = 3,
+} er_plugin_kind_t;
+
+/* Descriptor flags. */
+#define ER_PLUGIN_BLOCKING (1u << 0) /* handler: handle() blocks; run it on worker threads */
+
+/*
+ * Statuses: what a call that takes a token returns at once (ER_OK,
+ * ER_RETRY, ER_FAIL, or ER_PENDING and complete() later), and what
+ * complete() reports. ER_CANCELLED only completes a token after the host's
+ * deadline called cancel(). A negative errno returned instead is logged and
+ * treated as ER_RETRY; a call that returns an error never completes its
+ * token.
+ */
+typedef enum er_status {
+    ER_OK = 0,
+    ER_RETRY = 1,     /* transient: back off and try again */
+    ER_FAIL = 2,      /* permanent: dead letter */
+    ER_PENDING = 3,   /* complete() will be called later */
+    ER_CANCELLED = 4, /* completed after cancel() */
+} er_status_t;
+
+typedef enum er_health {
+    ER_HEALTH_UP = 0,
+    ER_HEALTH_DEGRADED = 1,
+    ER_HEALTH_DOWN = 2,
+} er_health_t;
+
+/* syslog(3) priorities, as the daemon's log uses. */
+enum er_plugin_log_level {
+    ER_PLOG_ERROR = 3,
+    ER_PLOG_WARN = 4,
+    ER_PLOG_NOTICE = 5,
+    ER_PLOG_INFO = 6,
+    ER_PLOG_DEBUG = 7,
+};
+
+/* Opaque host objects. */
+typedef struct er_ev_s er_ev_t;             /* an event: immutable, reference-counted */
+typedef struct er_token_s er_token_t;       /* one pending completion */
+typedef struct er_plugin_ctx_s er_plugin_ctx_t; /* the host's side of one instance */
+typedef struct er_options_s er_options_t;   /* an instance's validated options */
+typedef struct er_timer_s er_timer_t;
+typedef struct er_watch_s er_watch_t;
+typedef struct er_metric_s er_metric_t;
+
+/* ------------------------------------------------------------ options */
+
+/*
+ * One option of a plugin's schema; a table ends with key == NULL. The host
+ * validates a configuration block against it (types from the raw YAML
+ * text, defaults, bounds, required, secrets read from KEY_file) before
+ * create(), with file:line:column errors, and prints it for
+ * `eventrouterd --help-plugin KIND/NAME`.
+ */
+typedef enum er_option_type {
+    ER_OPTION_STRING = 1,
+    ER_OPTION_PATH = 2,
+    ER_OPTION_BOOL = 3,
+    ER_OPTION_INT = 4,      /* int64, bounds min/max */
+    ER_OPTION_UINT = 5,     /* uint64, bounds min/max (as unsigned) */
+    ER_OPTION_DURATION = 6, /* "100ms", "30s": milliseconds, bounds in ms */
+    ER_OPTION_SIZE = 7,     /* "64KiB": bytes */
+    ER_OPTION_ENUM = 8,     /* one of `choices`, "a|b|c" */
+    ER_OPTION_LIST = 9,     /* list of strings */
+    ER_OPTION_MAP = 10,     /* pass-through map of strings (e.g. `properties:`) */
+} er_option_type_t;
+
+#define ER_OPTION_REQUIRED (1u << 0)
+#define ER_OPTION_SECRET   (1u << 1) /* never logged or shown; KEY_file reads it from a file */
+
+typedef struct er_option_s {
+    const char *key;
+    er_option_type_t type;
+    const char *def; /* default as YAML text, or NULL: none */
+    int64_t min, max; /* bounds when min < max */
+    unsigned flags;   /* ER_OPTION_* */
+    const char *choices;
+    const char *description;
+} er_option_t;
+
+/* ---------------------------------------------------------- host table */
+
+typedef void (*er_timer_cb)(void *arg);
+typedef void (*er_watch_cb)(void *arg, int fd, unsigned revents);
+typedef void (*er_done_cb)(void *arg);
+
+#define ER_WATCH_READ  1u
+#define ER_WATCH_WRITE 2u
+
+/*
+ * The host's functions, constant for the daemon's lifetime. `ctx` is the
+ * instance's context as given to create(). Members are only appended;
+ * check `size` (or ER_HOST_HAS) before calling one added after ABI 1.0.
+ */
+typedef struct er_host_s {
+    size_t size; /* sizeof(er_host_t) as the host was compiled */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+
+    /* Logging, prefixed with the instance ("[handler:audit-log]"); rate
+     * limited by the host. fmt borrowed until return. Any thread. */
+    void (*log)(er_plugin_ctx_t *ctx, int level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+    /* Allocation (the daemon's allocator). Any thread. */
+    void *(*alloc)(size_t n);
+    void *(*realloc)(void *p, size_t n);
+    void (*free)(void *p);
+
+    /* Events. event_ref returns a new reference; event_unref releases one.
+     * event_get fills *out (out_size = sizeof(er_event_t) as the plugin was
+     * compiled) with views valid while the plugin holds a reference. Any
+     * thread. */
+    er_ev_t *(*event_ref)(er_ev_t *ev);
+    void (*event_unref)(er_ev_t *ev);
+    int (*event_get)(const er_ev_t *ev, er_event_t *out, size_t out_size);
+    /* The event's msgpack encoding (with daemon fields); valid while held. */
+    int (*event_encoded)(const er_ev_t *ev, const uint8_t **p, size_t *n);
+    /* Build a new event from fields (borrowed until return; copied). On
+     * success *out is a new reference. Loop thread or blocking workers. */
+    int (*event_new)(er_plugin_ctx_t *ctx, const er_event_t *fields, size_t fields_size,
+                     er_ev_t **out);
+
+    /* Publish ev (borrowed until return; the host takes its own
+     * reference) as coming from this plugin (origin = the daemon,
+     * via.plugin = the instance name, hops + 1). Completes token once
+     * stored. Returns -ENOSYS until the store exists. */
+    int (*publish)(er_plugin_ctx_t *ctx, er_ev_t *ev, er_token_t *token);
+    /* Brokers' inbound events; -ENOSYS until brokers exist. */
+    int (*ingest)(er_plugin_ctx_t *ctx, const uint8_t *msgpack, size_t n, void *ack_token);
+
+    /* Completion: exactly once per token, on the loop thread. */
+    void (*complete)(er_token_t *token, er_status_t status);
+    /* A batch's per-event statuses (borrowed until return). */
+    void (*complete_batch)(er_token_t *token, size_t n, const er_status_t *statuses);
+
+    /* Options, validated before create(); pointers valid until destroy()
+     * (or the next reload()). Each returns 0, -ENOENT when the key is not
+     * in the schema, -EINVAL when it is of another type. An absent key
+     * without default gives NULL / 0 and returns -ENODATA. */
+    int (*opt_string)(const er_options_t *o, const char *key, const char **out);
+    int (*opt_int)(const er_options_t *o, const char *key, int64_t *out);
+    int (*opt_uint)(const er_options_t *o, const char *key, uint64_t *out);
+    int (*opt_bool)(const er_options_t *o, const char *key, bool *out);
+    /* ER_OPTION_LIST: the i-th string, or -ERANGE past the end. */
+    int (*opt_list)(const er_options_t *o, const char *key, size_t i, const char **out);
+    /* ER_OPTION_MAP: the entry at *pos (start at 0); returns 1 and advances,
+     * 0 at the end. */
+    int (*opt_map_next)(const er_options_t *o, const char *key, size_t *pos, const char **k,
+                        const char **v);
+
+    /* Health, shown by `eventctl health` and `handlers`. reason borrowed
+     * until return (copied). */
+    void (*set_health)(er_plugin_ctx_t *ctx, er_health_t state, const char *reason);
+
+    /* Metrics: a counter or gauge named "name" (borrowed until return)
+     * under the instance; the handle lives until destroy(). */
+    int (*metric_counter)(er_plugin_ctx_t *ctx, const char *name, const char *help,
+                          er_metric_t **out);
+    int (*metric_gauge)(er_plugin_ctx_t *ctx, const char *name, const char *help,
+                        er_metric_t **out);
+    void (*metric_add)(er_metric_t *m, int64_t delta);
+    void (*metric_set)(er_metric_t *m, int64_t value);
+
+    /* Timers on the loop: cb(arg) after `ms`, then every `repeat_ms` (0:
+     * once). timer_stop stops and frees; call it for every timer before
+     * stop()'s done. */
+    int (*timer_start)(er_plugin_ctx_t *ctx, uint64_t ms, uint64_t repeat_ms, er_timer_cb cb,
+                       void *arg, er_timer_t **out);
+    void (*timer_stop)(er_timer_t *t);
+
+    /* fd readiness on the loop (ER_WATCH_READ|ER_WATCH_WRITE). The fd stays
+     * the plugin's; watch_stop stops and frees the watch. */
+    int (*watch_start)(er_plugin_ctx_t *ctx, int fd, unsigned events, er_watch_cb cb, void *arg,
+                       er_watch_t **out);
+    int (*watch_update)(er_watch_t *w, unsigned events);
+    void (*watch_stop)(er_watch_t *w);
+
+    /* Per-plugin key-value state kept in the store; -ENOSYS until the
+     * store exists. get completes token after filling *value (host memory,
+     * valid until completion) and *len. */
+    int (*state_get)(er_plugin_ctx_t *ctx, const char *key, const void **value, size_t *len,
+                     er_token_t *token);
+    int (*state_set)(er_plugin_ctx_t *ctx, const char *key, const void *value, size_t len,
+                     er_token_t *token);
+
+    /* Query the store (filter as the JSON of eventctl query's flags);
+     * -ENOSYS until the store exists. */
+    int (*query)(er_plugin_ctx_t *ctx, const char *filter_json,
+                 void (*row)(void *arg, er_ev_t *ev), void *arg, er_token_t *token);
+
+    /* The daemon's uv_loop_t, for libraries that bring a libuv adapter. */
+    void *(*uv_loop)(er_plugin_ctx_t *ctx);
+
+    /* The instance's configured name ("audit-log"). */
+    const char *(*instance_name)(er_plugin_ctx_t *ctx);
+
+    /* The reply of an admin() call, as a JSON object (borrowed until
+     * return); then complete the token. */
+    int (*admin_reply)(er_token_t *token, const char *json);
+} er_host_t;
+
+/* Does host h have member m (added in some later minor)? */
+#define ER_HOST_HAS(h, m)                                                      \
+    ((h)->size >= offsetof(er_host_t, m) + sizeof((h)->m) && (h)->m != NULL)
+
+/* --------------------------------------------------------- operations */
+
+/*
+ * Handler operations. Lifecycle (libuv's): create (no I/O) → start (may
+ * connect asynchronously, reports health) → handle … → stop(done)
+ * (asynchronous: every handle closed and every token completed before
+ * done) → destroy. The host dlcloses only after done plus one loop turn.
+ */
+typedef struct er_handler_ops_s {
+    size_t size; /* sizeof(er_handler_ops_t) as the plugin was compiled */
+
+    /* Make an instance from validated options (host and opts borrowed
+     * for the instance's lifetime, ctx likewise). No I/O. */
+    int (*create)(const er_host_t *host, er_plugin_ctx_t *ctx, const er_options_t *opts,
+                  void **instance);
+    int (*start)(void *instance);
+    void (*stop)(void *instance, er_done_cb done, void *done_arg);
+    void (*destroy)(void *instance);
+
+    /*
+     * Deliver ev (borrowed until return, or until completion when
+     * returning ER_PENDING: take a reference to keep it longer). Returns
+     * ER_OK, ER_RETRY, ER_FAIL, ER_PENDING or a negative errno. A
+     * BLOCKING handler returns a final status, never ER_PENDING.
+     */
+    int (*handle)(void *instance, er_ev_t *ev, er_token_t *token);
+
+    /* Optional (NULL: not implemented). */
+
+    /* The event types this instance subscribes to (NULL-terminated,
+     * owned by the instance), or NULL: it acts as an implicit route. */
+    const char *const *(*types)(void *instance);
+    /* Apply new options in place; -ENOTSUP: re-create instead. */
+    int (*reload)(void *instance, const er_options_t *opts);
+    /* Report counters: emit(arg, name, value) per figure. */
+    void (*stats)(void *instance, void (*emit)(void *arg, const char *name, int64_t value),
+                  void *arg);
+    /* The host's deadline passed: complete token with ER_CANCELLED soon. */
+    void (*cancel)(void *instance, er_token_t *token);
+    /* `eventctl plugin NAME COMMAND ARGS`: args_json borrowed until
+     * return; answer with host->admin_reply then complete. */
+    int (*admin)(void *instance, const char *command, const char *args_json, er_token_t *token);
+    /* SIGUSR1: reopen files the instance writes (log rotation). */
+    int (*reopen)(void *instance);
+} er_handler_ops_t;
+
+/*
+ * Broker and store operations are defined with the releases that build
+ * them (brokers, stores); until then the host refuses plugins of those
+ * kinds with "not supported in this version". Their tables, like every
+ * table, start with their own size.
+ */
+
+/* ---------------------------------------------------------- descriptor */
+
+typedef struct er_plugin_s {
+    uint32_t magic;     /* ER_PLUGIN_MAGIC */
+    uint16_t abi_major; /* ER_PLUGIN_ABI_MAJOR as compiled */
+    uint16_t abi_minor; /* ER_PLUGIN_ABI_MINOR as compiled */
+    size_t size;        /* sizeof(er_plugin_t) as compiled */
+    er_plugin_kind_t kind;
+    const char *name;        /* "log": what `plugin:` names */
+    const char *version;     /* the plugin's own version */
+    const char *description; /* one line */
+    const er_option_t *options; /* schema, ended by key == NULL; may be NULL */
+    const void *ops;         /* er_handler_ops_t * for handlers */
+    uint64_t flags;          /* ER_PLUGIN_* */
+} er_plugin_t;
+
+/* Declare the one exported symbol:
+ *   ER_PLUGIN_DEFINE = { ER_PLUGIN_HEADER, .kind = ..., ... }; */
+#define ER_PLUGIN_DEFINE ER_PLUGIN_EXPORT const er_plugin_t er_plugin_entry
+#define ER_PLUGIN_HEADER                                                       \
+    .magic = ER_PLUGIN_MAGIC, .abi_major = ER_PLUGIN_ABI_MAJOR,                \
+    .abi_minor = ER_PLUGIN_ABI_MINOR, .size = sizeof(er_plugin_t)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EVENTROUTER_PLUGIN_H */

@@ -5,11 +5,17 @@ daemon_liberd_la_SOURCES = \
 	daemon/log.c daemon/log.h \
 	daemon/config.c daemon/config.h \
 	daemon/server.c daemon/server.h \
-	daemon/ingest.c daemon/ingest.h
-daemon_liberd_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(YAML_CFLAGS)
-daemon_liberd_la_LIBADD = lib/libercore.la $(UV_LIBS)
+	daemon/ingest.c daemon/ingest.h \
+	daemon/plugin.c daemon/plugin.h \
+	daemon/host.c daemon/host.h \
+	daemon/router.c daemon/router.h \
+	daemon/dispatch.c daemon/dispatch.h \
+	daemon/admin.c daemon/admin.h
+daemon_liberd_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS)
+daemon_liberd_la_LIBADD = lib/libercore.la $(UV_LIBS) -ldl
 
 sbin_PROGRAMS += daemon/eventrouterd
 daemon_eventrouterd_SOURCES = daemon/main.c
 daemon_eventrouterd_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS)
 daemon_eventrouterd_LDADD = daemon/liberd.la
+# The daemon's own symbols stay private: plugins get the host table.

@@ -17,9 +17,13 @@
 
 #include <uv.h>
 
+#include "admin.h"
 #include "build-config.h" /* autoconf: PACKAGE_VERSION */
 #include "config.h"
+#include "dispatch.h"
+#include "host.h"
 #include "log.h"
+#include "plugin.h"
 #include "server.h"
 
 #define COMPONENT "main"
@@ -29,6 +33,8 @@ typedef struct daemon_s {
     uv_loop_t *loop;
     er_config_t *cfg;
     er_server_t server;
+    er_dispatch_t dispatch;
+    er_admin_env_t admin;
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     int exit_code;
 } daemon_t;
@@ -72,13 +78,24 @@ static void close_signals(daemon_t *d)
     uv_close((uv_handle_t *)&d->sig_usr1, NULL);
 }
 
+static void on_dispatch_done(er_dispatch_t *dp)
+{
+    daemon_t *d = (daemon_t *)((char *)dp - offsetof(daemon_t, dispatch));
+
+    close_signals(d);
+    er_log(ER_LOG_NOTICE, COMPONENT,
+           "stopped: %llu events sequenced (%llu routed, %llu unrouted), %llu connections served",
+           (unsigned long long)d->server.ingest.events, (unsigned long long)dp->routed,
+           (unsigned long long)dp->unrouted, (unsigned long long)d->server.stats.accepted);
+}
+
+/* Clients are gone: let the deliveries in flight finish, then stop the
+ * handlers. */
 static void on_server_done(er_server_t *s)
 {
     daemon_t *d = (daemon_t *)((char *)s - offsetof(daemon_t, server));
 
-    close_signals(d);
-    er_log(ER_LOG_NOTICE, COMPONENT, "stopped: %llu events sequenced, %llu connections served",
-           (unsigned long long)s->ingest.events, (unsigned long long)s->stats.accepted);
+    er__dispatch_stop(&d->dispatch, on_dispatch_done);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -99,10 +116,11 @@ static void on_signal(uv_signal_t *h, int signum)
         break;
     case SIGHUP:
         er_log(ER_LOG_NOTICE, COMPONENT,
-               "SIGHUP: nothing to reload in this version (routing arrives with handlers)");
+               "SIGHUP: reload is not supported in this version (restart to apply changes)");
         break;
     case SIGUSR1:
-        er_log(ER_LOG_INFO, COMPONENT, "SIGUSR1: no log files to reopen");
+        er_log(ER_LOG_INFO, COMPONENT, "SIGUSR1: reopening the handlers' files");
+        er__dispatch_reopen(&d->dispatch);
         break;
     }
 }
@@ -137,6 +155,7 @@ static er_config_t *load_config(const char *path)
 static int run(er_config_t *cfg)
 {
     daemon_t d;
+    char err[512];
     int rc;
 
     memset(&d, 0, sizeof(d));
@@ -150,16 +169,34 @@ static int run(er_config_t *cfg)
     signal_start(&d, &d.sig_int, SIGINT);
     signal_start(&d, &d.sig_hup, SIGHUP);
     signal_start(&d, &d.sig_usr1, SIGUSR1);
-    if ((rc = er__server_start(&d.server, d.loop, cfg)) != 0) {
-        close_signals(&d);
-        uv_run(d.loop, UV_RUN_DEFAULT); /* let closed handles finish */
+    er__host_init(d.loop);
+    if ((rc = er__dispatch_start(&d.dispatch, d.loop, cfg, err, sizeof(err))) != 0) {
+        er_log(ER_LOG_ERROR, COMPONENT, "%s", err);
+        fprintf(stderr, "eventrouterd: cannot start: %s\n", err);
+        er__dispatch_stop(&d.dispatch, on_dispatch_done);
+        uv_run(d.loop, UV_RUN_DEFAULT);
         uv_loop_close(d.loop);
-        fprintf(stderr, "eventrouterd: cannot start: %s (see the log above)\n", er_strerror(rc));
         return 1;
     }
+    d.admin.cfg = cfg;
+    d.admin.server = &d.server;
+    d.admin.dispatch = &d.dispatch;
+    d.admin.started_us = er_now_us();
+    if ((rc = er__server_start(&d.server, d.loop, cfg)) != 0) {
+        fprintf(stderr, "eventrouterd: cannot start: %s (see the log above)\n", er_strerror(rc));
+        er__dispatch_stop(&d.dispatch, on_dispatch_done);
+        uv_run(d.loop, UV_RUN_DEFAULT); /* let closed handles finish */
+        uv_loop_close(d.loop);
+        return 1;
+    }
+    d.server.dispatch = &d.dispatch;
+    d.server.admin = &d.admin;
 
-    er_log(ER_LOG_NOTICE, COMPONENT, "eventrouterd %s ready: socket %s, pid %d, store none",
-           PACKAGE_VERSION, cfg->listen.socket, (int)getpid());
+    er_log(ER_LOG_NOTICE, COMPONENT,
+           "eventrouterd %s ready: socket %s, admin socket %s, %zu handler(s), %zu route(s), "
+           "pid %d, store none",
+           PACKAGE_VERSION, cfg->listen.socket, cfg->listen.admin_socket, cfg->nhandlers,
+           cfg->nroutes, (int)getpid());
     uv_run(d.loop, UV_RUN_DEFAULT);
 
     rc = uv_loop_close(d.loop);
@@ -217,9 +254,9 @@ int main(int argc, char **argv)
         return 2;
     }
     if (plugin) {
-        fprintf(stderr, "eventrouterd: no plugin \"%s\": this version ships no plugins yet\n",
-                plugin);
-        return 1;
+        /* The search path without a config: $EVENTROUTER_PLUGIN_PATH, the
+         * build tree, the installed plugins (or an absolute path). */
+        return er__plugin_help(plugin, NULL, stdout) == 0 ? 0 : 1;
     }
     if (path == NULL)
         path = getenv("EVENTROUTER_CONFIG");

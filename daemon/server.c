@@ -20,6 +20,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "dispatch.h"
 #include "frame.h"
 #include "log.h"
 #include "proto.h"
@@ -43,6 +45,7 @@ struct er_conn_s {
     uv_write_t wreq;
 
     uint64_t id; /* for log lines */
+    int role;    /* enum er_role: which socket it came in on */
     er_origin_t peer;
     er_ack_mode_t ack;
     char client[64];
@@ -225,6 +228,9 @@ static void accept_events(er_conn_t *c, uint32_t req, er_event_t *evs, uint32_t 
     for (i = 0; i < n; i++)
         er__ingest_complete(&s->ingest, &evs[i], now, &c->peer, s->idbuf[i]);
     seq = er__ingest_sequence(&s->ingest, evs, n);
+    if (s->dispatch)
+        for (i = 0; i < n; i++)
+            er__dispatch_event(s->dispatch, &evs[i]);
     /* No store yet: "durable" acks once the daemon has taken the event, as
      * WELCOME's durable: false announced. */
     if (c->ack != ER_ACK_NONE && er__ack_encode(&c->out, req, seq, n, NULL, 0) != 0)
@@ -295,6 +301,33 @@ static void op_ping(er_conn_t *c, const er_msg_t *m)
         conn_close(c);
 }
 
+static void op_admin(er_conn_t *c, const er_msg_t *m)
+{
+    er_server_t *s = c->srv;
+    er_error_t err;
+    er_str_t cmd;
+    json_t *args = NULL, *reply = NULL;
+    const char *code;
+    char msg[512];
+    int rc;
+
+    if ((rc = er__admin_decode(m, &cmd, &args, &err)) != 0) {
+        body_error(c, m->req, rc, &err);
+        return;
+    }
+    s->stats.admin_commands++;
+    code = er__admin_run(s->admin, cmd.ptr, cmd.len, args, &reply, msg, sizeof(msg));
+    if (code != NULL) {
+        nack(c, m->req, code, -1, "%s", msg);
+    } else if (er__reply_encode(&c->out, m->req, reply) != 0) {
+        nack(c, m->req, "unavailable", -1, "the reply could not be encoded (too large?)");
+    }
+    er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: ADMIN %.*s: %s", (unsigned long long)c->id,
+           (int)cmd.len, cmd.ptr, code ? code : "ok");
+    json_decref(reply);
+    json_decref(args);
+}
+
 static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
 {
     er_msg_t m;
@@ -309,6 +342,11 @@ static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
     if (!c->hello && m.op != ER_OP_HELLO) {
         protocol_error(c, "protocol", "%s before HELLO: HELLO must be the first frame",
                        er__op_name(m.op));
+        return;
+    }
+    if (c->role == ER_ROLE_ADMIN && (m.op == ER_OP_PUBLISH || m.op == ER_OP_PUBLISH_BATCH)) {
+        nack(c, m.req, "forbidden", -1, "%s is served on the publish socket (listen.socket)",
+             er__op_name(m.op));
         return;
     }
     switch (m.op) {
@@ -331,7 +369,10 @@ static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
              er__op_name(m.op));
         break;
     case ER_OP_ADMIN:
-        nack(c, m.req, "forbidden", -1, "ADMIN is served on the admin socket only");
+        if (c->role == ER_ROLE_ADMIN)
+            op_admin(c, &m);
+        else
+            nack(c, m.req, "forbidden", -1, "ADMIN is served on the admin socket only");
         break;
     default:
         protocol_error(c, "protocol", "%s is sent by the daemon, not by clients",
@@ -525,9 +566,31 @@ static void send_goaway(er_conn_t *c, const char *reason)
     arm_timer(c);
 }
 
-static void on_connection(uv_stream_t *l, int status)
+/* May this peer use the admin socket? uid 0, the daemon's uid, or a member
+ * (primary or supplementary, via SO_PEERGROUPS) of listen.admin_group. */
+static bool admin_peer_ok(const er_listener_t *l, int fd, const er_origin_t *peer)
 {
-    er_server_t *s = l->data;
+    gid_t groups[256];
+    socklen_t len = sizeof(groups);
+    size_t i;
+
+    if (peer->uid == 0 || peer->uid == geteuid())
+        return true;
+    if (!l->have_admin_gid)
+        return false;
+    if (peer->gid == l->admin_gid)
+        return true;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+        for (i = 0; i < len / sizeof(gid_t); i++)
+            if (groups[i] == l->admin_gid)
+                return true;
+    return false;
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    er_listener_t *l = ls->data;
+    er_server_t *s = l->srv;
     er_conn_t *c;
     struct ucred cred;
     socklen_t len = sizeof(cred);
@@ -548,6 +611,7 @@ static void on_connection(uv_stream_t *l, int status)
     c->timer.data = c;
     c->wreq.data = c;
     c->id = ++s->stats.accepted;
+    c->role = l->role;
     c->ack = ER_ACK_RECEIVED;
     er__framer_init(&c->framer, s->cfg->limits.max_frame);
     uv_pipe_init(s->loop, &c->pipe, 0);
@@ -559,7 +623,7 @@ static void on_connection(uv_stream_t *l, int status)
     s->conns = c;
     s->nconns++;
 
-    if ((rc = uv_accept(l, (uv_stream_t *)&c->pipe)) != 0) {
+    if ((rc = uv_accept(ls, (uv_stream_t *)&c->pipe)) != 0) {
         er_log_limited(ER_LOG_WARN, COMPONENT, "accept: %s", uv_strerror(rc));
         conn_close(c);
         return;
@@ -571,6 +635,23 @@ static void on_connection(uv_stream_t *l, int status)
         c->peer.gid = cred.gid;
     }
     c->last_read_ms = uv_now(s->loop);
+    if (l->role == ER_ROLE_ADMIN && !admin_peer_ok(l, fd, &c->peer)) {
+        s->stats.refused_admin++;
+        er_log_limited(ER_LOG_WARN, COMPONENT,
+                       "refusing admin connection from pid %lld uid %u gid %u: not root, not "
+                       "uid %u, not in listen.admin_group",
+                       (long long)c->peer.pid, c->peer.uid, c->peer.gid, (unsigned)geteuid());
+        if (er__nack_encode(&c->out, 0, "forbidden",
+                            "the admin socket serves root, the daemon's user and "
+                            "listen.admin_group",
+                            -1, -1) != 0) {
+            conn_close(c);
+            return;
+        }
+        c->close_after_flush = true;
+        flush(c);
+        return;
+    }
     if (s->nconns > s->cfg->limits.max_connections) {
         /* Accepted only to be told why: a connection left in the backlog
          * would stall the listener. */
@@ -589,8 +670,9 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
-    er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: accepted (pid %lld uid %u gid %u)",
-           (unsigned long long)c->id, (long long)c->peer.pid, c->peer.uid, c->peer.gid);
+    er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: accepted on the %s socket (pid %lld uid %u gid %u)",
+           (unsigned long long)c->id, l->role == ER_ROLE_ADMIN ? "admin" : "publish",
+           (long long)c->peer.pid, c->peer.uid, c->peer.gid);
     if (s->stopping)
         send_goaway(c, "shutting down");
 }
@@ -602,7 +684,7 @@ static void on_connection(uv_stream_t *l, int status)
  * is a dead socket (connection refused), remove it; anything else that is
  * not a socket is refused rather than deleted.
  */
-static int clear_stale_socket(const char *path)
+static int clear_stale_socket(const char *path, const char *key)
 {
     struct sockaddr_un sa;
     struct stat st;
@@ -625,7 +707,7 @@ static int clear_stale_socket(const char *path)
     close(fd);
     if (rc == 0) {
         er_log(ER_LOG_ERROR, COMPONENT,
-               "another daemon is listening on %s; stop it or set listen.socket", path);
+               "another daemon is listening on %s; stop it or set %s", path, key);
         return -EADDRINUSE;
     }
     if (errno != ECONNREFUSED)
@@ -636,17 +718,44 @@ static int clear_stale_socket(const char *path)
     return 0;
 }
 
-static int apply_owner_mode(const char *path, unsigned mode, const char *group)
+static void on_listener_closed(uv_handle_t *h)
 {
+    er_listener_t *l = h->data;
+    struct stat st;
+
+    /* Remove our socket file, unless someone replaced it meanwhile. */
+    if (l->path && lstat(l->path, &st) == 0 && (uint64_t)st.st_ino == l->inode)
+        unlink(l->path);
+    free(l->path);
+    l->path = NULL;
+    l->open = false;
+    check_done(l->srv);
+}
+
+/* Resolve a group name (at start, never on the loop's hot path). */
+static int group_gid(const char *group, const char *key, unsigned *gid)
+{
+    struct group gr, *res = NULL;
+    char buf[4096];
+
+    if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 || res == NULL) {
+        er_log(ER_LOG_ERROR, COMPONENT, "%s: no such group \"%s\"", key, group);
+        return -ENOENT;
+    }
+    *gid = gr.gr_gid;
+    return 0;
+}
+
+static int apply_owner_mode(const char *path, unsigned mode, const char *group,
+                            const char *group_key)
+{
+    unsigned gid;
+    int rc;
+
     if (group && group[0]) {
-        struct group gr, *res = NULL;
-        char buf[4096];
-        int rc = getgrnam_r(group, &gr, buf, sizeof(buf), &res);
-        if (rc != 0 || res == NULL) {
-            er_log(ER_LOG_ERROR, COMPONENT, "listen.group: no such group \"%s\"", group);
-            return -ENOENT;
-        }
-        if (chown(path, (uid_t)-1, gr.gr_gid) != 0) {
+        if ((rc = group_gid(group, group_key, &gid)) != 0)
+            return rc;
+        if (chown(path, (uid_t)-1, gid) != 0) {
             rc = -errno;
             er_log(ER_LOG_ERROR, COMPONENT, "chown %s to group %s: %s", path, group,
                    strerror(errno));
@@ -654,95 +763,114 @@ static int apply_owner_mode(const char *path, unsigned mode, const char *group)
         }
     }
     if (chmod(path, mode) != 0) {
-        int rc = -errno;
+        rc = -errno;
         er_log(ER_LOG_ERROR, COMPONENT, "chmod %s %04o: %s", path, mode, strerror(errno));
         return rc;
     }
     return 0;
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void listener_close(er_listener_t *l)
 {
-    er_server_t *s = h->data;
-    struct stat st;
+    if (l->open && !uv_is_closing((uv_handle_t *)&l->pipe))
+        uv_close((uv_handle_t *)&l->pipe, on_listener_closed);
+}
 
-    /* Remove our socket file, unless someone replaced it meanwhile. */
-    if (s->path && lstat(s->path, &st) == 0 && (uint64_t)st.st_ino == s->inode)
-        unlink(s->path);
-    s->listening = false;
-    check_done(s);
+static int listener_open(er_server_t *s, er_listener_t *l, int role, const char *path,
+                         unsigned mode, const char *group, const char *key)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    mode_t old;
+    int rc;
+
+    l->srv = s;
+    l->role = role;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        er_log(ER_LOG_ERROR, COMPONENT, "%s: %s is %zu bytes; a Unix socket path must be under %zu",
+               key, path, strlen(path), sizeof(sa.sun_path));
+        return -ENAMETOOLONG;
+    }
+    if (role == ER_ROLE_ADMIN && group && group[0]) {
+        if ((rc = group_gid(group, "listen.admin_group", &l->admin_gid)) != 0)
+            return rc;
+        l->have_admin_gid = true;
+    }
+    if ((rc = clear_stale_socket(path, key)) != 0) {
+        if (rc != -EADDRINUSE && rc != -EEXIST)
+            er_log(ER_LOG_ERROR, COMPONENT, "%s: %s", path, strerror(-rc));
+        return rc;
+    }
+    uv_pipe_init(s->loop, &l->pipe, 0);
+    l->pipe.data = l;
+    l->open = true;
+    /* uv_pipe_chmod cannot give 0660: bind under a umask that leaves at most
+     * rw for user and group, then set the configured mode (DESIGN §12). */
+    old = umask(0117);
+    rc = uv_pipe_bind(&l->pipe, path);
+    umask(old);
+    if (rc != 0) {
+        er_log(ER_LOG_ERROR, COMPONENT, "cannot bind %s: %s", path, uv_strerror(rc));
+        listener_close(l);
+        return rc;
+    }
+    /* From here on the file is ours: the close callback unlinks it. */
+    l->path = strdup(path);
+    if (lstat(path, &st) == 0)
+        l->inode = (uint64_t)st.st_ino;
+    if (l->path == NULL) {
+        unlink(path);
+        listener_close(l);
+        return -ENOMEM;
+    }
+    if ((rc = apply_owner_mode(path, mode, group,
+                               role == ER_ROLE_ADMIN ? "listen.admin_group" : "listen.group")) !=
+        0) {
+        listener_close(l);
+        return rc;
+    }
+    if ((rc = uv_listen((uv_stream_t *)&l->pipe, 511, on_connection)) != 0) {
+        er_log(ER_LOG_ERROR, COMPONENT, "cannot listen on %s: %s", path, uv_strerror(rc));
+        listener_close(l);
+        return rc;
+    }
+    return 0;
 }
 
 int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg)
 {
-    const char *path = cfg->listen.socket;
-    struct sockaddr_un sa;
-    struct stat st;
-    mode_t old;
     int rc;
 
     memset(s, 0, sizeof(*s));
     s->loop = loop;
     s->cfg = cfg;
     er__ingest_init(&s->ingest);
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        er_log(ER_LOG_ERROR, COMPONENT,
-               "listen.socket: %s is %zu bytes; a Unix socket path must be under %zu", path,
-               strlen(path), sizeof(sa.sun_path));
-        return -ENAMETOOLONG;
-    }
+    uv_timer_init(loop, &s->drain_timer);
+    s->drain_timer.data = s;
     s->scratch = calloc(cfg->limits.max_batch, sizeof(*s->scratch));
     s->idbuf = calloc(cfg->limits.max_batch, sizeof(*s->idbuf));
-    s->path = strdup(path);
-    if (s->scratch == NULL || s->idbuf == NULL || s->path == NULL) {
+    if (s->scratch == NULL || s->idbuf == NULL) {
         rc = -ENOMEM;
         goto fail;
     }
-    if ((rc = clear_stale_socket(path)) != 0) {
-        if (rc != -EADDRINUSE && rc != -EEXIST)
-            er_log(ER_LOG_ERROR, COMPONENT, "%s: %s", path, strerror(-rc));
-        goto fail;
-    }
-
-    uv_pipe_init(loop, &s->listener, 0);
-    s->listener.data = s;
-    s->listening = true;
-    /* uv_pipe_chmod cannot give 0660: bind under a umask that leaves at most
-     * rw for user and group, then set the configured mode (DESIGN §12). */
-    old = umask(0117);
-    rc = uv_pipe_bind(&s->listener, path);
-    umask(old);
-    if (rc != 0) {
-        er_log(ER_LOG_ERROR, COMPONENT, "cannot bind %s: %s", path, uv_strerror(rc));
-        goto fail_close;
-    }
-    if (lstat(path, &st) == 0)
-        s->inode = (uint64_t)st.st_ino;
-    if ((rc = apply_owner_mode(path, cfg->listen.mode, cfg->listen.group)) != 0)
-        goto fail_close;
-    if ((rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection)) != 0) {
-        er_log(ER_LOG_ERROR, COMPONENT, "cannot listen on %s: %s", path, uv_strerror(rc));
-        goto fail_close;
-    }
-    uv_timer_init(loop, &s->drain_timer);
-    s->drain_timer.data = s;
-    return 0;
-
-fail_close:
-    /* Closed without a done callback: the caller runs the loop to finish.
-     * The path is forgotten first so the close callback unlinks nothing. */
-    s->stopping = true;
-    free(s->path);
-    s->path = NULL;
-    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    rc = listener_open(s, &s->listeners[ER_ROLE_PUBLISH], ER_ROLE_PUBLISH, cfg->listen.socket,
+                       cfg->listen.mode, cfg->listen.group, "listen.socket");
+    if (rc == 0)
+        rc = listener_open(s, &s->listeners[ER_ROLE_ADMIN], ER_ROLE_ADMIN,
+                           cfg->listen.admin_socket, cfg->listen.admin_mode,
+                           cfg->listen.admin_group, "listen.admin_socket");
+    if (rc == 0)
+        return 0;
 fail:
+    /* The caller runs the loop to let the closes finish (no done callback). */
+    s->stopping = true;
+    listener_close(&s->listeners[ER_ROLE_PUBLISH]);
+    listener_close(&s->listeners[ER_ROLE_ADMIN]);
+    uv_close((uv_handle_t *)&s->drain_timer, NULL);
     free(s->scratch);
     free(s->idbuf);
-    free(s->path);
     s->scratch = NULL;
     s->idbuf = NULL;
-    s->path = NULL;
     return rc;
 }
 
@@ -755,17 +883,16 @@ static void on_drain_timer_closed(uv_handle_t *h)
 
     free(s->scratch);
     free(s->idbuf);
-    free(s->path);
     s->scratch = NULL;
     s->idbuf = NULL;
-    s->path = NULL;
     if (done)
         done(s);
 }
 
 static void check_done(er_server_t *s)
 {
-    if (!s->stopping || s->listening || s->nconns > 0 || s->done == NULL)
+    if (!s->stopping || s->listeners[0].open || s->listeners[1].open || s->nconns > 0 ||
+        s->done == NULL)
         return;
     if (uv_is_closing((uv_handle_t *)&s->drain_timer))
         return;
@@ -796,8 +923,8 @@ void er__server_shutdown(er_server_t *s, const char *reason, er_server_done_cb d
     }
     s->stopping = true;
     s->done = done;
-    if (s->listening && !uv_is_closing((uv_handle_t *)&s->listener))
-        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    listener_close(&s->listeners[ER_ROLE_PUBLISH]);
+    listener_close(&s->listeners[ER_ROLE_ADMIN]);
     for (c = s->conns; c; c = next) {
         next = c->next;
         send_goaway(c, reason);

@@ -1,8 +1,10 @@
 /*
- * The publish socket: listening, connections, framing, and the protocol
- * state machine of eventrouter-protocol(7) (HELLO first, then PUBLISH,
- * PUBLISH_BATCH, PING; content errors NACK and continue, framing errors
- * NACK with request id 0 and close). Loop thread only.
+ * The sockets: listening, connections, framing, and the protocol state
+ * machine of eventrouter-protocol(7) (HELLO first; content errors NACK and
+ * continue, framing errors NACK with request id 0 and close). Two
+ * listeners share it: the publish socket (PUBLISH, PUBLISH_BATCH, PING)
+ * and the admin socket (ADMIN, PING), which only uid 0, the daemon's uid
+ * and members of listen.admin_group may use. Loop thread only.
  */
 #ifndef ER_SERVER_H
 #define ER_SERVER_H
@@ -17,6 +19,21 @@
 
 typedef struct er_conn_s er_conn_t;
 typedef struct er_server_s er_server_t;
+struct er_dispatch_s;
+struct er_admin_env_s;
+
+enum er_role { ER_ROLE_PUBLISH = 0, ER_ROLE_ADMIN = 1 };
+
+typedef struct er_listener_s {
+    uv_pipe_t pipe;
+    er_server_t *srv;
+    int role;       /* enum er_role */
+    char *path;     /* the socket path we bound (unlinked at close) */
+    uint64_t inode; /* its inode, so we never unlink another daemon's socket */
+    bool open;
+    unsigned admin_gid; /* admin: the group allowed besides root and us */
+    bool have_admin_gid;
+} er_listener_t;
 
 typedef void (*er_server_done_cb)(er_server_t *s);
 
@@ -25,10 +42,9 @@ struct er_server_s {
     const er_config_t *cfg;
     er_ingest_t ingest;
 
-    uv_pipe_t listener;
-    bool listening;
-    char *path;     /* the socket path we bound (unlinked at close) */
-    uint64_t inode; /* its inode, so we never unlink another daemon's socket */
+    er_listener_t listeners[2]; /* indexed by enum er_role */
+    struct er_dispatch_s *dispatch;  /* routed events go here (may be NULL) */
+    struct er_admin_env_s *admin;    /* runs ADMIN commands */
 
     er_conn_t *conns; /* doubly linked list of open connections */
     uint32_t nconns;
@@ -48,15 +64,18 @@ struct er_server_s {
         uint64_t nacks;
         uint64_t closed_protocol;
         uint64_t refused_busy;
+        uint64_t refused_admin;
+        uint64_t admin_commands;
     } stats;
 };
 
 /*
- * Bind the publish socket of cfg (borrowed for the server's lifetime) and
- * start accepting. A stale socket file is replaced; a live one (another
- * daemon answers on it) is refused with -EADDRINUSE. Paths longer than
- * sun_path are refused with -ENAMETOOLONG. On failure logs the reason and
- * returns a negative errno; nothing is left open.
+ * Bind the publish and admin sockets of cfg (borrowed for the server's
+ * lifetime) and start accepting. A stale socket file is replaced; a live
+ * one (another daemon answers on it) is refused with -EADDRINUSE. Paths
+ * longer than sun_path are refused with -ENAMETOOLONG. On failure logs the
+ * reason and returns a negative errno; listeners already open are closed
+ * (run the loop to let them finish).
  */
 int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg);
 

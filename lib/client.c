@@ -26,6 +26,8 @@
 #include "frame.h"
 #include "proto.h"
 
+#include <jansson.h>
+
 /* Write as soon as this much is queued, so a pipelining producer's frames
  * leave in large chunks while the peer is already working. */
 #define WRITE_EAGER (64u * 1024)
@@ -43,7 +45,7 @@ enum state {
     ST_DEAD,       /* unusable: `error` says why */
 };
 
-enum req_kind { REQ_PUBLISH = 1, REQ_BATCH, REQ_PING };
+enum req_kind { REQ_PUBLISH = 1, REQ_BATCH, REQ_PING, REQ_ADMIN };
 
 /* A request in flight; req 0 marks an empty slot. */
 struct slot {
@@ -59,6 +61,7 @@ struct waiter {
     int rc; /* 0 (ACK/PONG) or ER_ENACK */
     er_ack_t ack;
     er_nack_t nack;
+    char *reply; /* REPLY as compact JSON (er_admin) */
 };
 
 struct er_client_s {
@@ -292,7 +295,7 @@ static int on_ack(er_client_t *c, const er_msg_t *m)
     uint32_t nevents;
     size_t i;
 
-    if (m->req == 0 || s == NULL || s->kind == REQ_PING)
+    if (m->req == 0 || s == NULL || s->kind == REQ_PING || s->kind == REQ_ADMIN)
         return fail(c, ER_EPROTO);
     nevents = s->nevents;
     if (grow_dups(c, nevents) != 0)
@@ -350,6 +353,26 @@ static int on_pong(er_client_t *c, const er_msg_t *m)
     return 0;
 }
 
+static int on_reply(er_client_t *c, const er_msg_t *m)
+{
+    struct slot *s = table_find(c, m->req);
+    json_t *j;
+
+    if (m->req == 0 || s == NULL || s->kind != REQ_ADMIN)
+        return fail(c, ER_EPROTO);
+    if (er__reply_decode(m, &j, NULL) != 0)
+        return fail(c, ER_EPROTO);
+    table_remove(c, s);
+    if (c->wait.req == m->req) {
+        c->wait.done = true;
+        free(c->wait.reply);
+        c->wait.reply = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        c->wait.rc = c->wait.reply ? 0 : -ENOMEM;
+    }
+    json_decref(j);
+    return 0;
+}
+
 static int on_goaway(er_client_t *c, const er_msg_t *m)
 {
     char reason[256];
@@ -385,6 +408,8 @@ static int dispatch(er_client_t *c, const uint8_t *payload, size_t len)
         return on_pong(c, &m);
     case ER_OP_GOAWAY:
         return on_goaway(c, &m);
+    case ER_OP_REPLY:
+        return on_reply(c, &m);
     default:
         return fail(c, ER_EPROTO);
     }
@@ -470,6 +495,12 @@ const char *er_default_socket(void)
     return s && *s ? s : ER_DEFAULT_SOCKET;
 }
 
+const char *er_default_admin_socket(void)
+{
+    const char *s = getenv("EVENTROUTER_ADMIN_SOCKET");
+    return s && *s ? s : ER_DEFAULT_ADMIN_SOCKET;
+}
+
 er_client_t *er_client_new(const er_client_cbs_t *cbs, void *ud)
 {
     er_client_t *c = calloc(1, sizeof(*c));
@@ -494,6 +525,7 @@ void er_client_free(er_client_t *c)
     free(c->slots);
     free(c->dups);
     free(c->res_dups);
+    free(c->wait.reply);
     free(c);
 }
 
@@ -633,7 +665,7 @@ static int queued(er_client_t *c, uint32_t req, enum req_kind kind, uint32_t nev
                   uint32_t *out_req)
 {
     take_req(c, req);
-    if (kind == REQ_PING || c->ack_mode != ER_ACK_NONE) {
+    if (kind == REQ_PING || kind == REQ_ADMIN || c->ack_mode != ER_ACK_NONE) {
         struct slot s = {req, nevents, (uint8_t)kind};
         table_put(c, &s);
     }
@@ -943,6 +975,56 @@ int er_ping(er_client_t *c, int timeout_ms)
     if (rc != 0)
         return rc;
     return wait_answer(c, req, remaining(deadline));
+}
+
+int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **reply_json,
+             er_nack_t *nack, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    json_t *args = NULL;
+    size_t mark;
+    uint32_t id, req;
+    int rc;
+
+    *reply_json = NULL;
+    if (args_json != NULL) {
+        args = json_loads(args_json, 0, NULL);
+        if (args == NULL || !json_is_object(args)) {
+            json_decref(args);
+            return ER_EJSON;
+        }
+    }
+    while ((rc = can_send(c, true)) == -ENOBUFS) {
+        if ((deadline >= 0 && remaining(deadline) == 0) ||
+            (rc = er_client_wait(c, remaining(deadline))) != 0)
+            break;
+    }
+    if (rc == -ENOBUFS)
+        rc = -ETIMEDOUT;
+    if (rc != 0)
+        goto out;
+    id = peek_req(c);
+    if (table_reserve(c, id) != 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    mark = c->out.len;
+    if ((rc = er__admin_encode(&c->out, id, cmd, args)) != 0) {
+        c->out.len = mark;
+        c->out.err = 0;
+        goto out;
+    }
+    if ((rc = queued(c, id, REQ_ADMIN, 0, &req)) != 0)
+        goto out;
+    rc = wait_answer(c, req, remaining(deadline));
+    copy_nack(c, rc, nack);
+    if (rc == 0) {
+        *reply_json = c->wait.reply;
+        c->wait.reply = NULL;
+    }
+out:
+    json_decref(args);
+    return rc;
 }
 
 int er_connect(const char *path, const char *client_name, er_ack_mode_t ack, int timeout_ms,

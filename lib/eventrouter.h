@@ -378,6 +378,22 @@ ER_EXTERN int er_publish_batch(er_client_t *c, const er_event_t *evs, size_t n, 
 /* PING and wait for PONG. */
 ER_EXTERN int er_ping(er_client_t *c, int timeout_ms);
 
+/* The admin socket a client uses when given NULL: $EVENTROUTER_ADMIN_SOCKET,
+ * else ER_DEFAULT_ADMIN_SOCKET. */
+ER_EXTERN const char *er_default_admin_socket(void);
+
+/*
+ * Run an admin command (DESIGN §4: stats, health, routes, route, handlers,
+ * config, ...) on a client connected to the admin socket, and wait up to
+ * timeout_ms (< 0: forever). cmd and args_json (a JSON object, or NULL)
+ * are borrowed until return. On REPLY returns 0 and *reply_json is the
+ * reply, a compact JSON object the caller frees with free(). On NACK
+ * returns ER_ENACK with *nack (may be NULL) filled; ER_EJSON when args_json
+ * is not a JSON object.
+ */
+ER_EXTERN int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **reply_json,
+                       er_nack_t *nack, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

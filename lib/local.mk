@@ -11,12 +11,16 @@ lib_libercore_la_SOURCES = \
 	lib/frame.c lib/frame.h \
 	lib/event.c \
 	lib/proto.c lib/proto.h \
+	lib/mpjson.c lib/mpjson.h \
 	lib/uuid.c \
 	lib/base64.c lib/base64.h \
 	lib/json.c \
 	lib/client.c \
 	lib/conftree.c lib/conftree.h \
-	lib/schema.c lib/schema.h
+	lib/schema.c lib/schema.h \
+	lib/evobj.c lib/evobj.h \
+	lib/options.c lib/options.h \
+	lib/eventrouter/plugin.h
 lib_libercore_la_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS) $(JANSSON_CFLAGS) $(YAML_CFLAGS)
 lib_libercore_la_LIBADD = $(MSGPACK_LIBS) $(JANSSON_LIBS) $(YAML_LIBS)
 
@@ -26,4 +30,12 @@ lib_libeventrouter_la_LIBADD = lib/libercore.la
 lib_libeventrouter_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -no-undefined
 
 include_HEADERS += lib/eventrouter.h
+eventrouterincludedir = $(includedir)/eventrouter
+eventrouterinclude_HEADERS = lib/eventrouter/plugin.h lib/eventrouter/testing.h
+
+# The testing kit: a fake host to drive a plugin in a unit test (no Check
+# dependency). Installed as a static library.
+lib_LIBRARIES = lib/libeventrouter-testing.a
+lib_libeventrouter_testing_a_SOURCES = lib/testing.c lib/eventrouter/testing.h
+lib_libeventrouter_testing_a_CFLAGS = $(AM_CFLAGS) -fPIC
 pkgconfig_DATA += lib/libeventrouter.pc

@@ -10,7 +10,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <msgpack.h>
+
+#include "mpjson.h"
 
 #include "proto.h"
 
@@ -657,4 +660,121 @@ int er__goaway_decode(const er_msg_t *m, char *out, size_t cap, er_error_t *err)
     if ((rc = walk_map(&r, "GOAWAY", goaway_keys, 1, false, goaway_key, &g, NULL, err)) != 0)
         return rc;
     return body_done(&r, "GOAWAY", err);
+}
+
+/* ------------------------------------------------------- ADMIN and REPLY */
+
+int er__admin_encode(er_buf_t *b, uint32_t req, const char *cmd, const json_t *args)
+{
+    msgpack_packer pk;
+    size_t mark;
+    int rc;
+
+    if (frame_begin(b, &pk, ER_OP_ADMIN, req, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_map(&pk, 2);
+    pack_cstr(&pk, "cmd");
+    pack_cstr_max(&pk, cmd, ER_MAX_ADMIN_CMD);
+    pack_cstr(&pk, "args");
+    if (args == NULL) {
+        msgpack_pack_map(&pk, 0);
+    } else if ((rc = er__json_pack(b, args)) != 0) {
+        b->len = mark;
+        return rc;
+    }
+    return frame_end(b, mark);
+}
+
+typedef struct admin_out_s {
+    er_str_t *cmd;
+    json_t **args;
+} admin_out_t;
+
+static const char *const admin_keys[] = {"cmd", "args"};
+
+static int admin_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    admin_out_t *a = out;
+    er_mp_obj_t o;
+    int rc;
+
+    if (which == 0) {
+        if ((rc = want(r, &o, ER_MP_STR, "ADMIN.cmd", err)) != 0)
+            return rc;
+        if (o.v.s.len == 0 || o.v.s.len > ER_MAX_ADMIN_CMD)
+            return er__error_set(err, ER_ERULE, -1, "ADMIN.cmd: 1-%u bytes", ER_MAX_ADMIN_CMD);
+        if ((rc = er__utf8_check(o.v.s.ptr, o.v.s.len)) != 0)
+            return er__error_set(err, rc, -1, "ADMIN.cmd: %s", er_strerror(rc));
+        a->cmd->ptr = o.v.s.ptr;
+        a->cmd->len = o.v.s.len;
+        return 0;
+    }
+    if ((rc = er__mp_read_json(r, a->args, err)) != 0)
+        return rc;
+    if (!json_is_object(*a->args)) {
+        json_decref(*a->args);
+        *a->args = NULL;
+        return er__error_set(err, ER_ETYPE, -1, "ADMIN.args: expected map");
+    }
+    return 0;
+}
+
+int er__admin_decode(const er_msg_t *m, er_str_t *cmd, json_t **args, er_error_t *err)
+{
+    er_mp_reader_t r;
+    admin_out_t a = {cmd, args};
+    uint32_t seen = 0;
+    int rc;
+
+    cmd->ptr = NULL;
+    cmd->len = 0;
+    *args = NULL;
+    er__mp_init(&r, m->body, m->body_len);
+    rc = walk_map(&r, "ADMIN", admin_keys, 2, true, admin_key, &a, &seen, err);
+    if (rc == 0 && !(seen & 1))
+        rc = er__error_set(err, ER_EMISSING, -1, "ADMIN.cmd: required");
+    if (rc == 0)
+        rc = body_done(&r, "ADMIN", err);
+    if (rc == 0 && *args == NULL && (*args = json_object()) == NULL)
+        rc = -ENOMEM;
+    if (rc != 0) {
+        json_decref(*args);
+        *args = NULL;
+    }
+    return rc;
+}
+
+int er__reply_encode(er_buf_t *b, uint32_t req, const json_t *reply)
+{
+    msgpack_packer pk;
+    size_t mark;
+    int rc;
+
+    if (frame_begin(b, &pk, ER_OP_REPLY, req, &mark) != 0)
+        return -ENOMEM;
+    if ((rc = er__json_pack(b, reply)) != 0) {
+        b->len = mark;
+        return rc;
+    }
+    return frame_end(b, mark);
+}
+
+int er__reply_decode(const er_msg_t *m, json_t **reply, er_error_t *err)
+{
+    er_mp_reader_t r;
+    int rc;
+
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = er__mp_read_json(&r, reply, err)) != 0)
+        return rc;
+    if (!json_is_object(*reply)) {
+        json_decref(*reply);
+        *reply = NULL;
+        return er__error_set(err, ER_ETYPE, -1, "REPLY: expected map");
+    }
+    if ((rc = body_done(&r, "REPLY", err)) != 0) {
+        json_decref(*reply);
+        *reply = NULL;
+    }
+    return rc;
 }

@@ -125,6 +125,18 @@ int er__goaway_encode(er_buf_t *b, const char *reason);
 /* reason copied (NUL-terminated, cut to cap-1 bytes) into out[cap]. */
 int er__goaway_decode(const er_msg_t *m, char *out, size_t cap, er_error_t *err);
 
+/* ADMIN {cmd: str, args: map} (admin socket). args may be NULL (sent as an
+ * empty map). decode: *cmd is a view into the frame; *args a new
+ * reference (an empty object when absent). */
+struct json_t;
+int er__admin_encode(er_buf_t *b, uint32_t req, const char *cmd, const struct json_t *args);
+int er__admin_decode(const er_msg_t *m, er_str_t *cmd, struct json_t **args, er_error_t *err);
+/* REPLY: a map, the admin command's result. decode: a new reference. */
+int er__reply_encode(er_buf_t *b, uint32_t req, const struct json_t *reply);
+int er__reply_decode(const er_msg_t *m, struct json_t **reply, er_error_t *err);
+
+#define ER_MAX_ADMIN_CMD 64u
+
 /* Fill err (if not NULL) with code, index and a printf-style message.
  * Returns code. */
 int er__error_set(er_error_t *err, int code, int index, const char *fmt, ...)

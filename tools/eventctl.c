@@ -59,6 +59,32 @@ static const ctl_cmd_t commands[] = {
      "Prints the assigned seq on stdout (one per accepted line with --from-file;\n"
      "nothing with --ack none).\n",
      ctl_cmd_publish},
+    {"stats", "", "show the daemon's counters (admin socket)",
+     "Connections, requests, events sequenced, routed and unrouted, per the daemon.\n",
+     ctl_cmd_stats},
+    {"health", "", "show the daemon's health; exit 0 UP, 1 DEGRADED or DOWN",
+     "Prints UP, DEGRADED or DOWN and each handler's state (admin socket).\n", ctl_cmd_health},
+    {"handlers", "", "list the handlers with their state and counters",
+     "Per handler: plugin and file, state, health, delivered, retried, failed,\n"
+     "in flight, queued and declared types (admin socket).\n",
+     ctl_cmd_handlers},
+    {"routes", "", "show the effective routing table, implicit routes included",
+     "One line per route in evaluation order: index, implicit or not, match,\n"
+     "destinations, continue (admin socket).\n",
+     ctl_cmd_routes},
+    {"route",
+     "--type T [--topic X] [--priority P] [--stream S] [--source S] [--from B]\n"
+     "        [--meta K=V]...",
+     "dry run: the routes and destinations an event would take",
+     "  --type T        the event type (required)\n"
+     "  --topic X       its topic (default: the type)\n"
+     "  --priority P    low, normal, high or critical\n"
+     "  --stream S, --source S, --from BROKER, --meta K=V (repeatable)\n"
+     "Nothing is published (admin socket).\n",
+     ctl_cmd_route},
+    {"config", "", "print the effective configuration, secrets redacted",
+     "The configuration the daemon runs with, every default included (admin socket).\n",
+     ctl_cmd_config},
     {"help", "[COMMAND]", "show the usage of eventctl or of a command", "", cmd_help},
 };
 
@@ -281,13 +307,15 @@ int ctl_fail(ctl_session_t *s, int rc)
     return report(s, rc, false);
 }
 
-int ctl_open(ctl_t *ctl, ctl_session_t *s, er_ack_mode_t ack, const er_client_cbs_t *cbs, void *ud)
+/* Connect to path and wait for WELCOME. */
+static int open_path(const char *path, ctl_session_t *s, er_ack_mode_t ack,
+                     const er_client_cbs_t *cbs, void *ud)
 {
     int64_t deadline = ctl_now_us() + (int64_t)CTL_CONNECT_TIMEOUT_MS * 1000;
     int rc;
 
     memset(s, 0, sizeof(*s));
-    s->path = ctl->socket ? ctl->socket : er_default_socket();
+    s->path = path;
     s->cbs = cbs;
     s->ud = ud;
     s->own.on_welcome = session_on_welcome;
@@ -318,6 +346,17 @@ int ctl_open(ctl_t *ctl, ctl_session_t *s, er_ack_mode_t ack, const er_client_cb
         return rc;
     }
     return CTL_OK;
+}
+
+int ctl_open(ctl_t *ctl, ctl_session_t *s, er_ack_mode_t ack, const er_client_cbs_t *cbs, void *ud)
+{
+    return open_path(ctl->socket ? ctl->socket : er_default_socket(), s, ack, cbs, ud);
+}
+
+int ctl_open_admin(ctl_t *ctl, ctl_session_t *s)
+{
+    return open_path(ctl->admin_socket ? ctl->admin_socket : er_default_admin_socket(), s,
+                     ER_ACK_RECEIVED, NULL, NULL);
 }
 
 void ctl_close(ctl_session_t *s)

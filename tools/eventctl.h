@@ -46,6 +46,13 @@ struct ctl_cmd_s {
 
 /* Commands (one file each group). */
 int ctl_cmd_ping(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+/* Admin commands (cmd_admin.c). */
+int ctl_cmd_stats(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+int ctl_cmd_health(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+int ctl_cmd_routes(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+int ctl_cmd_route(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+int ctl_cmd_handlers(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+int ctl_cmd_config(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_publish(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 /* publish --from-file (cmd_publish_file.c): path "-" is stdin. */
 int ctl_publish_from_file(ctl_t *ctl, const char *path, er_ack_mode_t ack, bool reimport);
@@ -98,7 +105,15 @@ typedef struct ctl_session_s {
 /* Connect and wait for WELCOME (CTL_CONNECT_TIMEOUT_MS). Returns CTL_OK or
  * the exit status after printing why. */
 int ctl_open(ctl_t *ctl, ctl_session_t *s, er_ack_mode_t ack, const er_client_cbs_t *cbs, void *ud);
+/* The same on the admin socket (--admin-socket, $EVENTROUTER_ADMIN_SOCKET,
+ * else the default). */
+int ctl_open_admin(ctl_t *ctl, ctl_session_t *s);
 void ctl_close(ctl_session_t *s);
+
+/* Run an admin command on an open admin session and return its reply (a new
+ * reference) in *reply; on failure print why and return the exit status. */
+struct json_t;
+int ctl_admin(ctl_session_t *s, const char *cmd, const char *args_json, struct json_t **reply);
 /* Report a client error rc (not a refusal of one request) and return the
  * exit status it maps to. */
 int ctl_fail(ctl_session_t *s, int rc);

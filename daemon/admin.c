@@ -1,0 +1,277 @@
+/*
+ * Admin commands (see admin.h): a table of name → function, each turning
+ * the daemon's state into a JSON reply.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "build-config.h"
+#include "dispatch.h"
+#include "router.h"
+#include "server.h"
+
+typedef const char *(*admin_fn)(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                                size_t cap);
+
+/* Refuse args keys not in `known` (NULL-terminated). */
+static const char *check_args(json_t *args, const char *const *known, char *msg, size_t cap)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(args, k, v)
+    {
+        const char *const *p;
+        for (p = known; *p; p++)
+            if (strcmp(*p, k) == 0)
+                break;
+        if (*p == NULL) {
+            snprintf(msg, cap, "unknown argument \"%s\"", k);
+            return "invalid";
+        }
+    }
+    return NULL;
+}
+
+static const char *const no_args[] = {NULL};
+
+static const char *cmd_stats(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                             size_t cap)
+{
+    const er_server_t *s = env->server;
+    const char *code = check_args(args, no_args, msg, cap);
+    json_t *dispatch;
+
+    if (code)
+        return code;
+    dispatch = env->dispatch ? er__dispatch_stats(env->dispatch) : json_object();
+    *reply = json_pack(
+        "{s:s, s:I, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:s}",
+        "version", PACKAGE_VERSION, "pid", (json_int_t)getpid(), "uptime_us",
+        (json_int_t)(er_now_us() - env->started_us), "events", "sequenced",
+        (json_int_t)s->ingest.events, "requests", (json_int_t)s->ingest.batches, "next_seq",
+        (json_int_t)s->ingest.next_seq, "connections", "open", (json_int_t)s->nconns,
+        "accepted", (json_int_t)s->stats.accepted, "frames", (json_int_t)s->stats.frames,
+        "nacks", (json_int_t)s->stats.nacks, "closed_protocol",
+        (json_int_t)s->stats.closed_protocol, "refused_busy", (json_int_t)s->stats.refused_busy,
+        "refused_admin", (json_int_t)s->stats.refused_admin, "dispatch",
+        dispatch ? dispatch : json_object(), "store", "none");
+    return *reply ? NULL : "unavailable";
+}
+
+static const char *cmd_health(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                              size_t cap)
+{
+    static const char *const names[] = {"UP", "DEGRADED", "DOWN"};
+    const char *code = check_args(args, no_args, msg, cap);
+    json_t *details = NULL;
+    int h = 0;
+
+    if (code)
+        return code;
+    if (env->dispatch)
+        h = er__dispatch_health(env->dispatch, &details);
+    *reply = json_pack("{s:s, s:o}", "state", names[h], "handlers",
+                       details ? details : json_object());
+    return *reply ? NULL : "unavailable";
+}
+
+static const char *cmd_routes(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                              size_t cap)
+{
+    const char *code = check_args(args, no_args, msg, cap);
+    json_t *routes, *dests;
+    size_t i;
+
+    if (code)
+        return code;
+    if (env->dispatch == NULL || env->dispatch->router == NULL) {
+        snprintf(msg, cap, "no routing table");
+        return "unavailable";
+    }
+    routes = er__router_describe(env->dispatch->router);
+    dests = json_array();
+    for (i = 0; dests && i < env->dispatch->ndest; i++)
+        json_array_append_new(dests, json_string(er__dispatch_dest_name(env->dispatch, i)));
+    *reply = json_pack("{s:o, s:o}", "routes", routes ? routes : json_array(), "destinations",
+                       dests ? dests : json_array());
+    return *reply ? NULL : "unavailable";
+}
+
+/* Build the event a `route` dry run evaluates from its args. */
+static const char *route_event(json_t *args, er_event_t *ev, er_meta_t *meta, size_t *nmeta,
+                               char *msg, size_t cap)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } strs[] = {
+        {"type", offsetof(er_event_t, type)},     {"topic", offsetof(er_event_t, topic)},
+        {"stream", offsetof(er_event_t, stream)}, {"source", offsetof(er_event_t, source)},
+        {"from", offsetof(er_event_t, via.broker)},
+    };
+    json_t *v;
+    size_t i;
+
+    memset(ev, 0, sizeof(*ev));
+    for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        er_str_t *slot = (er_str_t *)((char *)ev + strs[i].off);
+        v = json_object_get(args, strs[i].key);
+        if (v == NULL)
+            continue;
+        if (!json_is_string(v)) {
+            snprintf(msg, cap, "%s: expected a string", strs[i].key);
+            return "invalid";
+        }
+        slot->ptr = json_string_value(v);
+        slot->len = json_string_length(v);
+    }
+    if ((v = json_object_get(args, "priority")) != NULL) {
+        int p = json_is_string(v) ? er_priority_parse(json_string_value(v), json_string_length(v))
+                                  : -1;
+        if (p < 0) {
+            snprintf(msg, cap, "priority: must be low, normal, high or critical");
+            return "invalid";
+        }
+        ev->priority = p;
+        ev->has |= ER_HAS_PRIORITY;
+    }
+    *nmeta = 0;
+    if ((v = json_object_get(args, "meta")) != NULL) {
+        const char *k;
+        json_t *mv;
+        if (!json_is_object(v)) {
+            snprintf(msg, cap, "meta: expected an object of strings");
+            return "invalid";
+        }
+        json_object_foreach(v, k, mv)
+        {
+            if (!json_is_string(mv) || *nmeta >= 64) {
+                snprintf(msg, cap, "meta: expected at most 64 string values");
+                return "invalid";
+            }
+            meta[*nmeta].key = er_str(k);
+            meta[*nmeta].value.ptr = json_string_value(mv);
+            meta[*nmeta].value.len = json_string_length(mv);
+            (*nmeta)++;
+        }
+        ev->meta = meta;
+        ev->meta_count = *nmeta;
+    }
+    if (ev->type.ptr == NULL) {
+        snprintf(msg, cap, "type: required");
+        return "invalid";
+    }
+    return NULL;
+}
+
+static const char *cmd_route(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                             size_t cap)
+{
+    static const char *const known[] = {"type",   "topic", "priority", "stream",
+                                        "source", "from",  "meta",     NULL};
+    const char *code = check_args(args, known, msg, cap);
+    er_router_t *r;
+    er_event_t ev;
+    er_meta_t meta[64];
+    size_t nmeta, i, n, words;
+    uint32_t matched[256];
+    uint64_t *bits;
+    er_route_result_t res;
+    json_t *table, *routes, *dests;
+    er_error_t err;
+
+    if (code)
+        return code;
+    if ((code = route_event(args, &ev, meta, &nmeta, msg, cap)) != NULL)
+        return code;
+    if (er_event_validate(&ev, 0, &err) != 0) {
+        snprintf(msg, cap, "%s", err.message);
+        return "invalid";
+    }
+    if (env->dispatch == NULL || (r = env->dispatch->router) == NULL) {
+        snprintf(msg, cap, "no routing table");
+        return "unavailable";
+    }
+    words = er__router_words(r);
+    bits = calloc(words + 1, sizeof(*bits));
+    if (bits == NULL)
+        return "unavailable";
+    memset(&res, 0, sizeof(res));
+    res.dests = bits;
+    res.routes = matched;
+    res.routes_cap = sizeof(matched) / sizeof(matched[0]);
+    res.retry_route = -1;
+    n = er__router_match(r, &ev, &res);
+    table = er__router_describe(r);
+    routes = json_array();
+    dests = json_array();
+    for (i = 0; i < res.nroutes && i < res.routes_cap; i++)
+        json_array_append(routes, json_array_get(table, matched[i]));
+    for (i = 0; i < words * 64 && i < env->dispatch->ndest; i++)
+        if (bits[i / 64] & (1ull << (i % 64)))
+            json_array_append_new(dests, json_string(er__dispatch_dest_name(env->dispatch, i)));
+    free(bits);
+    json_decref(table);
+    *reply = json_pack("{s:o, s:o, s:b}", "routes", routes, "destinations", dests, "unrouted",
+                       n == 0);
+    return *reply ? NULL : "unavailable";
+}
+
+static const char *cmd_handlers(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                                size_t cap)
+{
+    const char *code = check_args(args, no_args, msg, cap);
+    if (code)
+        return code;
+    *reply = json_pack("{s:o}", "handlers",
+                       env->dispatch ? er__dispatch_handlers(env->dispatch) : json_array());
+    return *reply ? NULL : "unavailable";
+}
+
+static const char *cmd_config(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                              size_t cap)
+{
+    const char *code = check_args(args, no_args, msg, cap);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    if (code)
+        return code;
+    f = open_memstream(&text, &len);
+    if (f == NULL)
+        return "unavailable";
+    er__config_dump(env->cfg, f);
+    fclose(f);
+    *reply = json_pack("{s:s, s:s%}", "path", env->cfg->path ? env->cfg->path : "", "yaml",
+                       text ? text : "", (size_t)len);
+    free(text);
+    return *reply ? NULL : "unavailable";
+}
+
+static const struct {
+    const char *name;
+    admin_fn fn;
+} commands[] = {
+    {"stats", cmd_stats},       {"health", cmd_health},     {"routes", cmd_routes},
+    {"route", cmd_route},       {"handlers", cmd_handlers}, {"config", cmd_config},
+};
+
+const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, json_t *args,
+                          json_t **reply, char *msg, size_t cap)
+{
+    size_t i;
+
+    *reply = NULL;
+    msg[0] = '\0';
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strlen(commands[i].name) == cmdlen && memcmp(commands[i].name, cmd, cmdlen) == 0)
+            return commands[i].fn(env, args, reply, msg, cap);
+    snprintf(msg, cap, "unknown command \"%.*s\" (this version: stats, health, routes, route, "
+                       "handlers, config)",
+             (int)(cmdlen > 64 ? 64 : cmdlen), cmd);
+    return "unsupported";
+}

@@ -1,0 +1,84 @@
+/*
+ * Dispatch: the destinations (handler instances) and the delivery of routed
+ * events to them. Each destination has a window of deliveries in flight
+ * (`window`); events beyond it wait in the destination's queue, in order.
+ * A handler's statuses are honoured in this release's simple form: OK is
+ * done; RETRY (and a negative errno) redelivers the same event after the
+ * destination's retry.initial, up to retry.max_attempts, then gives up with
+ * a log line; FAIL is logged, counted and dropped. Events live in memory
+ * only until the store exists: a restart loses what was queued (counted and
+ * logged at shutdown). Loop thread.
+ */
+#ifndef ER_DISPATCH_H
+#define ER_DISPATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "config.h"
+#include "eventrouter.h"
+#include "router.h"
+
+typedef struct er_dest_s er_dest_t;
+typedef struct er_dispatch_s er_dispatch_t;
+
+typedef void (*er_dispatch_done_cb)(er_dispatch_t *d);
+
+struct er_dispatch_s {
+    uv_loop_t *loop;
+    const er_config_t *cfg;
+    er_router_t *router;
+    er_dest_t *dests; /* one per cfg->handlers entry, same order */
+    size_t ndest;
+    uint64_t *bits;   /* scratch bitset for router matches */
+
+    uint64_t routed;   /* events sent to at least one destination */
+    uint64_t unrouted; /* events that matched no route */
+    uint64_t queued;   /* events waiting in all queues */
+
+    bool stopping;
+    size_t stops_pending;
+    er_dispatch_done_cb done;
+    uv_timer_t drain_timer;
+    uv_idle_t unload_idle; /* one loop turn between stop's done and dlclose */
+};
+
+/*
+ * Create and start an instance per configured handler (cfg borrowed for
+ * the dispatcher's lifetime) and build the routing table from their
+ * declared types. On failure nothing is left running, err says which
+ * handler and why, and a negative errno is returned.
+ */
+int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg, char *err,
+                       size_t cap);
+
+/* Route one sequenced event (borrowed until return: copied once if it goes
+ * anywhere) and start its deliveries. */
+void er__dispatch_event(er_dispatch_t *d, const er_event_t *ev);
+
+/*
+ * Stop: wait for deliveries in flight (bounded by the config's
+ * shutdown_timeout, shared with the server's drain), then stop every
+ * instance, destroy it, unload its plugin one loop turn later, and call
+ * done. Queued events that were not delivered are counted in the log.
+ */
+void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done);
+
+/* SIGUSR1: ask every instance to reopen its files. */
+void er__dispatch_reopen(er_dispatch_t *d);
+
+/* For the admin commands: the destinations with state, counters, health
+ * and plugin metrics (an array), and the dispatcher's counters (an
+ * object). New references. */
+json_t *er__dispatch_handlers(const er_dispatch_t *d);
+json_t *er__dispatch_stats(const er_dispatch_t *d);
+/* Overall health: the worst of the instances' (ER_HEALTH_*), and a reason. */
+int er__dispatch_health(const er_dispatch_t *d, json_t **details);
+
+/* The name of destination i. */
+const char *er__dispatch_dest_name(const er_dispatch_t *d, size_t i);
+
+#endif

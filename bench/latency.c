@@ -1,15 +1,24 @@
 /*
  * Publish→ack round-trip latency of one publisher: N blocking publishes of
  * a small event, one at a time, against any socket that speaks the
- * protocol (eventrouterd or the raw_server baseline). Prints one line:
+ * protocol (eventrouterd or the raw_server baseline). With FIFO, each
+ * round trip also waits for the event's line to come out of the FIFO a
+ * `log` handler writes to: publish→handler latency. Prints one line:
  * "p50_us P p99_us P p999_us P n N".
  *
- * usage: latency SOCKET_PATH [N]
+ * usage: latency SOCKET_PATH [N [FIFO]]
+ * With FIFO, start latency first: it opens the FIFO for reading, then
+ * waits (up to 30 s) for the socket to accept.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "eventrouter.h"
 
@@ -26,6 +35,29 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+/* Read from fd until a newline arrives (lines are small; one event each). */
+static int wait_line(int fd, char *buf, size_t cap, size_t *have)
+{
+    for (;;) {
+        char *nl = memchr(buf, '\n', *have);
+        struct pollfd pfd = {fd, POLLIN, 0};
+        ssize_t r;
+        if (nl) {
+            size_t used = (size_t)(nl - buf) + 1;
+            memmove(buf, nl + 1, *have - used);
+            *have -= used;
+            return 0;
+        }
+        if (poll(&pfd, 1, 10000) <= 0)
+            return -1;
+        r = read(fd, buf + *have, cap - *have);
+        if (r <= 0 && errno != EAGAIN)
+            return -1;
+        if (r > 0)
+            *have += (size_t)r;
+    }
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 2 ? strtoul(argv[2], NULL, 10) : 100000, i, warm = n / 10;
@@ -37,12 +69,29 @@ int main(int argc, char **argv)
     uint64_t seq;
     int rc;
 
+    int fifo = -1, tries;
+    static char line[1 << 16];
+    size_t have = 0;
+
     if (argc < 2) {
-        fprintf(stderr, "usage: latency SOCKET_PATH [N]\n");
+        fprintf(stderr, "usage: latency SOCKET_PATH [N [FIFO]]\n");
         return 2;
     }
+    if (argc > 3) {
+        if ((fifo = open(argv[3], O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
+            perror(argv[3]);
+            return 1;
+        }
+    }
     lat = calloc(n, sizeof(*lat));
-    if ((rc = er_connect(argv[1], "bench-latency", ER_ACK_RECEIVED, 5000, &c)) != 0) {
+    for (tries = 0; tries < 3000; tries++) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        if ((rc = er_connect(argv[1], "bench-latency", ER_ACK_RECEIVED, 5000, &c)) == 0 ||
+            fifo < 0)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    if (rc != 0) {
         fprintf(stderr, "latency: connect %s: %s\n", argv[1], er_strerror(rc));
         return 3;
     }
@@ -58,6 +107,11 @@ int main(int argc, char **argv)
                     rc == ER_ENACK ? nack.message : "");
             return 1;
         }
+        if (fifo >= 0 && wait_line(fifo, line, sizeof(line), &have) != 0) {
+            fprintf(stderr, "latency: no line from %s for seq %llu\n", argv[3],
+                    (unsigned long long)seq);
+            return 1;
+        }
         if (i >= warm)
             lat[i - warm] = now_us() - t0;
     }
@@ -66,5 +120,7 @@ int main(int argc, char **argv)
            lat[n * 999 / 1000], n);
     er_client_free(c);
     free(lat);
+    if (fifo >= 0)
+        close(fifo);
     return 0;
 }

@@ -7,9 +7,15 @@ bench_raw_server_LDADD = lib/libercore.la $(UV_LIBS)
 bench_latency_SOURCES = bench/latency.c
 bench_latency_LDADD = lib/libercore.la
 CLEANFILES += $(EXTRA_PROGRAMS)
+# The no-op handler of the dispatch scenarios.
+EXTRA_LTLIBRARIES += bench/noop.la
+bench_noop_la_SOURCES = bench/noop_handler.c
+bench_noop_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
+	-export-symbols-regex '^er_plugin_entry$$'
+CLEANFILES += bench/noop.la
 EXTRA_DIST += bench/run.sh
 
-bench: $(EXTRA_PROGRAMS) daemon/eventrouterd tools/eventctl
+bench: $(EXTRA_PROGRAMS) bench/noop.la daemon/eventrouterd tools/eventctl
 	ER_BUILDDIR='$(abs_top_builddir)' $(SHELL) $(top_srcdir)/bench/run.sh
 
 .PHONY: bench

@@ -7,8 +7,13 @@
 #   ingest-batched     eventctl publish --count N --batch 64   (events/s)
 #   ingest-unbatched   eventctl publish --count N --batch 1    (events/s)
 #   latency-p50/p99/p99.9  one publisher, publish→ack          (µs)
-# Baseline: bench/raw_server — a libuv reader that decodes the same frames
-# with the same decoder and acks them, nothing else.
+#     baseline: bench/raw_server — a libuv reader that decodes the same
+#     frames with the same decoder and acks them, nothing else.
+#   dispatch-batched   ingest-batched with every event routed to a no-op
+#                      handler (events/s)
+#   handler-latency-p50/p99  publish → the `log` handler's line read back
+#                      from a FIFO (µs)
+#     baseline: eventrouterd with no destination, same run.
 #
 # Environment: BENCH_N (events per ingest run, default 1000000),
 # BENCH_LAT_N (round trips, default 100000), BENCH_REPEAT (runs per figure,
@@ -43,11 +48,12 @@ start_raw() {
     wait_socket "$TMP/raw.sock"
 }
 
+# start_daemon NAME [EXTRA_YAML]: a daemon on $TMP/NAME.sock
 start_daemon() {
-    printf 'listen:\n  socket: %s\n  admin_socket: %s\nlog:\n  level: warn\n' \
-        "$TMP/er.sock" "$TMP/admin.sock" > "$TMP/er.yaml"
-    "$B/daemon/eventrouterd" -c "$TMP/er.yaml" 2>>"$TMP/daemon.log" & PIDS+=($!)
-    wait_socket "$TMP/er.sock"
+    printf 'listen:\n  socket: %s\n  admin_socket: %s\nlog:\n  level: warn\n%s\n' \
+        "$TMP/$1.sock" "$TMP/$1-admin.sock" "${2:-}" > "$TMP/$1.yaml"
+    "$B/daemon/eventrouterd" -c "$TMP/$1.yaml" 2>>"$TMP/daemon.log" & PIDS+=($!)
+    [ -n "${3:-}" ] || wait_socket "$TMP/$1.sock"
 }
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
@@ -77,10 +83,33 @@ raw_b=$(ingest "$TMP/raw.sock" 64)
 raw_u=$(ingest "$TMP/raw.sock" 1)
 read -r raw_p50 raw_p99 raw_p999 <<< "$(latency "$TMP/raw.sock")"
 echo "measuring eventrouterd..." >&2
-start_daemon
+start_daemon er
 er_b=$(ingest "$TMP/er.sock" 64)
 er_u=$(ingest "$TMP/er.sock" 1)
 read -r er_p50 er_p99 er_p999 <<< "$(latency "$TMP/er.sock")"
+
+echo "measuring eventrouterd with a no-op handler..." >&2
+start_daemon noop "handlers:
+  sink: { plugin: $B/bench/.libs/noop.so }
+routes:
+  - { match: \"*\", to: [sink] }"
+noop_b=$(ingest "$TMP/noop.sock" 64)
+
+echo "measuring publish -> log handler latency..." >&2
+mkfifo "$TMP/log.fifo"
+for i in $(seq 1 "$REPEAT"); do
+    "$B/bench/latency" "$TMP/log$i.sock" "$LAT_N" "$TMP/log.fifo" > "$TMP/hlat$i" &
+    lat_pid=$!
+    start_daemon "log$i" "handlers:
+  sink: { plugin: log, path: $TMP/log.fifo }
+routes:
+  - { match: \"*\", to: [sink] }" nowait
+    wait "$lat_pid" || { echo "bench: handler latency run failed" >&2; exit 1; }
+    kill "${PIDS[-1]}"
+done
+cat "$TMP"/hlat* > "$TMP/hlat"
+h_p50=$(awk '{print $2}' "$TMP/hlat" | median)
+h_p99=$(awk '{print $4}' "$TMP/hlat" | median)
 
 : > "$JSON"
 printf '%-18s %14s %14s %8s  %s\n' scenario figure baseline ratio unit
@@ -96,4 +125,7 @@ row ingest-unbatched "$er_u" "$raw_u" events/s
 row latency-p50 "$er_p50" "$raw_p50" us
 row latency-p99 "$er_p99" "$raw_p99" us
 row latency-p99.9 "$er_p999" "$raw_p999" us
+row dispatch-batched "$noop_b" "$er_b" events/s
+row handler-latency-p50 "$h_p50" "$er_p50" us
+row handler-latency-p99 "$h_p99" "$er_p99" us
 echo "JSON: $JSON ($machine)"

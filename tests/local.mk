@@ -95,6 +95,7 @@ INTEGRATION_SH = \
 	tests/integration/test_check_config.sh \
 	tests/integration/test_eventctl.sh \
 	tests/integration/test_daemon.sh \
+	tests/integration/test_routing.sh \
 	tests/integration/test_man.sh
 TESTS += $(INTEGRATION_SH)
 EXTRA_DIST += $(INTEGRATION_SH)

@@ -269,6 +269,9 @@ static int report(ctl_session_t *s, int rc, bool connecting)
 {
     switch (rc) {
     case ER_ENACK:
+        /* Not allowed on this socket: a refusal (1), not an absence (3). */
+        if (connecting && strcmp(s->conn_nack.code, "forbidden") == 0)
+            return ctl_refused(s->path, s->conn_nack.code, s->conn_nack.message);
         if (connecting) {
             ctl_err("%s: the daemon refused the connection (%s): %s", s->path, s->conn_nack.code,
                     s->conn_nack.message);

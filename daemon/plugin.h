@@ -15,14 +15,16 @@
 #define ER_PLUGIN_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "eventrouter/plugin.h"
 
 typedef struct er_plugin_lib_s {
     char *path;               /* the file loaded */
     void *dl;                 /* dlopen handle */
-    const er_plugin_t *desc;  /* er_plugin_entry */
-    const void *ops;          /* desc->ops, checked against its kind */
+    const er_plugin_t *desc;  /* host-side copy of er_plugin_entry (zero past its size) */
+    const void *ops;          /* host-side copy of the kind's ops table, of the host's
+                               * size, zero past ops_size: NULL = not implemented */
     size_t ops_size;          /* what the plugin declared */
     int refs;                 /* instances using it */
 } er_plugin_lib_t;
@@ -50,6 +52,15 @@ const char *er__plugin_kind_name(er_plugin_kind_t kind);
  * (one per line into buf). */
 void er__plugin_describe_path(er_plugin_kind_t kind, const char *const *plugin_path, char *buf,
                               size_t cap);
+
+/*
+ * `eventrouterd --help-plugin KIND/NAME`: load the plugin (NAME a name on
+ * the search path or an absolute path; plugin_path as for er__plugin_load)
+ * and print its name, version, description, kind, file, ABI, flags and
+ * options (er__options_help) to out. Returns 0, or a negative errno after
+ * printing one line saying why on stderr. Before the loop starts.
+ */
+int er__plugin_help(const char *kind_slash_name, const char *const *plugin_path, FILE *out);
 
 /* Is the file safe to load? Owned by root or the daemon's uid, not group-
  * or world-writable, and the same for its directory. Returns 0 or -EPERM

@@ -16,8 +16,10 @@
 
 /*
  * A deep copy of src (borrowed until return): every string, the meta
- * entries (packed or array form; the copy is packed) and the data. Returns
- * a new reference (refs = 1), or NULL on ENOMEM. Any thread.
+ * entries (packed or array form; the copy is an array, so a plugin reads
+ * view.meta[i] without a msgpack reader) and the data. Returns a new
+ * reference (refs = 1), or NULL on ENOMEM (or a size that overflows).
+ * Any thread.
  */
 er_ev_t *er__ev_new(const er_event_t *src);
 

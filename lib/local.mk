@@ -20,6 +20,7 @@ lib_libercore_la_SOURCES = \
 	lib/schema.c lib/schema.h \
 	lib/evobj.c lib/evobj.h \
 	lib/options.c lib/options.h \
+	lib/plugdesc.c lib/plugdesc.h \
 	lib/eventrouter/plugin.h
 lib_libercore_la_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS) $(JANSSON_CFLAGS) $(YAML_CFLAGS)
 lib_libercore_la_LIBADD = $(MSGPACK_LIBS) $(JANSSON_LIBS) $(YAML_LIBS)
@@ -34,8 +35,25 @@ eventrouterincludedir = $(includedir)/eventrouter
 eventrouterinclude_HEADERS = lib/eventrouter/plugin.h lib/eventrouter/testing.h
 
 # The testing kit: a fake host to drive a plugin in a unit test (no Check
-# dependency). Installed as a static library.
+# dependency). Installed as a static library that carries its own copy of
+# the core (event objects, options, the YAML loader are internal to
+# libeventrouter.so), so a plugin's test links -leventrouter-testing and the
+# libraries libeventrouter-testing.pc names, nothing else. Do not link it
+# together with libercore.la.
 lib_LIBRARIES = lib/libeventrouter-testing.a
-lib_libeventrouter_testing_a_SOURCES = lib/testing.c lib/eventrouter/testing.h
-lib_libeventrouter_testing_a_CFLAGS = $(AM_CFLAGS) -fPIC
-pkgconfig_DATA += lib/libeventrouter.pc
+ARFLAGS = cr
+lib_libeventrouter_testing_a_SOURCES = lib/testing.c lib/eventrouter/testing.h \
+	$(lib_libercore_la_SOURCES)
+lib_libeventrouter_testing_a_CFLAGS = $(AM_CFLAGS) -fPIC $(MSGPACK_CFLAGS) $(JANSSON_CFLAGS) \
+	$(YAML_CFLAGS)
+pkgconfig_DATA += lib/libeventrouter.pc lib/libeventrouter-testing.pc
+
+# Made at make time: it names the libraries configure found.
+lib/libeventrouter-testing.pc: $(top_srcdir)/lib/libeventrouter-testing.pc.in Makefile
+	$(AM_V_GEN)mkdir -p lib && sed -e 's|@prefix[@]|$(prefix)|g' \
+	  -e 's|@exec_prefix[@]|$(exec_prefix)|g' -e 's|@libdir[@]|$(libdir)|g' \
+	  -e 's|@includedir[@]|$(includedir)|g' -e 's|@PACKAGE_VERSION[@]|$(PACKAGE_VERSION)|g' \
+	  -e 's|@LIBS_PRIVATE[@]|$(MSGPACK_LIBS) $(JANSSON_LIBS) $(YAML_LIBS) -ldl|g' \
+	  $(top_srcdir)/lib/libeventrouter-testing.pc.in > $@
+CLEANFILES += lib/libeventrouter-testing.pc
+EXTRA_DIST += lib/libeventrouter-testing.pc.in

@@ -3,4 +3,5 @@ dist_man_MANS += \
 	man/eventrouterd.8 \
 	man/eventctl.1 \
 	man/eventrouter.yaml.5 \
-	man/eventrouter-protocol.7
+	man/eventrouter-protocol.7 \
+	man/eventrouter-plugin.7

@@ -89,6 +89,28 @@ tests_integration_itest_hostile_LDADD = $(UNIT_LDADD) $(MSGPACK_LIBS)
 tests_integration_itest_vectors_SOURCES = tests/integration/itest_vectors.c $(ITEST_SOURCES)
 tests_integration_itest_vectors_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_vectors_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+
+# The plugin loader against tests/plugins/bad.mk's purpose-built plugins.
+check_PROGRAMS += tests/unit/check_loader
+TESTS += tests/unit/check_loader
+tests_unit_check_loader_SOURCES = tests/unit/check_loader.c
+tests_unit_check_loader_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_check_loader_LDADD = $(DAEMON_UNIT_LDADD)
+
+# The host table and event objects, on a real loop.
+check_PROGRAMS += tests/unit/check_host
+TESTS += tests/unit/check_host
+tests_unit_check_host_SOURCES = tests/unit/check_host.c
+tests_unit_check_host_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_check_host_LDADD = $(DAEMON_UNIT_LDADD) -lpthread
+
+# The plugin testing kit, linked as a plugin's test links it.
+check_PROGRAMS += tests/unit/check_testing
+TESTS += tests/unit/check_testing
+tests_unit_check_testing_SOURCES = tests/unit/check_testing.c
+tests_unit_check_testing_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_check_testing_LDADD = lib/libeventrouter-testing.a $(CHECK_LIBS) $(MSGPACK_LIBS) \
+	$(JANSSON_LIBS) $(YAML_LIBS) -ldl -lpthread
 endif
 
 INTEGRATION_SH = \
@@ -97,5 +119,8 @@ INTEGRATION_SH = \
 	tests/integration/test_daemon.sh \
 	tests/integration/test_routing.sh \
 	tests/integration/test_man.sh
+# The sample handler built out of tree against a staged `make install`.
+INTEGRATION_SH += tests/integration/test_example.sh
+EXTRA_DIST += examples/handler
 TESTS += $(INTEGRATION_SH)
 EXTRA_DIST += $(INTEGRATION_SH)

@@ -16,9 +16,10 @@
  *
  * Threads: every callback runs on the daemon's loop thread, except handle()
  * of a plugin flagged ER_PLUGIN_BLOCKING, which runs on the handler's own
- * worker threads and may call only log, event_ref/event_unref/event_get and
- * publish. complete() is called on the loop thread, exactly once per token,
- * never from inside the call that received the token.
+ * worker threads and may call only log, alloc/realloc/free,
+ * event_ref/event_unref/event_get/event_encoded/event_new, metric_add,
+ * metric_set and publish. complete() is called on the loop thread, exactly
+ * once per token, never from inside the call that received the token.
  *
  * Ownership words, used on every pointer parameter:
  *   borrowed until return      the callee must not keep it after returning;
@@ -180,8 +181,9 @@ typedef struct er_host_s {
 
     /* Publish ev (borrowed until return; the host takes its own
      * reference) as coming from this plugin (origin = the daemon,
-     * via.plugin = the instance name, hops + 1). Completes token once
-     * stored. Returns -ENOSYS until the store exists. */
+     * via.plugin = the instance name, hops + 1). Completes token (from
+     * token_new; NULL: nothing to complete) once stored. Returns -ENOSYS
+     * until the store exists. Any thread. */
     int (*publish)(er_plugin_ctx_t *ctx, er_ev_t *ev, er_token_t *token);
     /* Brokers' inbound events; -ENOSYS until brokers exist. */
     int (*ingest)(er_plugin_ctx_t *ctx, const uint8_t *msgpack, size_t n, void *ack_token);
@@ -210,8 +212,11 @@ typedef struct er_host_s {
      * until return (copied). */
     void (*set_health)(er_plugin_ctx_t *ctx, er_health_t state, const char *reason);
 
-    /* Metrics: a counter or gauge named "name" (borrowed until return)
-     * under the instance; the handle lives until destroy(). */
+    /* Metrics: a counter or gauge named "name" (borrowed until return;
+     * [a-z0-9_], unique in the instance) with a help text (borrowed until
+     * return) under the instance; the handle lives until destroy().
+     * Registration on the loop thread; metric_add (counters: delta >= 0)
+     * and metric_set (gauges) from any thread (atomic). */
     int (*metric_counter)(er_plugin_ctx_t *ctx, const char *name, const char *help,
                           er_metric_t **out);
     int (*metric_gauge)(er_plugin_ctx_t *ctx, const char *name, const char *help,
@@ -220,29 +225,37 @@ typedef struct er_host_s {
     void (*metric_set)(er_metric_t *m, int64_t value);
 
     /* Timers on the loop: cb(arg) after `ms`, then every `repeat_ms` (0:
-     * once). timer_stop stops and frees; call it for every timer before
-     * stop()'s done. */
+     * once). timer_stop stops and frees (also from inside the timer's
+     * callback, and for a one-shot timer that has fired); call it for
+     * every timer before stop()'s done. */
     int (*timer_start)(er_plugin_ctx_t *ctx, uint64_t ms, uint64_t repeat_ms, er_timer_cb cb,
                        void *arg, er_timer_t **out);
     void (*timer_stop)(er_timer_t *t);
 
-    /* fd readiness on the loop (ER_WATCH_READ|ER_WATCH_WRITE). The fd stays
-     * the plugin's; watch_stop stops and frees the watch. */
+    /* fd readiness on the loop (ER_WATCH_READ|ER_WATCH_WRITE; 0 watches
+     * nothing until watch_update). The fd stays the plugin's: one watch per
+     * fd, stopped before the fd is closed; watch_stop stops and frees the
+     * watch (also from inside its callback). An error or hang-up on the fd
+     * is reported as both bits, so the plugin's read or write finds it. */
     int (*watch_start)(er_plugin_ctx_t *ctx, int fd, unsigned events, er_watch_cb cb, void *arg,
                        er_watch_t **out);
     int (*watch_update)(er_watch_t *w, unsigned events);
     void (*watch_stop)(er_watch_t *w);
 
     /* Per-plugin key-value state kept in the store; -ENOSYS until the
-     * store exists. get completes token after filling *value (host memory,
-     * valid until completion) and *len. */
+     * store exists. Tokens from token_new; key borrowed until return.
+     * get completes token after filling *value (host memory, valid until
+     * the token's callback returns; NULL with *len 0 for an absent key) and
+     * *len. set copies value; value NULL deletes the key. Loop thread. */
     int (*state_get)(er_plugin_ctx_t *ctx, const char *key, const void **value, size_t *len,
                      er_token_t *token);
     int (*state_set)(er_plugin_ctx_t *ctx, const char *key, const void *value, size_t len,
                      er_token_t *token);
 
-    /* Query the store (filter as the JSON of eventctl query's flags);
-     * -ENOSYS until the store exists. */
+    /* Query the store (filter as the JSON of eventctl query's flags,
+     * borrowed until return): row(arg, ev) per match (ev borrowed until
+     * row returns), then token completes. -ENOSYS until the store exists.
+     * Loop thread. */
     int (*query)(er_plugin_ctx_t *ctx, const char *filter_json,
                  void (*row)(void *arg, er_ev_t *ev), void *arg, er_token_t *token);
 
@@ -253,8 +266,21 @@ typedef struct er_host_s {
     const char *(*instance_name)(er_plugin_ctx_t *ctx);
 
     /* The reply of an admin() call, as a JSON object (borrowed until
-     * return); then complete the token. */
+     * return; copied); then complete the token. -EINVAL when json is not
+     * an object or the token is already completed. */
     int (*admin_reply)(er_token_t *token, const char *json);
+
+    /*
+     * A token for the plugin's own requests (publish, state_get,
+     * state_set, query). When the host completes it, cb(arg, status)
+     * runs once on the loop thread, never from inside the call that took
+     * the token, and the host frees the token after cb returns. A token
+     * that no call took, or whose call returned an error, is released
+     * with token_free. On success *out is the new token. Loop thread.
+     */
+    int (*token_new)(er_plugin_ctx_t *ctx, void (*cb)(void *arg, er_status_t status), void *arg,
+                     er_token_t **out);
+    void (*token_free)(er_token_t *token);
 } er_host_t;
 
 /* Does host h have member m (added in some later minor)? */

@@ -1,0 +1,209 @@
+/*
+ * The event object behind the plugin ABI's er_ev_t (see evobj.h): one
+ * allocation holds the header, an er_event_t view, the meta entries as an
+ * array and every byte the view points to, so a reference is all a holder
+ * needs and the last unref is one free(). The msgpack encoding is made on
+ * first use, published with a compare-and-swap so concurrent first users
+ * race harmlessly (the loser frees its copy), and freed with the object.
+ *
+ * Threads: everything here may run on any thread. The view is immutable
+ * once er__ev_new returns; the reference count and the encoding pointer are
+ * atomics.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "evobj.h"
+#include "proto.h"
+
+/* The cached encoding: a length, then the bytes, in one allocation made by
+ * the encoder's buffer (see encode()). */
+typedef struct enc_s {
+    size_t n;
+    uint8_t bytes[];
+} enc_t;
+
+struct er_ev_s {
+    atomic_size_t refs;
+    _Atomic(enc_t *) enc;
+    er_event_t view;
+    /* Then: er_meta_t meta[view.meta_count], then the strings, each
+     * followed by a NUL (a convenience for debuggers, not a promise: the
+     * views carry lengths). */
+};
+
+/* ------------------------------------------------------------------ copy */
+
+/* Every er_str_t of the view that points at bytes to copy. */
+static void str_fields(er_event_t *ev, er_str_t *out[16])
+{
+    er_str_t *list[16] = {
+        &ev->type,           &ev->topic,        &ev->id,         &ev->stream,
+        &ev->correlation_id, &ev->causation_id, &ev->source,     &ev->traceparent,
+        &ev->tracestate,     &ev->content_type, &ev->data,       &ev->origin.host,
+        &ev->via.broker,     &ev->via.source,   &ev->via.plugin, NULL,
+    };
+    memcpy(out, list, sizeof(list));
+}
+
+/* a += b, refusing overflow. */
+static int add_size(size_t *a, size_t b)
+{
+    if (b > SIZE_MAX - *a)
+        return -1;
+    *a += b;
+    return 0;
+}
+
+/* Copy s into the arena at *w (moving *w on) and point s at the copy. An
+ * absent string stays absent; a present empty one points at a NUL. */
+static void place(er_str_t *s, char **w)
+{
+    if (s->ptr == NULL)
+        return;
+    if (s->len > 0)
+        memcpy(*w, s->ptr, s->len);
+    (*w)[s->len] = '\0';
+    s->ptr = *w;
+    *w += s->len + 1;
+}
+
+er_ev_t *er__ev_new(const er_event_t *src)
+{
+    er_event_t tmp = *src;
+    er_str_t *strs[16];
+    er_str_t k, v;
+    size_t total = sizeof(er_ev_t), metas = 0, pos = 0, i;
+    er_ev_t *ev;
+    er_meta_t *meta;
+    char *w;
+
+    str_fields(&tmp, strs);
+    for (i = 0; strs[i] != NULL; i++)
+        if (strs[i]->ptr != NULL && add_size(&total, strs[i]->len) != 0)
+            return NULL;
+    if (add_size(&total, 16) != 0) /* the NULs of the fixed strings */
+        return NULL;
+    /* Meta from either form (er_meta_next walks both); counted first. */
+    while (er_meta_next(src, &pos, &k, &v)) {
+        if (add_size(&total, sizeof(er_meta_t)) != 0 || add_size(&total, k.len) != 0 ||
+            add_size(&total, v.len) != 0 || add_size(&total, 2) != 0)
+            return NULL;
+        metas++;
+    }
+
+    ev = malloc(total);
+    if (ev == NULL)
+        return NULL;
+    atomic_init(&ev->refs, 1);
+    atomic_init(&ev->enc, NULL);
+    ev->view = tmp;
+    meta = (er_meta_t *)(ev + 1);
+    w = (char *)(meta + metas);
+
+    str_fields(&ev->view, strs);
+    for (i = 0; strs[i] != NULL; i++)
+        place(strs[i], &w);
+    pos = 0;
+    for (i = 0; i < metas && er_meta_next(src, &pos, &k, &v); i++) {
+        meta[i].key = k;
+        meta[i].value = v;
+        if (meta[i].key.ptr == NULL)
+            meta[i].key.ptr = "";
+        if (meta[i].value.ptr == NULL)
+            meta[i].value.ptr = "";
+        place(&meta[i].key, &w);
+        place(&meta[i].value, &w);
+    }
+    ev->view.meta = metas > 0 ? meta : NULL;
+    ev->view.meta_count = metas;
+    ev->view.meta_packed.ptr = NULL;
+    ev->view.meta_packed.len = 0;
+    return ev;
+}
+
+/* ------------------------------------------------------------ references */
+
+er_ev_t *er__ev_ref(er_ev_t *ev)
+{
+    atomic_fetch_add_explicit(&ev->refs, 1, memory_order_relaxed);
+    return ev;
+}
+
+void er__ev_unref(er_ev_t *ev)
+{
+    if (ev == NULL)
+        return;
+    /* acq_rel: every holder's reads happen before the free. */
+    if (atomic_fetch_sub_explicit(&ev->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    free(atomic_load_explicit(&ev->enc, memory_order_acquire));
+    free(ev);
+}
+
+const er_event_t *er__ev_view(const er_ev_t *ev)
+{
+    return &ev->view;
+}
+
+/* -------------------------------------------------------------- encoding */
+
+/* Encode the view into one allocation: the encoder writes after room left
+ * for the length, so the buffer itself becomes the enc_t. */
+static enc_t *encode(const er_event_t *view)
+{
+    er_buf_t b = ER_BUF_INIT;
+    enc_t *e;
+
+    if (er__buf_reserve(&b, sizeof(enc_t) + 256) != 0)
+        return NULL;
+    b.len = sizeof(enc_t);
+    if (er__event_pack(&b, view) != 0) {
+        er__buf_free(&b);
+        return NULL;
+    }
+    e = (enc_t *)b.data;
+    e->n = b.len - sizeof(enc_t);
+    return e;
+}
+
+int er__ev_encoded(er_ev_t *ev, const uint8_t **p, size_t *n)
+{
+    enc_t *e = atomic_load_explicit(&ev->enc, memory_order_acquire);
+    enc_t *expected = NULL;
+
+    if (e == NULL) {
+        e = encode(&ev->view);
+        if (e == NULL)
+            return -ENOMEM;
+        if (!atomic_compare_exchange_strong_explicit(&ev->enc, &expected, e, memory_order_acq_rel,
+                                                     memory_order_acquire)) {
+            /* Another thread got there first: use its copy. */
+            free(e);
+            e = expected;
+        }
+    }
+    *p = e->bytes;
+    *n = e->n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ view */
+
+int er__ev_get(const er_ev_t *ev, er_event_t *out, size_t out_size)
+{
+    size_t n = out_size < sizeof(er_event_t) ? out_size : sizeof(er_event_t);
+
+    if (ev == NULL || out == NULL)
+        return -EINVAL;
+    memcpy(out, &ev->view, n);
+    /* A plugin compiled against a later, larger er_event_t sees the members
+     * this host does not know as absent. */
+    if (out_size > n)
+        memset((char *)out + n, 0, out_size - n);
+    return 0;
+}

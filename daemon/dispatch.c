@@ -111,8 +111,6 @@ static delivery_t *delivery_new(er_dest_t *dst, er_ev_t *ev)
     memset(dl, 0, sizeof(*dl));
     dl->dest = dst;
     dl->ev = ev;
-    dl->token.on_complete = on_complete;
-    dl->token.owner = dl;
     return dl;
 }
 
@@ -122,6 +120,7 @@ static void release(delivery_t *dl)
 
     er__ev_unref(dl->ev);
     dl->ev = NULL;
+    er__token_clear(&dl->token);
     dl->next_free = dst->free_list;
     dst->free_list = dl;
     dst->inflight--;
@@ -237,23 +236,15 @@ static void attempt(delivery_t *dl)
     int rc;
 
     dl->attempts++;
-    dl->token.completed = false;
-    dl->token.deferred = false;
+    er__token_clear(&dl->token); /* what a previous attempt left */
+    er__token_init(&dl->token, on_complete, dl, dst->ctx);
     er__token_begin(&dl->token);
     rc = dst->ops.handle(dst->instance, dl->ev, &dl->token);
-    if (rc == ER_PENDING) {
-        er__token_end(&dl->token); /* applies a completion made inside handle() */
-        return;
-    }
-    /* A final status at once: the token must not be completed as well. */
-    dl->token.in_call = false;
-    if (dl->token.deferred || dl->token.completed)
-        er_log_limited(ER_LOG_ERROR, dst->ctx->component,
-                       "plugin bug: handle() returned %d and also completed its token; the "
-                       "completion is ignored",
-                       rc);
-    dl->token.completed = true;
-    finish(dl, rc);
+    /* After ER_PENDING a completion made inside handle() has been applied
+     * (dl may be recycled already); a final status settles it here. */
+    rc = er__token_returned(&dl->token, rc);
+    if (rc != ER_PENDING)
+        finish(dl, rc);
 }
 
 static void deliver(er_dest_t *dst, er_ev_t *ev)

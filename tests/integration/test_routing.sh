@@ -31,7 +31,7 @@ routes:
 er_start_daemon
 
 ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
-count() { [ -f "$2" ] && grep -c "$1" "$2" || echo 0; }
+count() { if [ -f "$2" ]; then grep -c "$1" "$2"; else echo 0; fi; }
 
 # --- publish a known mix
 ctl publish --type CriticalEvent --stream s:1 --data '{"n":1}' >/dev/null || fail "publish critical"

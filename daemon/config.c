@@ -1,17 +1,25 @@
 /*
  * The daemon's configuration: the schema tables of DESIGN §5 (the only list
  * of option names, defaults and bounds; eventrouter.yaml(5) documents the
- * same values) and the checks between keys that no single entry can make.
+ * same values), the checks between keys that no single entry can make, and
+ * the sections a flat table cannot express — handlers (each block's host
+ * keys typed here, the rest checked against its plugin's own option table,
+ * so the plugin is loaded), routes (match keys, destinations that must be
+ * declared handlers) and plugin_path.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
+#include <jansson.h>
+
 #include "log.h"
+#include "plugin.h"
 #include "proto.h"
 
 /* The longest path a Unix socket can bind (libuv would cut it silently). */
@@ -188,6 +196,264 @@ static const er_schema_entry_t log_entries[] = {
 
 static const er_schema_t log_schema = {log_entries, ER_SCHEMA_COUNT(log_entries)};
 
+/* ------------------------------------------------------------------- retry */
+
+/* A retry policy: a handler's own, or a route's override (DESIGN §6). */
+static const er_schema_entry_t retry_entries[] = {
+    {.key = "max_attempts",
+     .type = ER_SCHEMA_UINT,
+     .def = "5",
+     .min = 1,
+     .max = 1000,
+     .offset = offsetof(er_retry_conf_t, max_attempts),
+     .desc = "deliveries of an event before it is dead-lettered"},
+    {.key = "initial",
+     .type = ER_SCHEMA_DURATION,
+     .def = "100ms",
+     .min = 1,
+     .max = 1 * HOUR,
+     .offset = offsetof(er_retry_conf_t, initial_ms),
+     .desc = "back-off after the first failure"},
+    {.key = "max",
+     .type = ER_SCHEMA_DURATION,
+     .def = "30s",
+     .min = 1,
+     .max = 1 * DAY,
+     .offset = offsetof(er_retry_conf_t, max_ms),
+     .desc = "longest back-off; at least initial"},
+    {.key = "multiplier",
+     .type = ER_SCHEMA_DOUBLE,
+     .def = "2",
+     .dmin = 1,
+     .dmax = 100,
+     .offset = offsetof(er_retry_conf_t, multiplier),
+     .desc = "growth of the back-off per attempt"},
+    {.key = "jitter",
+     .type = ER_SCHEMA_DOUBLE,
+     .def = "0.2",
+     .dmin = 0,
+     .dmax = 1,
+     .offset = offsetof(er_retry_conf_t, jitter),
+     .desc = "random spread of each back-off, as a fraction of it"},
+};
+
+static const er_schema_t retry_schema = {retry_entries, ER_SCHEMA_COUNT(retry_entries)};
+
+/* ---------------------------------------------------------------- handlers */
+
+/* Handler names: what `to:` and eventctl name. */
+#define HANDLER_NAME_MAX 64
+/* A plugin named by path: a file name the loader can open. */
+#define PLUGIN_TEXT_MAX 4095
+
+static const char *const start_words[] = {"head", "earliest", NULL}; /* enum er_start */
+
+/*
+ * The host's keys of a destination block (DESIGN §5); every other key of
+ * the block is the plugin's option, checked against the plugin's table.
+ */
+static const er_schema_entry_t handler_entries[] = {
+    {.key = "plugin",
+     .type = ER_SCHEMA_STRING,
+     .flags = ER_SCHEMA_REQUIRED,
+     .max = PLUGIN_TEXT_MAX,
+     .offset = offsetof(er_handler_conf_t, plugin),
+     .desc = "a shipped plugin's name (log) or an absolute path to a .so"},
+    {.key = "timeout",
+     .type = ER_SCHEMA_DURATION,
+     .flags = ER_SCHEMA_OFF,
+     .def = "off",
+     .max = 1 * DAY,
+     .offset = offsetof(er_handler_conf_t, timeout_ms),
+     .desc = "deadline of one delivery; off (or 0): none"},
+    {.key = "window",
+     .type = ER_SCHEMA_UINT,
+     .def = "256",
+     .min = 1,
+     .max = 65536,
+     .offset = offsetof(er_handler_conf_t, window),
+     .desc = "deliveries in flight at once"},
+    {.key = "retry",
+     .type = ER_SCHEMA_SECTION,
+     .section = &retry_schema,
+     .offset = offsetof(er_handler_conf_t, retry),
+     .desc = "how failed deliveries are retried"},
+    {.key = "concurrency",
+     .type = ER_SCHEMA_UINT,
+     .def = "1",
+     .min = 1,
+     .max = 1024,
+     .offset = offsetof(er_handler_conf_t, concurrency),
+     .desc = "worker threads of a blocking handler"},
+    {.key = "subscribe",
+     .type = ER_SCHEMA_BOOL,
+     .def = "true",
+     .offset = offsetof(er_handler_conf_t, subscribe),
+     .desc = "the plugin's declared event types act as an implicit route"},
+    {.key = "start",
+     .type = ER_SCHEMA_ENUM,
+     .def = "head",
+     .choices = start_words,
+     .offset = offsetof(er_handler_conf_t, start),
+     .desc = "where a new destination's cursor begins: head or earliest"},
+    {.key = "max_lag",
+     .type = ER_SCHEMA_UINT,
+     .flags = ER_SCHEMA_OFF,
+     .def = "0",
+     .offset = offsetof(er_handler_conf_t, max_lag),
+     .desc = "events a destination may fall behind before retention skips it; 0 or off: "
+             "unlimited"},
+};
+
+static const er_schema_t handler_schema = {handler_entries, ER_SCHEMA_COUNT(handler_entries)};
+
+/* ------------------------------------------------------------------ routes */
+
+static const er_schema_entry_t route_entries[] = {
+    {.key = "match",
+     .type = ER_SCHEMA_CUSTOM,
+     .flags = ER_SCHEMA_REQUIRED,
+     .desc = "\"*\" or a map of match keys, all of which must hold"},
+    {.key = "to",
+     .type = ER_SCHEMA_CUSTOM,
+     .flags = ER_SCHEMA_REQUIRED,
+     .desc = "a declared handler's name or a list of them"},
+    {.key = "continue",
+     .type = ER_SCHEMA_BOOL,
+     .def = "false",
+     .offset = offsetof(er_route_conf_t, cont),
+     .desc = "after a match, go on to the next routes"},
+    {.key = "retry",
+     .type = ER_SCHEMA_SECTION,
+     .section = &retry_schema,
+     .offset = offsetof(er_route_conf_t, retry),
+     .desc = "the retry policy for this route's events (a whole policy)"},
+};
+
+static const er_schema_t route_schema = {route_entries, ER_SCHEMA_COUNT(route_entries)};
+
+/* Value checks of match keys: 0, or -EINVAL with what is wrong in why. */
+typedef int (*match_check_fn)(const char *s, size_t len, char *why, size_t cap);
+
+/* A character of an event type (DESIGN §3). */
+static bool type_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+}
+
+/* A character of a topic segment. */
+static bool segment_char(char c)
+{
+    return type_char(c) && c != '.';
+}
+
+static int check_type(const char *s, size_t len, char *why, size_t cap)
+{
+    size_t i;
+
+    for (i = 0; i < len && type_char(s[i]); i++)
+        ;
+    if (len >= 1 && len <= 128 && i == len)
+        return 0;
+    snprintf(why, cap, "an event type is 1 to 128 of A-Z a-z 0-9 _ . -");
+    return -EINVAL;
+}
+
+/* Segments of [A-Za-z0-9_-]+ or `*`, and `**` as the last one only. */
+static int check_glob(const char *s, size_t len, char *why, size_t cap)
+{
+    size_t i = 0, start;
+
+    if (len > 255) {
+        snprintf(why, cap, "a topic glob is at most 255 bytes");
+        return -EINVAL;
+    }
+    for (;;) {
+        for (start = i; i < len && s[i] != '.'; i++)
+            ;
+        if (i == start) {
+            snprintf(why, cap, "empty segment");
+            return -EINVAL;
+        }
+        if (i - start == 2 && s[start] == '*' && s[start + 1] == '*') {
+            if (i < len) {
+                snprintf(why, cap, "** must be the last segment");
+                return -EINVAL;
+            }
+        } else if (!(i - start == 1 && s[start] == '*')) {
+            size_t k;
+            for (k = start; k < i && segment_char(s[k]); k++)
+                ;
+            if (k < i) {
+                snprintf(why, cap, "a segment is * or ** or made of A-Z a-z 0-9 _ - (got \"%.*s\")",
+                         (int)(i - start), s + start);
+                return -EINVAL;
+            }
+        }
+        if (i == len)
+            return 0;
+        i++; /* the dot */
+        if (i == len) {
+            snprintf(why, cap, "empty segment");
+            return -EINVAL;
+        }
+    }
+}
+
+static int check_priority(const char *s, size_t len, char *why, size_t cap)
+{
+    if (er_priority_parse(s, len) >= 0)
+        return 0;
+    snprintf(why, cap, "expected one of low, normal, high, critical");
+    return -EINVAL;
+}
+
+/* source, stream prefix, meta values: what an event could carry. */
+static int check_text(const char *s, size_t len, char *why, size_t cap)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            snprintf(why, cap, "control characters never occur in events");
+            return -EINVAL;
+        }
+    }
+    if (len <= 255)
+        return 0;
+    snprintf(why, cap, "at most 255 bytes");
+    return -EINVAL;
+}
+
+static int check_name(const char *s, size_t len, char *why, size_t cap)
+{
+    size_t i;
+
+    for (i = 0; i < len && type_char(s[i]); i++)
+        ;
+    if (len >= 1 && len <= HANDLER_NAME_MAX && i == len)
+        return 0;
+    snprintf(why, cap, "a name is 1 to %d of A-Z a-z 0-9 _ . -", HANDLER_NAME_MAX);
+    return -EINVAL;
+}
+
+/*
+ * The match keys besides meta.KEY: the only list of them (load_match turns
+ * it into CUSTOM schema entries for "unknown key, did you mean").
+ */
+static const struct {
+    const char *key;
+    match_check_fn check;
+    const char *what; /* in messages: "invalid WHAT" */
+} match_keys[] = {
+    {"type", check_type, "event type"},       {"topic", check_glob, "topic glob"},
+    {"priority", check_priority, "priority"}, {"source", check_text, "source"},
+    {"stream", check_text, "stream prefix"},  {"from", check_name, "broker name"},
+};
+#define N_MATCH_KEYS (sizeof(match_keys) / sizeof(match_keys[0]))
+#define META_PREFIX  "meta."
+
 /* --------------------------------------------------------------- top level */
 
 #define REFUSED(k, d)                                                                              \
@@ -217,15 +483,19 @@ static const er_schema_entry_t top_entries[] = {
      .max = 1 * HOUR,
      .offset = offsetof(er_config_t, shutdown_timeout_ms),
      .desc = "how long SIGTERM waits for deliveries to drain"},
+    {.key = "handlers",
+     .type = ER_SCHEMA_CUSTOM,
+     .desc = "handler destinations: name -> {plugin, host keys, plugin options}"},
+    {.key = "routes", .type = ER_SCHEMA_CUSTOM, .desc = "the routing table: an ordered list"},
+    {.key = "plugin_path",
+     .type = ER_SCHEMA_CUSTOM,
+     .desc = "directories searched for plugins: one, or a list"},
     REFUSED("store", "the event store"),
-    REFUSED("handlers", "handler destinations"),
     REFUSED("brokers", "broker destinations"),
     REFUSED("sources", "subscriptions to brokers"),
-    REFUSED("routes", "the routing table"),
     REFUSED("dead_letter", "where parked events also go"),
     REFUSED("acl", "who may publish and read what"),
     REFUSED("metrics", "the Prometheus endpoint"),
-    REFUSED("plugin_path", "where plugins are searched"),
     REFUSED("handlers_dir", "drop-in handler plugins"),
     REFUSED("handlers_conf_dir", "drop-in handlers' options"),
 };
@@ -293,12 +563,520 @@ static void cross_check(const er_config_t *c, const er_conf_tree_t *tree, er_dia
                    "max_frame", c->limits.max_frame, 0);
 }
 
+/* ------------------------------------------------ sections typed by hand */
+
+/*
+ * One load past the schema: handlers, routes and plugin_path have names
+ * and lists the schema cannot express. Every string kept is a copy (the
+ * tree is freed after loading) and every kept position names the config's
+ * own copy of the path.
+ */
+typedef struct loader_s {
+    er_config_t *c;
+    er_diag_t *diag;
+    bool nomem;
+} loader_t;
+
+__attribute__((format(printf, 3, 4))) static void lerror(loader_t *L, const er_conf_pos_t *pos,
+                                                         const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (er__diag_addv(L->diag, pos, fmt, ap) == -ENOMEM)
+        L->nomem = true;
+    va_end(ap);
+}
+
+static er_conf_pos_t keep_pos(const loader_t *L, const er_conf_pos_t *p)
+{
+    er_conf_pos_t k = {L->c->path, p->line, p->col};
+
+    return k;
+}
+
+static char *dup_text(loader_t *L, const char *s)
+{
+    char *d = strdup(s);
+
+    if (d == NULL)
+        L->nomem = true;
+    return d;
+}
+
+/* What was given, for "got ...": the text quoted, or the node's kind. */
+static const char *got(const er_conf_node_t *n, char *buf, size_t cap)
+{
+    if (n->kind != ER_CONF_SCALAR || er__conf_is_empty(n))
+        return er__conf_kind_name(n);
+    return er__conf_quote(n->text, n->len, buf, cap);
+}
+
+/* A scalar or a list of them: how many items (0 for anything else, or an
+ * empty list), and item i (the scalar itself). */
+static size_t scalar_or_list(const er_conf_node_t *n)
+{
+    if (n->kind == ER_CONF_SCALAR && !er__conf_is_empty(n))
+        return 1;
+    return n->kind == ER_CONF_SEQ ? n->count : 0;
+}
+
+static const er_conf_node_t *scalar_or_list_item(const er_conf_node_t *n, size_t i)
+{
+    return n->kind == ER_CONF_SEQ ? n->items[i] : n;
+}
+
+/* "P" for a scalar, "P[i]" for a list's item i. */
+static const char *item_path(const char *path, const er_conf_node_t *n, size_t i, char *buf,
+                             size_t cap)
+{
+    if (n->kind == ER_CONF_SEQ)
+        snprintf(buf, cap, "%s[%zu]", path, i);
+    else
+        snprintf(buf, cap, "%s", path);
+    return buf;
+}
+
+/* ------------------------------------------------------------ plugin_path */
+
+static void load_plugin_path(loader_t *L, const er_conf_node_t *n)
+{
+    size_t count, i, kept = 0;
+    char q[96], path[48];
+
+    if (n == NULL || er__conf_is_empty(n))
+        return;
+    if (n->kind == ER_CONF_MAP) {
+        lerror(L, &n->pos, "plugin_path: expected a directory or a list of directories, got %s",
+               er__conf_kind_name(n));
+        return;
+    }
+    count = scalar_or_list(n);
+    if ((L->c->plugin_path = calloc(count + 1, sizeof(*L->c->plugin_path))) == NULL) {
+        L->nomem = true;
+        return;
+    }
+    for (i = 0; i < count; i++) {
+        const er_conf_node_t *it = scalar_or_list_item(n, i);
+        item_path("plugin_path", n, i, path, sizeof(path));
+        if (it->kind != ER_CONF_SCALAR || it->len == 0 || it->text[0] != '/') {
+            lerror(L, &it->pos, "%s: expected an absolute directory, got %s", path,
+                   got(it, q, sizeof(q)));
+            continue;
+        }
+        if ((L->c->plugin_path[kept] = dup_text(L, it->text)) == NULL)
+            return;
+        kept++;
+    }
+}
+
+/* --------------------------------------------------------------- handlers */
+
+/* A retry policy's initial back-off must not exceed its cap; reported at
+ * the key the file gave (initial when both). */
+static void check_retry(loader_t *L, const er_conf_node_t *node, const er_retry_conf_t *r,
+                        const char *prefix)
+{
+    const er_conf_node_t *in = er__conf_map_get(node, "initial");
+    const er_conf_node_t *mx = er__conf_map_get(node, "max");
+    char a[32], b[32];
+
+    if (r->initial_ms <= r->max_ms)
+        return;
+    er__format_duration(r->initial_ms, a, sizeof(a));
+    er__format_duration(r->max_ms, b, sizeof(b));
+    if (in != NULL)
+        lerror(L, &in->pos, "%s.retry.initial: must be at most retry.max (%s), got %s", prefix, b,
+               in->text);
+    else if (mx != NULL)
+        lerror(L, &mx->pos, "%s.retry.max: must be at least retry.initial (%s), got %s", prefix, a,
+               mx->text);
+}
+
+/* A shipped plugin's name, or an absolute path: never a relative path,
+ * which would depend on the daemon's working directory. */
+static bool plugin_text_ok(const char *s)
+{
+    size_t len = strlen(s);
+    char why[96];
+
+    if (s[0] == '/')
+        return true;
+    return s[0] != '.' && check_name(s, len, why, sizeof(why)) == 0;
+}
+
+/* The block's pairs that are host keys, as a map node borrowing them. */
+static int host_part(const er_conf_node_t *block, er_conf_node_t *out)
+{
+    size_t i;
+
+    *out = *block;
+    out->count = 0;
+    out->pairs = NULL;
+    if (block->count == 0)
+        return 0;
+    if ((out->pairs = calloc(block->count, sizeof(*out->pairs))) == NULL)
+        return -ENOMEM;
+    for (i = 0; i < block->count; i++)
+        if (er__schema_find(&handler_schema, block->pairs[i].key->text) != NULL)
+            out->pairs[out->count++] = block->pairs[i];
+    return 0;
+}
+
+/*
+ * The canonical text of a valid handler block: its typed host keys, the
+ * file the plugin was loaded from and every option (secrets included, so
+ * a changed password is a change). Equal text = unchanged block.
+ */
+static char *fingerprint(const er_handler_conf_t *h)
+{
+    char *opts = er__options_canonical(h->options), *text = NULL;
+    json_t *j;
+
+    if (opts == NULL)
+        return NULL;
+    j = json_pack("{s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:f, s:f}, s:I, s:b, s:i, s:I, s:s}",
+                  "plugin", h->plugin, "file", h->lib->path, "timeout", (json_int_t)h->timeout_ms,
+                  "window", (json_int_t)h->window, "retry", "max_attempts",
+                  (json_int_t)h->retry.max_attempts, "initial", (json_int_t)h->retry.initial_ms,
+                  "max", (json_int_t)h->retry.max_ms, "multiplier", h->retry.multiplier, "jitter",
+                  h->retry.jitter, "concurrency", (json_int_t)h->concurrency, "subscribe",
+                  (int)h->subscribe, "start", h->start, "max_lag", (json_int_t)h->max_lag,
+                  "options", opts);
+    if (j != NULL)
+        text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(j);
+    memset(opts, 0, strlen(opts)); /* it held the secrets */
+    free(opts);
+    return text;
+}
+
+/* Load the plugin the block names and check the rest of the block against
+ * its options table. */
+static void load_handler_plugin(loader_t *L, const er_conf_node_t *block, const char *prefix,
+                                er_handler_conf_t *h)
+{
+    const char *keys[ER_SCHEMA_COUNT(handler_entries) + 1];
+    const er_conf_node_t *pn = er__conf_map_get(block, "plugin");
+    char err[512], q[96];
+    size_t i;
+    int rc;
+
+    if (!plugin_text_ok(h->plugin)) {
+        lerror(L, &pn->pos,
+               "%s.plugin: expected a plugin's name or an absolute path to a .so, got %s", prefix,
+               got(pn, q, sizeof(q)));
+        return;
+    }
+    err[0] = '\0';
+    rc = er__plugin_load(ER_PLUGIN_HANDLER, h->plugin, (const char *const *)L->c->plugin_path,
+                         &h->lib, err, sizeof(err));
+    if (rc == -ENOMEM) {
+        L->nomem = true;
+        return;
+    }
+    if (rc != 0) {
+        h->lib = NULL;
+        lerror(L, &pn->pos, "%s.plugin: %s", prefix, err[0] != '\0' ? err : er_strerror(rc));
+        return;
+    }
+    for (i = 0; i < ER_SCHEMA_COUNT(handler_entries); i++)
+        keys[i] = handler_entries[i].key;
+    keys[i] = NULL;
+    rc = er__options_build(h->lib->desc->options, block, keys, prefix, &h->options, L->diag);
+    if (rc == -ENOMEM)
+        L->nomem = true;
+}
+
+static void load_handler(loader_t *L, const er_conf_pair_t *p, er_handler_conf_t *h)
+{
+    const er_conf_node_t *block = er__conf_is_empty(p->value) ? NULL : p->value;
+    size_t before = er__diag_count(L->diag);
+    char prefix[32 + HANDLER_NAME_MAX], why[96], q[96];
+    er_conf_node_t host;
+    int rc;
+
+    h->pos = keep_pos(L, &p->key->pos);
+    if ((h->name = dup_text(L, p->key->text)) == NULL)
+        return;
+    if (check_name(p->key->text, p->key->len, why, sizeof(why)) != 0) {
+        lerror(L, &p->key->pos, "handlers: invalid handler name %s: %s",
+               er__conf_quote(p->key->text, p->key->len, q, sizeof(q)), why);
+        return;
+    }
+    snprintf(prefix, sizeof(prefix), "handlers.%s", h->name);
+    if (block != NULL && block->kind != ER_CONF_MAP) {
+        lerror(L, &block->pos, "%s: expected a map (plugin and its options), got %s", prefix,
+               got(block, q, sizeof(q)));
+        return;
+    }
+    if (block != NULL && host_part(block, &host) != 0) {
+        L->nomem = true;
+        return;
+    }
+    rc = er__schema_apply_node(&handler_schema, block != NULL ? &host : NULL, &p->key->pos, prefix,
+                               h, L->diag);
+    if (block != NULL)
+        free(host.pairs);
+    if (rc == -ENOMEM) {
+        L->nomem = true;
+        return;
+    }
+    h->retry.set = er__conf_map_find(block, "retry") != NULL;
+    check_retry(L, er__conf_map_get(block, "retry"), &h->retry, prefix);
+    if (h->plugin != NULL)
+        load_handler_plugin(L, block, prefix, h);
+    if (L->nomem || er__diag_count(L->diag) > before || h->options == NULL)
+        return;
+    if ((h->fingerprint = fingerprint(h)) == NULL)
+        L->nomem = true;
+}
+
+static void load_handlers(loader_t *L, const er_conf_node_t *n)
+{
+    size_t i;
+
+    if (n == NULL || er__conf_is_empty(n))
+        return;
+    if (n->kind != ER_CONF_MAP) {
+        lerror(L, &n->pos, "handlers: expected a map of handler names to blocks, got %s",
+               er__conf_kind_name(n));
+        return;
+    }
+    if (n->count == 0)
+        return;
+    if ((L->c->handlers = calloc(n->count, sizeof(*L->c->handlers))) == NULL) {
+        L->nomem = true;
+        return;
+    }
+    L->c->nhandlers = n->count;
+    for (i = 0; i < n->count && !L->nomem; i++)
+        load_handler(L, &n->pairs[i], &L->c->handlers[i]);
+}
+
+/* ----------------------------------------------------------------- routes */
+
+static bool is_handler(const er_config_t *c, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < c->nhandlers; i++)
+        if (c->handlers[i].name != NULL && strcmp(c->handlers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* A match key's values: a scalar or a non-empty list of them, each passing
+ * `check`. */
+static void load_values(loader_t *L, const er_conf_node_t *v, const char *path,
+                        match_check_fn check, const char *what, er_match_key_t *k)
+{
+    size_t n = scalar_or_list(v), i;
+    char ipath[352], q[96], why[128];
+
+    if (n == 0) {
+        lerror(L, &v->pos, "%s: expected a value or a non-empty list of values, got %s", path,
+               v->kind == ER_CONF_SEQ ? "an empty list" : got(v, q, sizeof(q)));
+        return;
+    }
+    if ((k->values = calloc(n + 1, sizeof(*k->values))) == NULL) {
+        L->nomem = true;
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const er_conf_node_t *it = scalar_or_list_item(v, i);
+        item_path(path, v, i, ipath, sizeof(ipath));
+        if (it->kind != ER_CONF_SCALAR || it->len == 0) {
+            lerror(L, &it->pos, "%s: expected a non-empty string, got %s", ipath,
+                   it->kind == ER_CONF_SCALAR ? "an empty one" : er__conf_kind_name(it));
+            continue;
+        }
+        if (check(it->text, it->len, why, sizeof(why)) != 0) {
+            lerror(L, &it->pos, "%s: invalid %s %s: %s", ipath, what,
+                   er__conf_quote(it->text, it->len, q, sizeof(q)), why);
+            continue;
+        }
+        if ((k->values[k->nvalues] = dup_text(L, it->text)) == NULL)
+            return;
+        k->nvalues++;
+    }
+}
+
+/* The pairs of a match map that are not meta.KEY, as a map node borrowing
+ * them (for the unknown-key check). */
+static int non_meta_part(const er_conf_node_t *m, er_conf_node_t *out)
+{
+    size_t i;
+
+    *out = *m;
+    out->count = 0;
+    if ((out->pairs = calloc(m->count, sizeof(*out->pairs))) == NULL)
+        return -ENOMEM;
+    for (i = 0; i < m->count; i++)
+        if (strncmp(m->pairs[i].key->text, META_PREFIX, strlen(META_PREFIX)) != 0)
+            out->pairs[out->count++] = m->pairs[i];
+    return 0;
+}
+
+static void load_match(loader_t *L, const er_conf_node_t *m, const char *prefix, er_route_conf_t *r)
+{
+    er_schema_entry_t entries[N_MATCH_KEYS];
+    er_schema_t known = {entries, N_MATCH_KEYS};
+    char path[64], kpath[320], q[96];
+    er_conf_node_t rest;
+    size_t i, j;
+    int dummy;
+
+    snprintf(path, sizeof(path), "%s.match", prefix);
+    if (m->kind == ER_CONF_SCALAR && strcmp(m->text, "*") == 0) {
+        r->match_all = true;
+        return;
+    }
+    if (m->kind != ER_CONF_MAP) {
+        lerror(L, &m->pos, "%s: expected \"*\" or a map of match keys, got %s", path,
+               got(m, q, sizeof(q)));
+        return;
+    }
+    if (m->count == 0) {
+        lerror(L, &m->pos, "%s: no match keys (\"*\" matches every event)", path);
+        return;
+    }
+    memset(entries, 0, sizeof(entries));
+    for (i = 0; i < N_MATCH_KEYS; i++) {
+        entries[i].key = match_keys[i].key;
+        entries[i].type = ER_SCHEMA_CUSTOM;
+        entries[i].desc = match_keys[i].what;
+    }
+    if (non_meta_part(m, &rest) != 0) {
+        L->nomem = true;
+        return;
+    }
+    if (er__schema_apply_node(&known, &rest, &m->pos, path, &dummy, L->diag) == -ENOMEM)
+        L->nomem = true;
+    free(rest.pairs);
+    if ((r->keys = calloc(m->count, sizeof(*r->keys))) == NULL) {
+        L->nomem = true;
+        return;
+    }
+    for (i = 0; i < m->count && !L->nomem; i++) {
+        const er_conf_pair_t *p = &m->pairs[i];
+        er_match_key_t *k = &r->keys[r->nkeys];
+        match_check_fn check = check_text;
+        const char *what = "meta value";
+
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, p->key->text);
+        if (strncmp(p->key->text, META_PREFIX, strlen(META_PREFIX)) == 0) {
+            if (p->key->len == strlen(META_PREFIX)) {
+                lerror(L, &p->key->pos, "%s: a meta key needs a name (meta.KEY)", kpath);
+                continue;
+            }
+        } else {
+            for (j = 0; j < N_MATCH_KEYS && strcmp(match_keys[j].key, p->key->text) != 0; j++)
+                ;
+            if (j == N_MATCH_KEYS)
+                continue; /* unknown: reported above */
+            check = match_keys[j].check;
+            what = match_keys[j].what;
+        }
+        if ((k->key = dup_text(L, p->key->text)) == NULL)
+            return;
+        r->nkeys++;
+        load_values(L, p->value, kpath, check, what, k);
+    }
+}
+
+static void load_to(loader_t *L, const er_conf_node_t *t, const char *prefix, er_route_conf_t *r)
+{
+    size_t n = scalar_or_list(t), i, j;
+    char path[64], ipath[96], q[96];
+
+    snprintf(path, sizeof(path), "%s.to", prefix);
+    if (n == 0) {
+        lerror(L, &t->pos, "%s: expected a handler's name or a non-empty list of them, got %s",
+               path, t->kind == ER_CONF_SEQ ? "an empty list" : got(t, q, sizeof(q)));
+        return;
+    }
+    if ((r->to = calloc(n + 1, sizeof(*r->to))) == NULL) {
+        L->nomem = true;
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const er_conf_node_t *it = scalar_or_list_item(t, i);
+        item_path(path, t, i, ipath, sizeof(ipath));
+        if (it->kind != ER_CONF_SCALAR || it->len == 0) {
+            lerror(L, &it->pos, "%s: expected a handler's name, got %s", ipath,
+                   got(it, q, sizeof(q)));
+            continue;
+        }
+        er__conf_quote(it->text, it->len, q, sizeof(q));
+        if (!is_handler(L->c, it->text)) {
+            lerror(L, &it->pos, "%s: %s is not a declared handler", ipath, q);
+            continue;
+        }
+        for (j = 0; j < r->nto && strcmp(r->to[j], it->text) != 0; j++)
+            ;
+        if (j < r->nto) {
+            lerror(L, &it->pos, "%s: %s is listed twice", ipath, q);
+            continue;
+        }
+        if ((r->to[r->nto] = dup_text(L, it->text)) == NULL)
+            return;
+        r->nto++;
+    }
+}
+
+static void load_route(loader_t *L, const er_conf_node_t *item, size_t index, er_route_conf_t *r)
+{
+    const er_conf_node_t *m, *t;
+    char prefix[32], q[96];
+
+    snprintf(prefix, sizeof(prefix), "routes[%zu]", index);
+    r->pos = keep_pos(L, &item->pos);
+    if (item->kind != ER_CONF_MAP) {
+        lerror(L, &item->pos, "%s: expected a map with match and to, got %s", prefix,
+               got(item, q, sizeof(q)));
+        return;
+    }
+    if (er__schema_apply_node(&route_schema, item, &item->pos, prefix, r, L->diag) == -ENOMEM) {
+        L->nomem = true;
+        return;
+    }
+    r->retry.set = er__conf_map_find(item, "retry") != NULL;
+    check_retry(L, er__conf_map_get(item, "retry"), &r->retry, prefix);
+    if ((m = er__conf_map_get(item, "match")) != NULL)
+        load_match(L, m, prefix, r);
+    if ((t = er__conf_map_get(item, "to")) != NULL && !L->nomem)
+        load_to(L, t, prefix, r);
+}
+
+static void load_routes(loader_t *L, const er_conf_node_t *n)
+{
+    size_t i;
+
+    if (n == NULL || er__conf_is_empty(n))
+        return;
+    if (n->kind != ER_CONF_SEQ) {
+        lerror(L, &n->pos, "routes: expected a list of routes, got %s", er__conf_kind_name(n));
+        return;
+    }
+    if (n->count == 0)
+        return;
+    if ((L->c->routes = calloc(n->count, sizeof(*L->c->routes))) == NULL) {
+        L->nomem = true;
+        return;
+    }
+    L->c->nroutes = n->count;
+    for (i = 0; i < n->count && !L->nomem; i++)
+        load_route(L, n->items[i], i, &L->c->routes[i]);
+}
+
 /* ----------------------------------------------------------------- loading */
 
 int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
 {
     er_conf_tree_t *tree = NULL;
     er_config_t *c;
+    loader_t L;
     size_t before = er__diag_count(diag);
     int rc;
 
@@ -311,8 +1089,18 @@ int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
         return -ENOMEM;
     }
     rc = er__schema_apply(&config_schema, tree, c, diag);
-    if (rc == 0) {
+    if (rc == 0)
         cross_check(c, tree, diag);
+    if (rc != -ENOMEM && tree->root != NULL && tree->root->kind == ER_CONF_MAP) {
+        /* plugin_path first: handlers load their plugins with it. */
+        L = (loader_t){c, diag, false};
+        load_plugin_path(&L, er__conf_map_get(tree->root, "plugin_path"));
+        load_handlers(&L, er__conf_map_get(tree->root, "handlers"));
+        load_routes(&L, er__conf_map_get(tree->root, "routes"));
+        if (L.nomem)
+            rc = -ENOMEM;
+    }
+    if (rc != -ENOMEM) {
         er__diag_sort(diag);
         if (diag->nomem)
             rc = -ENOMEM;
@@ -328,18 +1116,130 @@ int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
     return 0;
 }
 
+static void free_handler(er_handler_conf_t *h)
+{
+    /* The options borrow the plugin's table: free them before the unload. */
+    er__options_free(h->options);
+    if (h->lib != NULL)
+        er__plugin_unload(h->lib);
+    er__schema_free(&handler_schema, h);
+    free(h->name);
+    free(h->fingerprint);
+}
+
+static void free_route(er_route_conf_t *r)
+{
+    size_t i, j;
+
+    for (i = 0; i < r->nkeys; i++) {
+        for (j = 0; j < r->keys[i].nvalues; j++)
+            free(r->keys[i].values[j]);
+        free(r->keys[i].values);
+        free(r->keys[i].key);
+    }
+    free(r->keys);
+    for (i = 0; i < r->nto; i++)
+        free(r->to[i]);
+    free(r->to);
+}
+
 void er__config_free(er_config_t *cfg)
 {
+    size_t i;
+
     if (cfg == NULL)
         return;
+    for (i = 0; i < cfg->nhandlers; i++)
+        free_handler(&cfg->handlers[i]);
+    free(cfg->handlers);
+    for (i = 0; i < cfg->nroutes; i++)
+        free_route(&cfg->routes[i]);
+    free(cfg->routes);
+    for (i = 0; cfg->plugin_path != NULL && cfg->plugin_path[i] != NULL; i++)
+        free(cfg->plugin_path[i]);
+    free(cfg->plugin_path);
     er__schema_free(&config_schema, cfg);
     free(cfg->path);
     free(cfg);
+}
+
+/* ------------------------------------------------------------------- dump */
+
+/* A YAML flow list of double-quoted strings: ["a", "b"]. */
+static void dump_list(FILE *f, char *const *items, size_t n)
+{
+    size_t i;
+
+    fputc('[', f);
+    for (i = 0; i < n; i++) {
+        if (i > 0)
+            fputs(", ", f);
+        er__schema_write_quoted(f, items[i], true);
+    }
+    fputc(']', f);
+}
+
+static void dump_handlers(const er_config_t *cfg, FILE *f)
+{
+    size_t i;
+
+    fputs(cfg->nhandlers == 0 ? "handlers: {}\n" : "handlers:\n", f);
+    for (i = 0; i < cfg->nhandlers; i++) {
+        const er_handler_conf_t *h = &cfg->handlers[i];
+        fputs("  ", f);
+        er__schema_write_quoted(f, h->name, false);
+        fputs(":\n", f);
+        er__schema_dump_indent(&handler_schema, h, 4, f);
+        er__options_dump_yaml(h->options, 4, f);
+    }
+}
+
+static void dump_routes(const er_config_t *cfg, FILE *f)
+{
+    size_t i, j;
+
+    fputs(cfg->nroutes == 0 ? "routes: []\n" : "routes:\n", f);
+    for (i = 0; i < cfg->nroutes; i++) {
+        const er_route_conf_t *r = &cfg->routes[i];
+        if (r->match_all) {
+            fputs("  - match: \"*\"\n", f);
+        } else {
+            fputs("  - match:\n", f);
+            for (j = 0; j < r->nkeys; j++) {
+                fputs("      ", f);
+                er__schema_write_quoted(f, r->keys[j].key, false);
+                fputs(": ", f);
+                dump_list(f, r->keys[j].values, r->keys[j].nvalues);
+                fputc('\n', f);
+            }
+        }
+        fputs("    to: ", f);
+        dump_list(f, r->to, r->nto);
+        fprintf(f, "\n    continue: %s\n", r->cont ? "true" : "false");
+        if (r->retry.set) {
+            fputs("    retry:\n", f);
+            er__schema_dump_indent(&retry_schema, &r->retry, 6, f);
+        }
+    }
 }
 
 int er__config_dump(const er_config_t *cfg, FILE *f)
 {
     if (fprintf(f, "# effective configuration of %s\n", cfg->path) < 0)
         return -EIO;
-    return er__schema_dump(&config_schema, cfg, f);
+    if (er__schema_dump(&config_schema, cfg, f) != 0)
+        return -EIO;
+    if (cfg->plugin_path == NULL) {
+        fputs("# plugin_path: not set\n", f);
+    } else {
+        size_t n = 0;
+        while (cfg->plugin_path[n] != NULL)
+            n++;
+        fputs("plugin_path: ", f);
+        dump_list(f, cfg->plugin_path, n);
+        fputc('\n', f);
+    }
+    dump_handlers(cfg, f);
+    dump_routes(cfg, f);
+    return ferror(f) || fflush(f) != 0 ? -EIO : 0;
 }

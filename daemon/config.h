@@ -6,8 +6,10 @@
  * version does not implement are known keys refused with "not supported in
  * this version"; any other key is unknown.
  *
- * Loading does no I/O besides reading the file and `*_file` secrets, so
- * `eventrouterd --check-config` and a reload can run it freely.
+ * Loading does no I/O besides reading the file and `*_file` secrets and
+ * loading each handler's plugin (dlopen, no plugin code runs: its options
+ * table is read to check the block), so `eventrouterd --check-config` and a
+ * reload can run it freely. Loop thread or before the loop starts.
  */
 #ifndef ER_CONFIG_H
 #define ER_CONFIG_H
@@ -50,8 +52,10 @@ typedef struct er_handler_conf_s {
     bool subscribe;              /* declared types act as an implicit route (true) */
     int start;                   /* enum er_start */
     uint64_t max_lag;            /* events; 0 = unlimited */
-    er_conf_pos_t pos;           /* the block's position */
-    char *fingerprint;           /* canonical text of the block: unchanged on reload? */
+    er_conf_pos_t pos;           /* its name's position (file: the config's path) */
+    char *fingerprint;           /* canonical text of the block (typed values, the
+                                  * plugin's file, every option): equal = unchanged on
+                                  * reload. Holds secrets: never print it. */
 } er_handler_conf_t;
 
 /* One key of a route's match: a list of any-of values. */
@@ -68,8 +72,9 @@ typedef struct er_route_conf_s {
     char **to;              /* destination names, NULL-terminated */
     size_t nto;
     bool cont;              /* continue: true */
-    er_retry_conf_t retry;  /* override (retry.set) */
-    er_conf_pos_t pos;
+    er_retry_conf_t retry;  /* override (retry.set): a whole policy, keys not
+                             * given at their defaults */
+    er_conf_pos_t pos;      /* the item's position (file: the config's path) */
 } er_route_conf_t;
 
 typedef struct er_config_s {

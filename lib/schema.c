@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -203,6 +204,58 @@ int er__parse_mode(const char *s, unsigned *mode)
     return 0;
 }
 
+int er__parse_double(const char *s, double *out)
+{
+    const char *p = s + (s[0] == '-');
+    char *end;
+    double d;
+
+    /* The form first, so strtod's extras (hex, inf, nan, exponents,
+     * leading spaces or '+') never get in. */
+    if (!is_digit(p[0]) || (p[0] == '0' && is_digit(p[1])))
+        return -EINVAL;
+    while (is_digit(*p))
+        p++;
+    if (*p == '.') {
+        p++;
+        if (!is_digit(*p))
+            return -EINVAL;
+        while (is_digit(*p))
+            p++;
+    }
+    if (*p != '\0')
+        return -EINVAL;
+    errno = 0;
+    d = strtod(s, &end);
+    if (end != p || errno == ERANGE || !isfinite(d))
+        return -ERANGE;
+    *out = d == 0 ? 0 : d; /* no -0 */
+    return 0;
+}
+
+int er__format_double(double d, char *buf, size_t cap)
+{
+    char tmp[ER_DOUBLE_TEXT_MAX];
+    double back;
+    int prec;
+
+    /* The shortest %g that reads back exactly. %g's exponent form is not
+     * something the parser takes: skip it, and for huge or tiny values
+     * take the fewest decimals of %f that read back (a rare, slower path:
+     * table bounds and configured numbers are small). */
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+        if (strchr(tmp, 'e') == NULL && er__parse_double(tmp, &back) == 0 && back == d)
+            return snprintf(buf, cap, "%s", tmp);
+    }
+    for (prec = 0; prec < 340; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*f", prec, d);
+        if (er__parse_double(tmp, &back) == 0 && back == d)
+            break;
+    }
+    return snprintf(buf, cap, "%s", tmp);
+}
+
 int er__format_size(uint64_t bytes, char *buf, size_t cap)
 {
     size_t i;
@@ -246,11 +299,17 @@ typedef union value_u {
     uint64_t u;
     unsigned mode;
     int en;
+    double d;
 } value_t;
 
 static bool takes_scalar(er_schema_type_t t)
 {
-    return t <= ER_SCHEMA_ENUM;
+    return t <= ER_SCHEMA_ENUM || t == ER_SCHEMA_DOUBLE;
+}
+
+static bool has_dbounds(const er_schema_entry_t *e)
+{
+    return e->dmin < e->dmax;
 }
 
 static bool has_umax(const er_schema_entry_t *e)
@@ -291,6 +350,14 @@ static void bounds_text(const er_schema_entry_t *e, char *buf, size_t cap)
     if (e->type == ER_SCHEMA_INT) {
         if (has_ibounds(e))
             snprintf(buf, cap, "between %" PRId64 " and %" PRId64, e->imin, e->imax);
+        return;
+    }
+    if (e->type == ER_SCHEMA_DOUBLE) {
+        if (has_dbounds(e)) {
+            er__format_double(e->dmin, lo, sizeof(lo));
+            er__format_double(e->dmax, hi, sizeof(hi));
+            snprintf(buf, cap, "between %s and %s", lo, hi);
+        }
         return;
     }
     bound_text(e, e->min, lo, sizeof(lo));
@@ -339,7 +406,10 @@ static const char *expected_text(const er_schema_entry_t *e, char *buf, size_t c
     case ER_SCHEMA_SECTION:
     case ER_SCHEMA_MAP:
         return "a map";
+    case ER_SCHEMA_DOUBLE:
+        return "a number such as 1.5";
     case ER_SCHEMA_REFUSED:
+    case ER_SCHEMA_CUSTOM:
         break;
     }
     return "nothing";
@@ -408,6 +478,10 @@ static int parse_value(const er_schema_entry_t *e, const char *text, size_t len,
             }
         }
         return -EINVAL;
+    case ER_SCHEMA_DOUBLE:
+        if ((rc = er__parse_double(text, &v->d)) != 0)
+            return rc;
+        return has_dbounds(e) && (v->d < e->dmin || v->d > e->dmax) ? -ERANGE : 0;
     default:
         return -EINVAL;
     }
@@ -438,6 +512,9 @@ static void store_value(const er_schema_entry_t *e, void *target, value_t *v)
         break;
     case ER_SCHEMA_ENUM:
         *FIELD(target, e, int) = v->en;
+        break;
+    case ER_SCHEMA_DOUBLE:
+        *FIELD(target, e, double) = v->d;
         break;
     default:
         break;
@@ -528,6 +605,47 @@ static void apply_scalar(apply_t *a, const er_schema_entry_t *e, const char *pat
     store_value(e, target, &v);
 }
 
+static void apply_strlist(apply_t *a, const er_schema_entry_t *e, const char *path,
+                          const er_conf_node_t *n, void *target);
+static void apply_map(apply_t *a, const er_schema_entry_t *e, const char *path,
+                      const er_conf_node_t *n, void *target);
+
+/*
+ * A list's or map's default: its YAML flow text loaded as a one-document
+ * file and applied as if the file gave it. Returns 0, -EINVAL (the text
+ * does not load; errors in *d, which the caller frees) or -ENOMEM.
+ */
+static int load_default_tree(const er_schema_entry_t *e, er_conf_tree_t **t, er_diag_t *d)
+{
+    return er__conf_load_string("(default)", e->def, strlen(e->def), t, d);
+}
+
+static void apply_tree_default(apply_t *a, const er_schema_entry_t *e, const char *path,
+                               const er_conf_pos_t *where, void *target)
+{
+    er_conf_tree_t *t = NULL;
+    er_diag_t d;
+    size_t before = a->errors;
+    int rc;
+
+    er__diag_init(&d);
+    rc = load_default_tree(e, &t, &d);
+    er__diag_free(&d);
+    if (rc == -ENOMEM) {
+        a->nomem = true;
+        return;
+    }
+    if (rc == 0 && t->root != NULL) {
+        if (e->type == ER_SCHEMA_STRLIST)
+            apply_strlist(a, e, path, t->root, target);
+        else
+            apply_map(a, e, path, t->root, target);
+    }
+    if (rc != 0 || a->errors > before)
+        aerror(a, where, "%s: invalid default \"%s\" in the schema (a bug)", path, e->def);
+    er__conf_tree_free(t);
+}
+
 /* An entry's default (or zero when it has none). A default that does not
  * parse is a bug in the table; er__schema_check catches it in tests. */
 static void apply_default(apply_t *a, const er_schema_entry_t *e, const char *path,
@@ -536,6 +654,10 @@ static void apply_default(apply_t *a, const er_schema_entry_t *e, const char *pa
     value_t v;
     int rc;
 
+    if (e->def != NULL && (e->type == ER_SCHEMA_STRLIST || e->type == ER_SCHEMA_MAP)) {
+        apply_tree_default(a, e, path, where, target);
+        return;
+    }
     if (e->def == NULL || !takes_scalar(e->type))
         return;
     rc = parse_value(e, e->def, strlen(e->def), &v);
@@ -601,6 +723,20 @@ static void apply_map(apply_t *a, const er_schema_entry_t *e, const char *path,
         char got[96];
         aerror(a, &n->pos, "%s: expected a map, got %s", path, got_text(e, n, got, sizeof(got)));
         return;
+    }
+    if (e->flags & ER_SCHEMA_SCALARS) {
+        size_t i, before = a->errors;
+        char item[PATH_MAX_TEXT];
+        for (i = 0; i < n->count; i++) {
+            const er_conf_pair_t *p = &n->pairs[i];
+            if (p->value->kind == ER_CONF_SCALAR && !er__conf_is_empty(p->value))
+                continue;
+            key_path(path, p->key->text, p->key->len, item, sizeof(item));
+            aerror(a, &p->value->pos, "%s: expected a string, got %s", item,
+                   er__conf_kind_name(p->value));
+        }
+        if (a->errors > before)
+            return;
     }
     er__conf_tree_free(*t);
     if ((*t = er__conf_tree_clone(n)) == NULL)
@@ -782,6 +918,8 @@ static void apply_given(apply_t *a, const er_schema_entry_t *e, bool via_file,
     case ER_SCHEMA_REFUSED:
         aerror(a, &p->key->pos, "%s: not supported in this version", path);
         break;
+    case ER_SCHEMA_CUSTOM:
+        break; /* the caller's */
     default:
         apply_scalar(a, e, path, p->value, target);
         break;
@@ -923,6 +1061,35 @@ const er_schema_entry_t *er__schema_find(const er_schema_t *s, const char *key)
 
 /* ========================================================== table checks */
 
+/* A list's or map's default must load and apply without an error. */
+static int check_tree_default(const er_schema_entry_t *e, char *err, size_t cap)
+{
+    union {
+        er_strlist_t list;
+        er_conf_tree_t *map;
+    } scratch;
+    er_schema_entry_t copy = *e;
+    er_schema_t one = {&copy, 1};
+    er_conf_pos_t where = {"(default)", 0, 0};
+    er_diag_t d;
+    apply_t a;
+
+    memset(&scratch, 0, sizeof(scratch));
+    copy.offset = 0;
+    er__diag_init(&d);
+    a = (apply_t){&d, 0, false};
+    apply_tree_default(&a, &copy, e->key, &where, &scratch);
+    er__schema_free(&one, &scratch);
+    er__diag_free(&d);
+    if (a.nomem)
+        return -ENOMEM;
+    if (a.errors > 0) {
+        snprintf(err, cap, "%s: default \"%s\" does not parse", e->key, e->def);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int check_entry(const er_schema_t *s, const er_schema_entry_t *e, char *err, size_t cap)
 {
     size_t j, klen;
@@ -985,6 +1152,12 @@ static int check_entry(const er_schema_t *s, const er_schema_entry_t *e, char *e
             return -EINVAL;
         }
     }
+    if ((e->flags & ER_SCHEMA_SCALARS) && e->type != ER_SCHEMA_MAP) {
+        snprintf(err, cap, "%s: only maps can be maps of scalars", e->key);
+        return -EINVAL;
+    }
+    if (e->def != NULL && (e->type == ER_SCHEMA_STRLIST || e->type == ER_SCHEMA_MAP))
+        return check_tree_default(e, err, cap);
     if (e->def != NULL) {
         if (!takes_scalar(e->type)) {
             snprintf(err, cap, "%s: this type takes no default", e->key);
@@ -1035,6 +1208,8 @@ static const char *type_name(er_schema_type_t t)
         [ER_SCHEMA_SECTION] = "section",
         [ER_SCHEMA_MAP] = "map",
         [ER_SCHEMA_REFUSED] = "not supported in this version",
+        [ER_SCHEMA_DOUBLE] = "number",
+        [ER_SCHEMA_CUSTOM] = "see the manual",
     };
     return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
@@ -1109,6 +1284,11 @@ static void dump_quoted(FILE *f, const char *s, bool is_value)
     fputc('"', f);
 }
 
+void er__schema_write_quoted(FILE *f, const char *s, bool is_value)
+{
+    dump_quoted(f, s, is_value);
+}
+
 /* Keys of pass-through maps whose values are never printed. */
 static bool looks_secret(const char *key)
 {
@@ -1122,6 +1302,11 @@ static bool looks_secret(const char *key)
                 return true;
     }
     return false;
+}
+
+bool er__schema_secret_key(const char *key)
+{
+    return looks_secret(key);
 }
 
 /* Write n after its "key:" or "-": a scalar on the same line, a map or a
@@ -1169,7 +1354,7 @@ static void dump_table(const er_schema_t *s, const void *target, unsigned indent
         const char *str;
         uint64_t u;
 
-        if (e->type == ER_SCHEMA_REFUSED)
+        if (e->type == ER_SCHEMA_REFUSED || e->type == ER_SCHEMA_CUSTOM)
             continue;
         fprintf(f, "%*s", (int)indent, "");
         switch (e->type) {
@@ -1206,6 +1391,12 @@ static void dump_table(const er_schema_t *s, const void *target, unsigned indent
                 snprintf(buf, sizeof(buf), "%" PRIu64, u);
             fprintf(f, "%s: %s\n", e->key, buf);
             break;
+        case ER_SCHEMA_DOUBLE: {
+            char dbuf[ER_DOUBLE_TEXT_MAX];
+            er__format_double(*CFIELD(target, e, double), dbuf, sizeof(dbuf));
+            fprintf(f, "%s: %s\n", e->key, dbuf);
+            break;
+        }
         case ER_SCHEMA_MODE:
             fprintf(f, "%s: \"%04o\"\n", e->key, *CFIELD(target, e, unsigned));
             break;
@@ -1245,6 +1436,7 @@ static void dump_table(const er_schema_t *s, const void *target, unsigned indent
             break;
         }
         case ER_SCHEMA_REFUSED:
+        case ER_SCHEMA_CUSTOM:
             break;
         }
     }
@@ -1252,6 +1444,11 @@ static void dump_table(const er_schema_t *s, const void *target, unsigned indent
 
 int er__schema_dump(const er_schema_t *s, const void *target, FILE *f)
 {
-    dump_table(s, target, 0, f);
+    return er__schema_dump_indent(s, target, 0, f);
+}
+
+int er__schema_dump_indent(const er_schema_t *s, const void *target, unsigned indent, FILE *f)
+{
+    dump_table(s, target, indent, f);
     return ferror(f) || fflush(f) != 0 ? -EIO : 0;
 }

@@ -25,6 +25,8 @@
  *    the entry has ER_SCHEMA_OFF. Stored in bytes.
  *  - file mode: octal digits, with or without a leading 0, quoted or not:
  *    0660, "0660" and 660 all mean rw-rw----. At most 07777.
+ *  - number (double): decimal digits with an optional fraction and sign,
+ *    no exponent, no leading zeros: 2, 1.5, 0.25, -3.
  *  - Quoting never changes how a typed key reads its text; a plain empty
  *    value (`key:` with nothing) is "nothing" and refused for scalar types,
  *    while for a section, list or map it means empty.
@@ -54,6 +56,10 @@ typedef enum er_schema_type_e {
     ER_SCHEMA_SECTION,    /* a nested struct at offset, filled by `section` */
     ER_SCHEMA_MAP,        /* er_conf_tree_t *: a pass-through map (a copy) */
     ER_SCHEMA_REFUSED,    /* a known key whose feature is not built yet */
+    ER_SCHEMA_DOUBLE,     /* double, bounds dmin..dmax */
+    ER_SCHEMA_CUSTOM,     /* a known key the caller types itself: accepted as
+                           * it is (any node), never stored, defaulted, dumped
+                           * or freed here; it still counts for "did you mean" */
 } er_schema_type_t;
 
 enum er_schema_flag {
@@ -67,6 +73,9 @@ enum er_schema_flag {
     ER_SCHEMA_OFF = 1u << 2,
     /* String: the empty string "" is accepted. */
     ER_SCHEMA_EMPTY = 1u << 3,
+    /* Map: every value must be a scalar (a flat map of strings, as a
+     * plugin's pass-through `properties:`), reported at the value. */
+    ER_SCHEMA_SCALARS = 1u << 4,
 };
 
 typedef struct er_schema_s er_schema_t;
@@ -76,7 +85,11 @@ typedef struct er_schema_s er_schema_t;
  * DURATION, SIZE, MODE) the value must be >= min and, when max != 0,
  * <= max; for STRING and PATH the same bounds apply to the length in bytes
  * and for STRLIST to the number of items. For INT, imin..imax apply when
- * imin < imax. `off` (ER_SCHEMA_OFF) is exempt from the bounds.
+ * imin < imax; for DOUBLE, dmin..dmax (inclusive) when dmin < dmax. `off`
+ * (ER_SCHEMA_OFF) is exempt from the bounds.
+ *
+ * A default is file text, typed by the same code as a given value; for
+ * STRLIST and MAP it is YAML flow text ("[a, b]", "{k: v}").
  */
 typedef struct er_schema_entry_s {
     const char *key;
@@ -85,6 +98,7 @@ typedef struct er_schema_entry_s {
     const char *def;                     /* default, as file text; NULL: none */
     uint64_t min, max;                   /* see above */
     int64_t imin, imax;                  /* INT */
+    double dmin, dmax;                   /* DOUBLE */
     const char *const *choices;          /* ENUM: accepted words, NULL-terminated */
     int (*enum_value)(const char *word); /* ENUM: word → value (< 0: bug); NULL: index */
     const er_schema_t *section;          /* SECTION: the nested table */
@@ -161,6 +175,18 @@ int er__schema_help(const er_schema_t *s, FILE *f);
  * Unset optional values appear as comments. Returns 0 or -EIO.
  */
 int er__schema_dump(const er_schema_t *s, const void *target, FILE *f);
+/* The same with every line indented by `indent` spaces (a table nested
+ * under a key the caller wrote). */
+int er__schema_dump_indent(const er_schema_t *s, const void *target, unsigned indent, FILE *f);
+
+/* Write s as a YAML double-quoted scalar that loads back to exactly s:
+ * escapes, and "$$" for "$" when is_value (values are expanded at load,
+ * keys are not). */
+void er__schema_write_quoted(FILE *f, const char *s, bool is_value);
+
+/* Does a pass-through map's key name a secret (password, passwd, secret,
+ * token, credential, in any case)? Its value is then never shown. */
+bool er__schema_secret_key(const char *key);
 
 /* ------------------------------------------------------------- parsers */
 
@@ -176,6 +202,9 @@ int er__parse_int(const char *s, int64_t *out);
 int er__parse_duration(const char *s, uint64_t *ms);
 int er__parse_size(const char *s, uint64_t *bytes);
 int er__parse_mode(const char *s, unsigned *mode);
+/* -?DIGITS[.DIGITS], no exponent, no leading zeros; -ERANGE when it does
+ * not fit a finite double. */
+int er__parse_double(const char *s, double *out);
 
 /*
  * Canonical text for a value, as the parsers read it back: a size in the
@@ -185,5 +214,9 @@ int er__parse_mode(const char *s, unsigned *mode);
  */
 int er__format_size(uint64_t bytes, char *buf, size_t cap);
 int er__format_duration(uint64_t ms, char *buf, size_t cap);
+/* The shortest decimal text er__parse_double reads back as d (2, 0.2,
+ * 1.5); d must be finite. Any double fits in ER_DOUBLE_TEXT_MAX bytes. */
+#define ER_DOUBLE_TEXT_MAX 700
+int er__format_double(double d, char *buf, size_t cap);
 
 #endif

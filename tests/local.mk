@@ -33,7 +33,9 @@ UNIT_TESTS = \
 	tests/unit/check_conftree \
 	tests/unit/check_schema \
 	tests/unit/check_config \
-	tests/unit/check_log
+	tests/unit/check_log \
+	tests/unit/check_options \
+	tests/unit/check_router
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 
@@ -67,6 +69,12 @@ tests_unit_check_config_LDADD = $(DAEMON_UNIT_LDADD)
 tests_unit_check_log_SOURCES = tests/unit/check_log.c
 tests_unit_check_log_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
 tests_unit_check_log_LDADD = $(DAEMON_UNIT_LDADD)
+tests_unit_check_options_SOURCES = tests/unit/check_options.c
+tests_unit_check_options_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_check_options_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+tests_unit_check_router_SOURCES = tests/unit/check_router.c
+tests_unit_check_router_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_check_router_LDADD = $(DAEMON_UNIT_LDADD) $(JANSSON_LIBS)
 
 # Integration: the real eventrouterd and eventctl over the real socket.
 INTEGRATION_C = \

@@ -3,12 +3,17 @@
 # prints "ok" and exits 0 for the shipped conf/eventrouter.yaml and for an
 # empty file; for a bad file it prints every error as FILE:LINE:COL: message
 # on stderr, nothing on stdout, and exits 1. Positions are asserted exactly.
-# Skipped (77) only when the daemon has not been built.
+# Handlers load real plugins: the shipped `log` and the test plugin
+# tests/plugins/test_handler.so (an option of every type), so their options
+# are checked against the plugin's own table. Skipped (77) only when the
+# daemon has not been built.
 set -u
 
 : "${ER_BUILDDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${ER_SRCDIR:=$ER_BUILDDIR}"
 EVENTROUTERD=$ER_BUILDDIR/daemon/eventrouterd
+TP=$ER_BUILDDIR/tests/plugins/.libs/test_handler.so
+unset EVENTROUTER_PLUGIN_PATH
 
 if [ ! -x "$EVENTROUTERD" ]; then
     echo "SKIP: $EVENTROUTERD is not built"
@@ -118,17 +123,143 @@ expect_errors several 'listen:
 limits:
   frame_timeout: 10
   max_batch: 0
-routes: []
+acl: []
 extra: 1
 ' 'several.yaml:2:9: listen.mode: expected an octal file mode such as "0660", got "999"
 several.yaml:4:18: limits.frame_timeout: expected a duration such as 30s (units d, h, m, s, ms), got "10"
 several.yaml:5:14: limits.max_batch: must be between 1 and 65536, got 0
-several.yaml:6:1: routes: not supported in this version
+several.yaml:6:1: acl: not supported in this version
 several.yaml:7:1: extra: unknown key'
 
 expect_errors syntax 'limits:
   max_frame: [1
 ' 'syntax.yaml:3:1: YAML syntax error: did not find expected '"','"' or '"']'"' (while parsing a flow sequence at line 2, column 14)'
+
+# ------------------------------------------------------ handlers and routes
+
+printf 'handlers:\n  audit-log: {plugin: log, path: %s/audit.jsonl}\n  t:\n    plugin: %s\n    endpoint: "0660"\n    mode: fast\n    types: [A]\n    properties: {acks: all}\n    retry: {max_attempts: 3, multiplier: 1.5, jitter: 0}\nroutes:\n  - match: {type: [CriticalEvent, RealTimeEvent]}\n    to: [audit-log]\n  - match: {topic: "analytics.**", priority: [high, critical], meta.tenant: acme}\n    to: t\n    retry: {max_attempts: 5, initial: 100ms, max: 30s}\n  - match: "*"\n    to: [audit-log, t]\n' \
+    "$TMP" "$TP" >"$TMP/routing.yaml"
+expect_ok "handlers and routes" "$TMP/routing.yaml"
+printf 'plugin_path: [%s]\nhandlers:\n  t: {plugin: test_handler, endpoint: e}\n' \
+    "$(dirname "$TP")" >"$TMP/plugin-path.yaml"
+expect_ok "plugin found on plugin_path" "$TMP/plugin-path.yaml"
+
+expect_errors unknown-destination 'handlers:
+  events: {plugin: log}
+routes:
+  - match: "*"
+    to: [events, evnets]
+' 'unknown-destination.yaml:5:18: routes[0].to[1]: "evnets" is not a declared handler'
+
+expect_errors bad-match 'handlers:
+  events: {plugin: log}
+routes:
+  - match:
+      topic: "analytics.**.view"
+      priority: [high, urgent]
+      type: "Order Created"
+      tpye: A
+    to: events
+' 'bad-match.yaml:5:14: routes[0].match.topic: invalid topic glob "analytics.**.view": ** must be the last segment
+bad-match.yaml:6:24: routes[0].match.priority[1]: invalid priority "urgent": expected one of low, normal, high, critical
+bad-match.yaml:7:13: routes[0].match.type: invalid event type "Order Created": an event type is 1 to 128 of A-Z a-z 0-9 _ . -
+bad-match.yaml:8:7: routes[0].match.tpye: unknown key (did you mean "type"?)'
+
+expect_errors route-shape 'handlers:
+  events: {plugin: log}
+routes:
+  - match: all
+    to: []
+    continue: maybe
+  - to: events
+' 'route-shape.yaml:4:12: routes[0].match: expected "*" or a map of match keys, got "all"
+route-shape.yaml:5:9: routes[0].to: expected a handler'"'"'s name or a non-empty list of them, got an empty list
+route-shape.yaml:6:15: routes[0].continue: expected true or false (or yes/no, on/off), got "maybe"
+route-shape.yaml:7:5: routes[1].match: required key is missing'
+
+expect_errors missing-plugin 'handlers:
+  events:
+    path: /tmp/x
+' 'missing-plugin.yaml:3:5: handlers.events.plugin: required key is missing'
+
+expect_errors handler-name 'handlers:
+  bad name: {plugin: log}
+  ok: {plugin: log}
+' 'handler-name.yaml:2:3: handlers: invalid handler name "bad name": a name is 1 to 64 of A-Z a-z 0-9 _ . -'
+
+# A handler named twice is a duplicate YAML key: the file is not read further.
+expect_errors duplicate-handler 'handlers:
+  events: {plugin: log}
+  audit: {plugin: log}
+  events: {plugin: log, path: /tmp/x}
+' 'duplicate-handler.yaml:4:3: duplicate key "events" (first at line 2)'
+
+expect_errors host-keys 'handlers:
+  events:
+    plugin: log
+    window: 0
+    timeout: 30
+    retry: {jitter: 2, initial: 1m}
+    start: tail
+    windw: 3
+' 'host-keys.yaml:4:13: handlers.events.window: must be between 1 and 65536, got 0
+host-keys.yaml:5:14: handlers.events.timeout: expected a duration such as 30s (units d, h, m, s, ms) or off, got "30"
+host-keys.yaml:6:21: handlers.events.retry.jitter: must be between 0 and 1, got 2
+host-keys.yaml:6:33: handlers.events.retry.initial: must be at most retry.max (30s), got 1m
+host-keys.yaml:7:12: handlers.events.start: expected one of head, earliest, got "tail"
+host-keys.yaml:8:5: handlers.events.windw: unknown key (did you mean "window"?)'
+
+expect_errors plugin-options "handlers:
+  t:
+    plugin: $TP
+    count: 0
+    level: high
+    delay: 100
+    mode: reckless
+    types: A
+    properties: {a: [b]}
+    lable: x
+" 'plugin-options.yaml:3:5: handlers.t.endpoint: required key is missing
+plugin-options.yaml:4:12: handlers.t.count: must be between 1 and 1000, got 0
+plugin-options.yaml:5:12: handlers.t.level: expected an integer, got "high"
+plugin-options.yaml:6:12: handlers.t.delay: expected a duration such as 30s (units d, h, m, s, ms), got "100"
+plugin-options.yaml:7:11: handlers.t.mode: expected one of fast, safe, paranoid, got "reckless"
+plugin-options.yaml:8:12: handlers.t.types: expected a list of strings, got "A"
+plugin-options.yaml:9:21: handlers.t.properties.a: expected a string, got a list
+plugin-options.yaml:10:5: handlers.t.lable: unknown key (did you mean "label"?)'
+
+expect_errors log-option 'handlers:
+  events: {plugin: log, path: [a], bogus: 1}
+' 'log-option.yaml:2:31: handlers.events.path: expected a path, got a list
+log-option.yaml:2:36: handlers.events.bogus: unknown key'
+
+expect_errors relative-plugin 'handlers:
+  events: {plugin: ./log.so}
+' 'relative-plugin.yaml:2:20: handlers.events.plugin: expected a plugin'"'"'s name or an absolute path to a .so, got "./log.so"'
+
+expect_errors wrong-shapes 'plugin_path: relative/dir
+handlers: [events]
+routes: {a: b}
+' 'wrong-shapes.yaml:1:14: plugin_path: expected an absolute directory, got "relative/dir"
+wrong-shapes.yaml:2:11: handlers: expected a map of handler names to blocks, got a list
+wrong-shapes.yaml:3:9: routes: expected a list of routes, got a map'
+
+# Plugin not found: the message names every directory searched, at the
+# position of the `plugin:` value.
+printf 'plugin_path: /nonexistent/plugins
+handlers:
+  h:
+    plugin: nope
+' >"$TMP/not-found.yaml"
+(cd "$TMP" && "$EVENTROUTERD" -c not-found.yaml --check-config >"$TMP/stdout" 2>"$TMP/stderr")
+rc=$?
+[ "$rc" -eq 1 ] || fail "plugin not found: exit $rc, expected 1"
+case $(cat "$TMP/stderr") in
+"not-found.yaml:4:13: handlers.h.plugin: nope.so: handler plugin not found (searched: /nonexistent/plugins, "*"/plugins/handlers/nope/.libs, "*"/eventrouter/handlers)") ;;
+*) fail "plugin not found: stderr: $(cat "$TMP/stderr")" ;;
+esac
+[ "$(wc -l <"$TMP/stderr")" -eq 1 ] || fail "plugin not found: more than one line"
+echo "ok - plugin not found"
 
 # A file that cannot be read: one line naming it, exit 1.
 (cd "$TMP" && "$EVENTROUTERD" -c missing.yaml --check-config >"$TMP/stdout" 2>"$TMP/stderr")

@@ -3,7 +3,10 @@
  * conf/eventrouter.yaml and an empty file both give the DESIGN §5
  * defaults; every limit's bounds; the cross-checks between limits; refused
  * and unknown sections; modes, log levels and formats; unreadable files;
- * the dump. Messages and positions are asserted exactly.
+ * handlers (host keys, plugin loading, plugin options checked against the
+ * plugin's table — tests/plugins/test_handler.so has one of every type),
+ * routes (match keys, globs, priorities, destinations), plugin_path,
+ * fingerprints; the dump. Messages and positions are asserted exactly.
  */
 #include <check.h>
 #include <errno.h>
@@ -14,11 +17,18 @@
 
 #include "config.h"
 #include "log.h"
+#include "plugin.h"
 #include "proto.h"
 
 #ifndef ER_SRCDIR
 #define ER_SRCDIR "."
 #endif
+#ifndef ER_BUILDDIR
+#define ER_BUILDDIR "."
+#endif
+/* A handler with an option of every type (tests/plugins/test_handler.c). */
+#define TEST_PLUGIN_DIR ER_BUILDDIR "/tests/plugins/.libs"
+#define TEST_PLUGIN     TEST_PLUGIN_DIR "/test_handler.so"
 
 static er_diag_t diag;
 static er_config_t *cfg;
@@ -27,6 +37,7 @@ static char path[128];
 
 static void setup(void)
 {
+    unsetenv("EVENTROUTER_PLUGIN_PATH");
     er__diag_init(&diag);
     cfg = NULL;
     strcpy(tmpdir, "/tmp/check_config.XXXXXX");
@@ -77,6 +88,36 @@ static const char *one_error(const char *text)
     return msg(0);
 }
 
+/* text with every "@P" replaced by the test plugin's absolute path. */
+static const char *with_plugin(const char *text)
+{
+    static char buf[4096];
+    const char *at;
+    size_t o = 0;
+
+    while ((at = strstr(text, "@P")) != NULL) {
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%.*s%s", (int)(at - text), text,
+                              TEST_PLUGIN);
+        text = at + 2;
+    }
+    snprintf(buf + o, sizeof(buf) - o, "%s", text);
+    ck_assert(strlen(buf) < sizeof(buf) - 1);
+    return buf;
+}
+
+static int loadp(const char *text)
+{
+    return load(with_plugin(text));
+}
+
+static const char *one_errorp(const char *text)
+{
+    return one_error(with_plugin(text));
+}
+
+/* A valid test_handler block named h, for files about routes. */
+#define HANDLER(name) "  " name ":\n    plugin: @P\n    endpoint: e\n"
+
 static void assert_defaults(const er_config_t *c, const char *rundir)
 {
     char sock[128], admin[128];
@@ -106,6 +147,27 @@ static void assert_defaults(const er_config_t *c, const char *rundir)
     ck_assert_uint_eq(c->shutdown_timeout_ms, 10000);
 }
 
+/* The shipped file's one handler and one route (DESIGN §2: a log handler
+ * to stdout, every event to it). */
+static void assert_shipped_routing(const er_config_t *c)
+{
+    const char *out_path = "";
+
+    ck_assert_uint_eq(c->nhandlers, 1);
+    ck_assert_str_eq(c->handlers[0].name, "events");
+    ck_assert_str_eq(c->handlers[0].plugin, "log");
+    ck_assert_ptr_nonnull(c->handlers[0].lib);
+    ck_assert_int_eq(er__opt_string(c->handlers[0].options, "path", &out_path), -ENODATA);
+    ck_assert_uint_eq(c->handlers[0].window, 256);
+    ck_assert_uint_eq(c->nroutes, 1);
+    ck_assert(c->routes[0].match_all);
+    ck_assert_uint_eq(c->routes[0].nto, 1);
+    ck_assert_str_eq(c->routes[0].to[0], "events");
+    ck_assert(!c->routes[0].cont);
+    ck_assert(!c->routes[0].retry.set);
+    ck_assert_ptr_null(c->plugin_path);
+}
+
 /* ============================================================== defaults */
 
 START_TEST(empty_file_is_all_defaults)
@@ -114,11 +176,20 @@ START_TEST(empty_file_is_all_defaults)
     ck_assert_uint_eq(diag.count, 0);
     ck_assert_str_eq(cfg->path, path);
     assert_defaults(cfg, "/run/eventrouter");
+    ck_assert_uint_eq(cfg->nhandlers, 0);
+    ck_assert_uint_eq(cfg->nroutes, 0);
+    ck_assert_ptr_null(cfg->plugin_path);
     ck_assert_int_eq(load("# nothing but comments\n---\n"), 0);
     assert_defaults(cfg, "/run/eventrouter");
     /* Empty sections are empty maps. */
     ck_assert_int_eq(load("listen:\nlimits:\nlog:\n"), 0);
     assert_defaults(cfg, "/run/eventrouter");
+    ck_assert_int_eq(load("handlers:\nroutes:\nplugin_path:\n"), 0);
+    ck_assert_uint_eq(cfg->nhandlers, 0);
+    ck_assert_uint_eq(cfg->nroutes, 0);
+    ck_assert_int_eq(load("handlers: {}\nroutes: []\nplugin_path: []\n"), 0);
+    ck_assert_ptr_nonnull(cfg->plugin_path);
+    ck_assert_ptr_null(cfg->plugin_path[0]);
 }
 END_TEST
 
@@ -130,6 +201,7 @@ START_TEST(shipped_file_is_the_defaults)
     ck_assert_msg(er__config_load(shipped, &cfg, &diag) == 0, "%s",
                   diag.count ? diag.items[0].msg : "");
     assert_defaults(cfg, tmpdir);
+    assert_shipped_routing(cfg);
     er__config_free(cfg);
     cfg = NULL;
 
@@ -137,6 +209,7 @@ START_TEST(shipped_file_is_the_defaults)
     unsetenv("EVENTROUTER_RUNDIR");
     ck_assert_int_eq(er__config_load(shipped, &cfg, &diag), 0);
     assert_defaults(cfg, "/run/eventrouter");
+    assert_shipped_routing(cfg);
 }
 END_TEST
 
@@ -334,9 +407,8 @@ END_TEST
 
 START_TEST(refused_and_unknown_sections)
 {
-    static const char *const refused[] = {
-        "store", "handlers", "brokers",     "sources",      "routes",           "dead_letter",
-        "acl",   "metrics",  "plugin_path", "handlers_dir", "handlers_conf_dir"};
+    static const char *const refused[] = {"store", "brokers", "sources",      "dead_letter",
+                                          "acl",   "metrics", "handlers_dir", "handlers_conf_dir"};
     char text[128], expect[256];
     size_t i;
 
@@ -429,6 +501,561 @@ START_TEST(dump_loads_back)
 }
 END_TEST
 
+/* ============================================================== handlers */
+
+START_TEST(handler_defaults)
+{
+    const er_handler_conf_t *h;
+    const char *v;
+    uint64_t u;
+
+    ck_assert_int_eq(loadp("handlers:\n  h1:\n    plugin: @P\n    endpoint: e\n"), 0);
+    ck_assert_uint_eq(cfg->nhandlers, 1);
+    h = &cfg->handlers[0];
+    ck_assert_str_eq(h->name, "h1");
+    ck_assert_str_eq(h->plugin, TEST_PLUGIN);
+    ck_assert_ptr_nonnull(h->lib);
+    ck_assert_str_eq(h->lib->desc->name, "test_handler");
+    ck_assert_uint_eq(h->timeout_ms, 0);
+    ck_assert_uint_eq(h->window, 256);
+    ck_assert(!h->retry.set);
+    ck_assert_uint_eq(h->retry.max_attempts, 5);
+    ck_assert_uint_eq(h->retry.initial_ms, 100);
+    ck_assert_uint_eq(h->retry.max_ms, 30000);
+    ck_assert(h->retry.multiplier == 2.0);
+    ck_assert(h->retry.jitter == 0.2);
+    ck_assert_uint_eq(h->concurrency, 1);
+    ck_assert(h->subscribe);
+    ck_assert_int_eq(h->start, ER_START_HEAD);
+    ck_assert_uint_eq(h->max_lag, 0);
+    ck_assert_ptr_eq(h->pos.file, cfg->path);
+    ck_assert_uint_eq(h->pos.line, 2);
+    ck_assert_uint_eq(h->pos.col, 3);
+    ck_assert_ptr_nonnull(h->fingerprint);
+    /* The plugin's options, defaults included. */
+    ck_assert_int_eq(er__opt_string(h->options, "endpoint", &v), 0);
+    ck_assert_str_eq(v, "e");
+    ck_assert_int_eq(er__opt_uint(h->options, "delay", &u), 0);
+    ck_assert_uint_eq(u, 100);
+    ck_assert_int_eq(er__opt_string(h->options, "dir", &v), -ENODATA);
+    /* The host's keys are not the plugin's options. */
+    ck_assert_int_eq(er__opt_uint(h->options, "window", &u), -ENOENT);
+}
+END_TEST
+
+START_TEST(handler_every_key)
+{
+    const er_handler_conf_t *h;
+    const char *v;
+    size_t pos = 0;
+    const char *k;
+    char text[512];
+
+    snprintf(text, sizeof(text), "%s/pw", tmpdir);
+    {
+        FILE *f = fopen(text, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("s3cret\n", f);
+        fclose(f);
+    }
+    snprintf(text, sizeof(text),
+             "handlers:\n"
+             "  a.b-c_9:\n"
+             "    plugin: @P\n"
+             "    timeout: 5s\n"
+             "    window: 65536\n"
+             "    retry: {max_attempts: 9, initial: 1s, max: 1m, multiplier: 1.5, jitter: 0}\n"
+             "    concurrency: 4\n"
+             "    subscribe: off\n"
+             "    start: earliest\n"
+             "    max_lag: off\n"
+             "    endpoint: \"0660\"\n"
+             "    mode: paranoid\n"
+             "    types: [A, B]\n"
+             "    properties: {acks: all}\n"
+             "    password_file: %s/pw\n",
+             tmpdir);
+    ck_assert_msg(loadp(text) == 0, "%s", diag.count ? msg(0) : "");
+    h = &cfg->handlers[0];
+    ck_assert_str_eq(h->name, "a.b-c_9");
+    ck_assert_uint_eq(h->timeout_ms, 5000);
+    ck_assert_uint_eq(h->window, 65536);
+    ck_assert(h->retry.set);
+    ck_assert_uint_eq(h->retry.max_attempts, 9);
+    ck_assert_uint_eq(h->retry.initial_ms, 1000);
+    ck_assert_uint_eq(h->retry.max_ms, 60000);
+    ck_assert(h->retry.multiplier == 1.5);
+    ck_assert(h->retry.jitter == 0);
+    ck_assert_uint_eq(h->concurrency, 4);
+    ck_assert(!h->subscribe);
+    ck_assert_int_eq(h->start, ER_START_EARLIEST);
+    ck_assert_uint_eq(h->max_lag, 0);
+    ck_assert_int_eq(er__opt_string(h->options, "endpoint", &v), 0);
+    ck_assert_str_eq(v, "0660"); /* a string option keeps the text */
+    ck_assert_int_eq(er__opt_string(h->options, "mode", &v), 0);
+    ck_assert_str_eq(v, "paranoid");
+    ck_assert_int_eq(er__opt_list(h->options, "types", 1, &v), 0);
+    ck_assert_str_eq(v, "B");
+    ck_assert_int_eq(er__opt_map_next(h->options, "properties", &pos, &k, &v), 1);
+    ck_assert_str_eq(v, "all");
+    ck_assert_int_eq(er__opt_string(h->options, "password", &v), 0);
+    ck_assert_str_eq(v, "s3cret");
+
+    /* Found on plugin_path by name; the same .so is shared. */
+    snprintf(text, sizeof(text),
+             "plugin_path: %s\nhandlers:\n  x: {plugin: test_handler, endpoint: e}\n"
+             "  y: {plugin: test_handler, endpoint: f}\n",
+             TEST_PLUGIN_DIR);
+    ck_assert_msg(load(text) == 0, "%s", diag.count ? msg(0) : "");
+    ck_assert_ptr_eq(cfg->handlers[0].lib, cfg->handlers[1].lib);
+    ck_assert_str_eq(cfg->plugin_path[0], TEST_PLUGIN_DIR);
+    ck_assert_ptr_null(cfg->plugin_path[1]);
+    /* ... and through $EVENTROUTER_PLUGIN_PATH. */
+    setenv("EVENTROUTER_PLUGIN_PATH", TEST_PLUGIN_DIR, 1);
+    ck_assert_int_eq(load("handlers:\n  x: {plugin: test_handler, endpoint: e}\n"), 0);
+    unsetenv("EVENTROUTER_PLUGIN_PATH");
+}
+END_TEST
+
+START_TEST(handler_errors)
+{
+    static const struct {
+        const char *text; /* after "handlers:\n  h:\n    plugin: @P\n" (line 4 on) */
+        const char *error;
+    } cases[] = {
+        /* Host keys. */
+        {"    endpoint: e\n    window: 0\n",
+         "5:13: handlers.h.window: must be between 1 and 65536, got 0"},
+        {"    endpoint: e\n    timeout: 10\n",
+         "5:14: handlers.h.timeout: expected a duration such as 30s (units d, h, m, s, ms) or "
+         "off, got \"10\""},
+        {"    endpoint: e\n    timeout: 2d\n",
+         "5:14: handlers.h.timeout: must be at most 1d, got 2d"},
+        {"    endpoint: e\n    concurrency: 0\n",
+         "5:18: handlers.h.concurrency: must be between 1 and 1024, got 0"},
+        {"    endpoint: e\n    subscribe: maybe\n",
+         "5:16: handlers.h.subscribe: expected true or false (or yes/no, on/off), got \"maybe\""},
+        {"    endpoint: e\n    start: tail\n",
+         "5:12: handlers.h.start: expected one of head, earliest, got \"tail\""},
+        {"    endpoint: e\n    max_lag: -1\n",
+         "5:14: handlers.h.max_lag: expected a non-negative integer or off, got \"-1\""},
+        {"    endpoint: e\n    retry: 3\n", "5:12: handlers.h.retry: expected a map, got \"3\""},
+        {"    endpoint: e\n    retry: {jitter: 1.5}\n",
+         "5:21: handlers.h.retry.jitter: must be between 0 and 1, got 1.5"},
+        {"    endpoint: e\n    retry: {multiplier: x2}\n",
+         "5:25: handlers.h.retry.multiplier: expected a number such as 1.5, got \"x2\""},
+        {"    endpoint: e\n    retry: {multiplier: 0.5}\n",
+         "5:25: handlers.h.retry.multiplier: must be between 1 and 100, got 0.5"},
+        {"    endpoint: e\n    retry: {max_attempts: 0}\n",
+         "5:27: handlers.h.retry.max_attempts: must be between 1 and 1000, got 0"},
+        {"    endpoint: e\n    retry: {initial: 1m}\n",
+         "5:22: handlers.h.retry.initial: must be at most retry.max (30s), got 1m"},
+        {"    endpoint: e\n    retry: {max: 50ms}\n",
+         "5:18: handlers.h.retry.max: must be at least retry.initial (100ms), got 50ms"},
+        {"    endpoint: e\n    retry: {tries: 3}\n", "5:13: handlers.h.retry.tries: unknown key"},
+        /* The plugin's options, at their positions. */
+        {"    label: x\n", "3:5: handlers.h.endpoint: required key is missing"},
+        {"    endpoint: e\n    count: many\n",
+         "5:12: handlers.h.count: expected a non-negative integer, got \"many\""},
+        {"    endpoint: e\n    count: 1001\n",
+         "5:12: handlers.h.count: must be between 1 and 1000, got 1001"},
+        {"    endpoint: e\n    level: -11\n",
+         "5:12: handlers.h.level: must be between -10 and 10, got -11"},
+        {"    endpoint: e\n    verbose: 1\n",
+         "5:14: handlers.h.verbose: expected true or false (or yes/no, on/off), got \"1\""},
+        {"    endpoint: e\n    delay: 100\n",
+         "5:12: handlers.h.delay: expected a duration such as 30s (units d, h, m, s, ms), got "
+         "\"100\""},
+        {"    endpoint: e\n    buffer: 2GiB\n",
+         "5:13: handlers.h.buffer: must be between 1KiB and 1GiB, got 2GiB"},
+        {"    endpoint: e\n    mode: quick\n",
+         "5:11: handlers.h.mode: expected one of fast, safe, paranoid, got \"quick\""},
+        {"    endpoint: e\n    types: A\n",
+         "5:12: handlers.h.types: expected a list of strings, got \"A\""},
+        {"    endpoint: e\n    properties: {a: {b: c}}\n",
+         "5:21: handlers.h.properties.a: expected a string, got a map"},
+        {"    endpoint: e\n    levl: 3\n",
+         "5:5: handlers.h.levl: unknown key (did you mean \"level\"?)"},
+        {"    endpoint: e\n    windw: 3\n",
+         "5:5: handlers.h.windw: unknown key (did you mean \"window\"?)"},
+        {"    endpoint: e\n    password: x\n    password_file: /x\n",
+         "6:5: handlers.h.password: give password or password_file, not both"},
+    };
+    char text[1024], expect[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), "handlers:\n  h:\n    plugin: @P\n%s", cases[i].text);
+        snprintf(expect, sizeof(expect), "eventrouter.yaml:%s", cases[i].error);
+        ck_assert_str_eq(one_errorp(text), expect);
+    }
+}
+END_TEST
+
+START_TEST(handler_shape_errors)
+{
+    char name[80], text[256], expect[256];
+
+    ck_assert_str_eq(one_error("handlers: [a]\n"), "eventrouter.yaml:1:11: handlers: expected a "
+                                                   "map of handler names to blocks, got a list");
+    ck_assert_str_eq(one_error("handlers:\n  h: log\n"),
+                     "eventrouter.yaml:2:6: handlers.h: expected a map (plugin and its options), "
+                     "got \"log\"");
+    ck_assert_str_eq(one_error("handlers:\n  h:\n"),
+                     "eventrouter.yaml:2:3: handlers.h.plugin: required key is missing");
+    ck_assert_str_eq(one_error("handlers:\n  h:\n    window: 3\n"),
+                     "eventrouter.yaml:3:5: handlers.h.plugin: required key is missing");
+    ck_assert_str_eq(one_error("handlers:\n  h: {plugin: [log]}\n"),
+                     "eventrouter.yaml:2:15: handlers.h.plugin: expected a string, got a list");
+    ck_assert_str_eq(one_error("handlers:\n  bad name:\n    plugin: log\n"),
+                     "eventrouter.yaml:2:3: handlers: invalid handler name \"bad name\": a name is "
+                     "1 to 64 of A-Z a-z 0-9 _ . -");
+    ck_assert_str_eq(one_error("handlers:\n  a/b: {plugin: log}\n"),
+                     "eventrouter.yaml:2:3: handlers: invalid handler name \"a/b\": a name is 1 to "
+                     "64 of A-Z a-z 0-9 _ . -");
+    memset(name, 'n', 65);
+    name[65] = '\0';
+    snprintf(text, sizeof(text), "handlers:\n  %s: {plugin: log}\n", name);
+    snprintf(expect, sizeof(expect),
+             "eventrouter.yaml:2:3: handlers: invalid handler name \"%s\": a name is 1 to 64 of "
+             "A-Z a-z 0-9 _ . -",
+             name);
+    ck_assert_str_eq(one_error(text), expect);
+    name[64] = '\0';
+    snprintf(text, sizeof(text), "handlers:\n  %s:\n    plugin: @P\n    endpoint: e\n", name);
+    ck_assert_int_eq(loadp(text), 0);
+    /* Duplicate names are duplicate YAML keys. */
+    ck_assert_str_eq(one_errorp("handlers:\n" HANDLER("h") HANDLER("h")),
+                     "eventrouter.yaml:5:3: duplicate key \"h\" (first at line 2)");
+}
+END_TEST
+
+START_TEST(plugin_load_errors)
+{
+    static const char not_found[] = "eventrouter.yaml:4:13: handlers.h.plugin: nope.so: handler "
+                                    "plugin not found (searched: /nonexistent/a, /nonexistent/b, ";
+    const char *m;
+
+    /* Neither a name nor an absolute path. */
+    ck_assert_str_eq(one_error("handlers:\n  h:\n    plugin: ./x.so\n"),
+                     "eventrouter.yaml:3:13: handlers.h.plugin: expected a plugin's name or an "
+                     "absolute path to a .so, got \"./x.so\"");
+    ck_assert_str_eq(one_error("handlers:\n  h:\n    plugin: lib/x\n"),
+                     "eventrouter.yaml:3:13: handlers.h.plugin: expected a plugin's name or an "
+                     "absolute path to a .so, got \"lib/x\"");
+    /* Not found: the message names every directory searched. */
+    m = one_error("plugin_path: [/nonexistent/a, /nonexistent/b]\nhandlers:\n  h:\n"
+                  "    plugin: nope\n    whatever: 1\n");
+    ck_assert_msg(strncmp(m, not_found, strlen(not_found)) == 0, "%s", m);
+    ck_assert_msg(strstr(m, "/eventrouter/handlers)") != NULL, "%s", m);
+    /* An absolute path that is not there. */
+    m = one_error("handlers:\n  h:\n    plugin: /nonexistent/x.so\n");
+    ck_assert_str_eq(m, "eventrouter.yaml:3:13: handlers.h.plugin: /nonexistent/x.so: No such "
+                        "file or directory");
+    /* A file that is not a plugin. */
+    m = one_error("handlers:\n  h:\n    plugin: /dev/null\n");
+    ck_assert_str_eq(m, "eventrouter.yaml:3:13: handlers.h.plugin: /dev/null: refusing to load: "
+                        "not a regular file");
+    /* A regular file that is no shared object. */
+    m = one_error("handlers:\n  h:\n    plugin: " ER_SRCDIR "/conf/eventrouter.yaml\n");
+    ck_assert_msg(strstr(m, "eventrouter.yaml:3:13: handlers.h.plugin: /") == m, "%s", m);
+    ck_assert_msg(strstr(m, "/conf/eventrouter.yaml: cannot load: ") != NULL, "%s", m);
+}
+END_TEST
+
+START_TEST(fingerprints)
+{
+    char *first;
+
+    ck_assert_int_eq(loadp("handlers:\n  h: {plugin: @P, endpoint: e, password: p, window: 8}\n"),
+                     0);
+    first = strdup(cfg->handlers[0].fingerprint);
+    /* Same values, other order and spelling: same fingerprint. */
+    ck_assert_int_eq(loadp("handlers:\n  h:\n    window: 8\n    password: p\n    endpoint: \"e\"\n"
+                           "    plugin: @P\n    delay: 100ms\n    timeout: off\n"),
+                     0);
+    ck_assert_str_eq(cfg->handlers[0].fingerprint, first);
+    /* A host key, an option, a secret: each a change. */
+    ck_assert_int_eq(loadp("handlers:\n  h: {plugin: @P, endpoint: e, password: p, window: 9}\n"),
+                     0);
+    ck_assert_str_ne(cfg->handlers[0].fingerprint, first);
+    ck_assert_int_eq(loadp("handlers:\n  h: {plugin: @P, endpoint: f, password: p, window: 8}\n"),
+                     0);
+    ck_assert_str_ne(cfg->handlers[0].fingerprint, first);
+    ck_assert_int_eq(loadp("handlers:\n  h: {plugin: @P, endpoint: e, password: q, window: 8}\n"),
+                     0);
+    ck_assert_str_ne(cfg->handlers[0].fingerprint, first);
+    free(first);
+}
+END_TEST
+
+/* ================================================================ routes */
+
+START_TEST(routes_hybrid_example)
+{
+    const er_route_conf_t *r;
+
+    ck_assert_msg(loadp("handlers:\n" HANDLER("audit-log") HANDLER("analytics") HANDLER(
+                      "all") "routes:\n"
+                             "  - match: { type: [CriticalEvent, RealTimeEvent] }\n"
+                             "    to: [audit-log]\n"
+                             "  - match: { topic: \"analytics.**\" }\n"
+                             "    to: analytics\n"
+                             "    retry: { max_attempts: 5, initial: 100ms, max: 30s }\n"
+                             "  - match: \"*\"\n"
+                             "    to: [audit-log, all]\n"
+                             "    continue: true\n"
+                             "  - match:\n"
+                             "      priority: [high, critical]\n"
+                             "      source: billing\n"
+                             "      stream: \"user:\"\n"
+                             "      from: kafka-main\n"
+                             "      meta.tenant: [acme, globex]\n"
+                             "    to: all\n") == 0,
+                  "%s", diag.count ? msg(0) : "");
+    ck_assert_uint_eq(cfg->nroutes, 4);
+    r = &cfg->routes[0];
+    ck_assert(!r->match_all);
+    ck_assert_uint_eq(r->nkeys, 1);
+    ck_assert_str_eq(r->keys[0].key, "type");
+    ck_assert_uint_eq(r->keys[0].nvalues, 2);
+    ck_assert_str_eq(r->keys[0].values[1], "RealTimeEvent");
+    ck_assert_ptr_null(r->keys[0].values[2]);
+    ck_assert_uint_eq(r->nto, 1);
+    ck_assert_str_eq(r->to[0], "audit-log");
+    ck_assert_ptr_null(r->to[1]);
+    ck_assert(!r->cont);
+    ck_assert(!r->retry.set);
+    ck_assert_ptr_eq(r->pos.file, cfg->path);
+    ck_assert_uint_eq(r->pos.line, 12);
+    ck_assert_uint_eq(r->pos.col, 5);
+    r = &cfg->routes[1];
+    ck_assert_str_eq(r->keys[0].values[0], "analytics.**");
+    ck_assert_str_eq(r->to[0], "analytics");
+    ck_assert(r->retry.set);
+    ck_assert_uint_eq(r->retry.max_attempts, 5);
+    ck_assert_uint_eq(r->retry.max_ms, 30000);
+    ck_assert(r->retry.jitter == 0.2); /* the keys not given: the defaults */
+    r = &cfg->routes[2];
+    ck_assert(r->match_all);
+    ck_assert_uint_eq(r->nkeys, 0);
+    ck_assert_uint_eq(r->nto, 2);
+    ck_assert(r->cont);
+    r = &cfg->routes[3];
+    ck_assert_uint_eq(r->nkeys, 5);
+    ck_assert_str_eq(r->keys[0].key, "priority");
+    ck_assert_str_eq(r->keys[3].key, "from");
+    ck_assert_str_eq(r->keys[4].key, "meta.tenant");
+    ck_assert_str_eq(r->keys[4].values[1], "globex");
+}
+END_TEST
+
+START_TEST(route_errors)
+{
+    static const struct {
+        const char *route; /* the list's text, from line 4 */
+        const char *error;
+    } cases[] = {
+        /* Destinations. */
+        {"  - match: \"*\"\n    to: [h, nope]\n",
+         "5:13: routes[0].to[1]: \"nope\" is not a declared handler"},
+        {"  - match: \"*\"\n    to: nope\n",
+         "5:9: routes[0].to: \"nope\" is not a declared handler"},
+        {"  - match: \"*\"\n    to: [h, h]\n", "5:13: routes[0].to[1]: \"h\" is listed twice"},
+        {"  - match: \"*\"\n    to: []\n",
+         "5:9: routes[0].to: expected a handler's name or a non-empty list of them, got an empty "
+         "list"},
+        {"  - match: \"*\"\n    to: {h: 1}\n",
+         "5:9: routes[0].to: expected a handler's name or a non-empty list of them, got a map"},
+        {"  - match: \"*\"\n    to: [[h]]\n",
+         "5:10: routes[0].to[0]: expected a handler's name, got a list"},
+        {"  - match: \"*\"\n", "4:5: routes[0].to: required key is missing"},
+        {"  - to: h\n", "4:5: routes[0].match: required key is missing"},
+        /* Match. */
+        {"  - match: all\n    to: h\n",
+         "4:12: routes[0].match: expected \"*\" or a map of match keys, got \"all\""},
+        {"  - match: [a]\n    to: h\n",
+         "4:12: routes[0].match: expected \"*\" or a map of match keys, got a list"},
+        {"  - match: {}\n    to: h\n",
+         "4:12: routes[0].match: no match keys (\"*\" matches every event)"},
+        {"  - match: {tpye: A}\n    to: h\n",
+         "4:13: routes[0].match.tpye: unknown key (did you mean \"type\"?)"},
+        {"  - match: {meta.: x}\n    to: h\n",
+         "4:13: routes[0].match.meta.: a meta key needs a name (meta.KEY)"},
+        {"  - match: {meta: {a: b}}\n    to: h\n", "4:13: routes[0].match.meta: unknown key"},
+        {"  - match: {type: Bad Type}\n    to: h\n",
+         "4:19: routes[0].match.type: invalid event type \"Bad Type\": an event type is 1 to 128 "
+         "of A-Z a-z 0-9 _ . -"},
+        {"  - match: {type: []}\n    to: h\n",
+         "4:19: routes[0].match.type: expected a value or a non-empty list of values, got an "
+         "empty list"},
+        {"  - match: {type: [A, '']}\n    to: h\n",
+         "4:23: routes[0].match.type[1]: expected a non-empty string, got an empty one"},
+        {"  - match: {priority: urgent}\n    to: h\n",
+         "4:23: routes[0].match.priority: invalid priority \"urgent\": expected one of low, "
+         "normal, high, critical"},
+        {"  - match: {priority: [high, 3]}\n    to: h\n",
+         "4:30: routes[0].match.priority[1]: invalid priority \"3\": expected one of low, normal, "
+         "high, critical"},
+        {"  - match: {topic: \"a.**.b\"}\n    to: h\n",
+         "4:20: routes[0].match.topic: invalid topic glob \"a.**.b\": ** must be the last segment"},
+        {"  - match: {topic: \"a..b\"}\n    to: h\n",
+         "4:20: routes[0].match.topic: invalid topic glob \"a..b\": empty segment"},
+        {"  - match: {topic: \"a.\"}\n    to: h\n",
+         "4:20: routes[0].match.topic: invalid topic glob \"a.\": empty segment"},
+        {"  - match: {topic: \"a*.b\"}\n    to: h\n",
+         "4:20: routes[0].match.topic: invalid topic glob \"a*.b\": a segment is * or ** or made "
+         "of A-Z a-z 0-9 _ - (got \"a*\")"},
+        {"  - match: {topic: [ok, \"***\"]}\n    to: h\n",
+         "4:25: routes[0].match.topic[1]: invalid topic glob \"***\": a segment is * or ** or "
+         "made of A-Z a-z 0-9 _ - (got \"***\")"},
+        {"  - match: {from: \"kafka main\"}\n    to: h\n",
+         "4:19: routes[0].match.from: invalid broker name \"kafka main\": a name is 1 to 64 of "
+         "A-Z a-z 0-9 _ . -"},
+        {"  - match: {stream: \"a\\tb\"}\n    to: h\n",
+         "4:21: routes[0].match.stream: invalid stream prefix \"a\\x09b\": control characters "
+         "never occur in events"},
+        /* The route itself. */
+        {"  - match: \"*\"\n    to: h\n    contine: true\n",
+         "6:5: routes[0].contine: unknown key (did you mean \"continue\"?)"},
+        {"  - match: \"*\"\n    to: h\n    continue: maybe\n",
+         "6:15: routes[0].continue: expected true or false (or yes/no, on/off), got \"maybe\""},
+        {"  - match: \"*\"\n    to: h\n    retry: {max: 1ms}\n",
+         "6:18: routes[0].retry.max: must be at least retry.initial (100ms), got 1ms"},
+        {"  - \"*\"\n", "4:5: routes[0]: expected a map with match and to, got \"*\""},
+    };
+    char text[1024], expect[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(text, sizeof(text), "handlers:\n  h: {plugin: @P, endpoint: e}\nroutes:\n%s",
+                 cases[i].route);
+        snprintf(expect, sizeof(expect), "eventrouter.yaml:%s", cases[i].error);
+        ck_assert_str_eq(one_errorp(text), expect);
+    }
+    ck_assert_str_eq(one_error("routes: {a: 1}\n"),
+                     "eventrouter.yaml:1:9: routes: expected a list of routes, got a map");
+    /* The second route's errors name it. */
+    ck_assert_str_eq(one_errorp("handlers:\n  h: {plugin: @P, endpoint: e}\nroutes:\n"
+                                "  - {match: \"*\", to: h}\n  - {match: {type: A}, to: x}\n"),
+                     "eventrouter.yaml:5:28: routes[1].to: \"x\" is not a declared handler");
+    /* Brokers are not supported yet: a name under brokers: is no handler. */
+    ck_assert_int_eq(load("brokers:\n  redis-main: {plugin: redis}\n"
+                          "routes:\n  - match: \"*\"\n    to: [redis-main]\n"),
+                     -EINVAL);
+    ck_assert_uint_eq(diag.count, 2);
+    ck_assert_str_eq(msg(0), "eventrouter.yaml:1:1: brokers: not supported in this version");
+    ck_assert_str_eq(msg(1),
+                     "eventrouter.yaml:5:10: routes[0].to[0]: \"redis-main\" is not a declared "
+                     "handler");
+}
+END_TEST
+
+START_TEST(plugin_path_forms)
+{
+    ck_assert_int_eq(load("plugin_path: /a\n"), 0);
+    ck_assert_str_eq(cfg->plugin_path[0], "/a");
+    ck_assert_ptr_null(cfg->plugin_path[1]);
+    ck_assert_int_eq(load("plugin_path: [/a, \"/b c\"]\n"), 0);
+    ck_assert_str_eq(cfg->plugin_path[1], "/b c");
+    ck_assert_str_eq(one_error("plugin_path: lib\n"),
+                     "eventrouter.yaml:1:14: plugin_path: expected an absolute directory, got "
+                     "\"lib\"");
+    ck_assert_str_eq(one_error("plugin_path: [/a, lib]\n"),
+                     "eventrouter.yaml:1:19: plugin_path[1]: expected an absolute directory, got "
+                     "\"lib\"");
+    ck_assert_str_eq(one_error("plugin_path: {a: b}\n"),
+                     "eventrouter.yaml:1:14: plugin_path: expected a directory or a list of "
+                     "directories, got a map");
+}
+END_TEST
+
+START_TEST(many_errors_across_sections)
+{
+    ck_assert_int_eq(loadp("limits: {max_batch: 0}\n"
+                           "handlers:\n"
+                           "  good: {plugin: @P, endpoint: e}\n"
+                           "  bad: {plugin: @P, count: 0}\n"
+                           "routes:\n"
+                           "  - match: {priority: urgent}\n"
+                           "    to: [good, missing]\n"),
+                     -EINVAL);
+    ck_assert_uint_eq(diag.count, 5);
+    ck_assert_str_eq(msg(0),
+                     "eventrouter.yaml:1:21: limits.max_batch: must be between 1 and 65536, got 0");
+    ck_assert_str_eq(msg(1),
+                     "eventrouter.yaml:4:8: handlers.bad.endpoint: required key is missing");
+    ck_assert_msg(strstr(msg(2), ": handlers.bad.count: must be between 1 and 1000, got 0") != NULL,
+                  "%s", msg(2));
+    ck_assert_str_eq(msg(3), "eventrouter.yaml:6:23: routes[0].match.priority: invalid priority "
+                             "\"urgent\": expected one of low, normal, high, critical");
+    ck_assert_str_eq(
+        msg(4), "eventrouter.yaml:7:16: routes[0].to[1]: \"missing\" is not a declared handler");
+}
+END_TEST
+
+START_TEST(dump_handlers_and_routes)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    ck_assert_int_eq(loadp("plugin_path: [/opt/p]\n"
+                           "handlers:\n"
+                           "  h:\n"
+                           "    plugin: @P\n"
+                           "    endpoint: \"a$$b\"\n"
+                           "    password: hunter2\n"
+                           "    properties: {api_token: t0k, acks: all}\n"
+                           "    retry: {multiplier: 1.5}\n"
+                           "routes:\n"
+                           "  - match: {type: [A, B], meta.k: v}\n"
+                           "    to: h\n"
+                           "    continue: yes\n"
+                           "    retry: {max_attempts: 2}\n"
+                           "  - match: \"*\"\n"
+                           "    to: [h]\n"),
+                     0);
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(er__config_dump(cfg, f), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "hunter2") == NULL && strstr(out, "t0k") == NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\nplugin_path: [\"/opt/p\"]\nhandlers:\n  \"h\":\n    plugin: ") !=
+                      NULL,
+                  "%s", out);
+    ck_assert(strstr(out, "    window: 256\n    retry:\n      max_attempts: 5\n") != NULL);
+    ck_assert(strstr(out, "      multiplier: 1.5\n      jitter: 0.2\n") != NULL);
+    ck_assert(strstr(out, "    timeout: off\n") != NULL);
+    ck_assert(strstr(out, "    endpoint: \"a$$b\"\n") != NULL);
+    ck_assert(strstr(out, "    password: \"<redacted>\"\n") != NULL);
+    ck_assert(strstr(out, "      \"api_token\": \"<redacted>\"\n") != NULL);
+    ck_assert(strstr(out, "    # dir: not set\n") != NULL);
+    ck_assert(strstr(out, "routes:\n  - match:\n      \"type\": [\"A\", \"B\"]\n      \"meta.k\": "
+                          "[\"v\"]\n    to: [\"h\"]\n    continue: true\n    retry:\n      "
+                          "max_attempts: 2\n") != NULL);
+    ck_assert(strstr(out, "  - match: \"*\"\n    to: [\"h\"]\n    continue: false\n") != NULL);
+
+    /* It loads back (the redacted secret becomes the text "<redacted>"). */
+    ck_assert_msg(load(out) == 0, "%s", diag.count ? msg(0) : "");
+    free(out);
+    ck_assert_uint_eq(cfg->nhandlers, 1);
+    ck_assert(cfg->handlers[0].retry.multiplier == 1.5);
+    ck_assert_uint_eq(cfg->nroutes, 2);
+    ck_assert(cfg->routes[0].cont);
+    ck_assert_uint_eq(cfg->routes[0].retry.max_attempts, 2);
+    ck_assert_str_eq(cfg->routes[0].keys[1].key, "meta.k");
+
+    /* Nothing configured. */
+    ck_assert_int_eq(load(""), 0);
+    out = NULL;
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(er__config_dump(cfg, f), 0);
+    fclose(f);
+    ck_assert(strstr(out, "\n# plugin_path: not set\nhandlers: {}\nroutes: []\n") != NULL);
+    free(out);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -448,6 +1075,17 @@ static Suite *config_suite(void)
     tcase_add_test(tc, several_errors_at_once);
     tcase_add_test(tc, unreadable_files);
     tcase_add_test(tc, dump_loads_back);
+    tcase_add_test(tc, handler_defaults);
+    tcase_add_test(tc, handler_every_key);
+    tcase_add_test(tc, handler_errors);
+    tcase_add_test(tc, handler_shape_errors);
+    tcase_add_test(tc, plugin_load_errors);
+    tcase_add_test(tc, fingerprints);
+    tcase_add_test(tc, routes_hybrid_example);
+    tcase_add_test(tc, route_errors);
+    tcase_add_test(tc, plugin_path_forms);
+    tcase_add_test(tc, many_errors_across_sections);
+    tcase_add_test(tc, dump_handlers_and_routes);
     suite_add_tcase(s, tc);
     return s;
 }

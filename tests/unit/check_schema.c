@@ -895,6 +895,219 @@ START_TEST(parsers_and_formatters)
 }
 END_TEST
 
+/* ====================================== numbers, custom keys, tree defaults */
+
+typedef struct extra_s {
+    double ratio;
+    double any;
+    er_strlist_t tags;
+    er_conf_tree_t *props;
+} extra_t;
+
+static const er_schema_entry_t extra_entries[] = {
+    {.key = "ratio",
+     .type = ER_SCHEMA_DOUBLE,
+     .def = "0.5",
+     .dmin = 0,
+     .dmax = 1,
+     .offset = offsetof(extra_t, ratio),
+     .desc = "a fraction"},
+    {.key = "any",
+     .type = ER_SCHEMA_DOUBLE,
+     .def = "2",
+     .offset = offsetof(extra_t, any),
+     .desc = "any number"},
+    {.key = "tags",
+     .type = ER_SCHEMA_STRLIST,
+     .def = "[x, y]",
+     .max = 3,
+     .offset = offsetof(extra_t, tags),
+     .desc = "tags"},
+    {.key = "props",
+     .type = ER_SCHEMA_MAP,
+     .flags = ER_SCHEMA_SCALARS,
+     .def = "{k: v}",
+     .offset = offsetof(extra_t, props),
+     .desc = "flat map"},
+    {.key = "custom", .type = ER_SCHEMA_CUSTOM, .desc = "the caller's"},
+};
+static const er_schema_t extra_schema = {extra_entries, ER_SCHEMA_COUNT(extra_entries)};
+
+/* Apply text to a fresh extra_t; the one error (or "" when none). */
+static const char *apply_extra(const char *text, extra_t *e)
+{
+    er__schema_free(&extra_schema, e);
+    memset(e, 0, sizeof(*e));
+    er__conf_tree_free(tree);
+    tree = NULL;
+    er__diag_free(&diag);
+    ck_assert_int_eq(er__conf_load_string("t.yaml", text, strlen(text), &tree, &diag), 0);
+    if (er__schema_apply(&extra_schema, tree, e, &diag) == 0)
+        return "";
+    ck_assert_uint_eq(diag.count, 1);
+    return msg(0);
+}
+
+START_TEST(numbers_custom_keys_and_tree_defaults)
+{
+    extra_t e;
+    char err[256], *out = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    memset(&e, 0, sizeof(e));
+    ck_assert_str_eq(apply_extra("", &e), "");
+    ck_assert(e.ratio == 0.5);
+    ck_assert(e.any == 2);
+    ck_assert_uint_eq(e.tags.count, 2);
+    ck_assert_str_eq(e.tags.items[1], "y");
+    ck_assert_str_eq(er__conf_map_get(e.props->root, "k")->text, "v");
+
+    ck_assert_str_eq(apply_extra("ratio: 1\nany: -3.25\ntags: []\nprops: {a: \"1\"}\n"
+                                 "custom: [anything, {at: all}]\n",
+                                 &e),
+                     "");
+    ck_assert(e.ratio == 1);
+    ck_assert(e.any == -3.25);
+    ck_assert_uint_eq(e.tags.count, 0);
+    ck_assert_ptr_null(er__conf_map_get(e.props->root, "k"));
+
+    ck_assert_str_eq(apply_extra("ratio: 1.5\n", &e),
+                     "t.yaml:1:8: ratio: must be between 0 and 1, got 1.5");
+    ck_assert_str_eq(apply_extra("ratio: 1e-3\n", &e),
+                     "t.yaml:1:8: ratio: expected a number such as 1.5, got \"1e-3\"");
+    ck_assert_str_eq(apply_extra("ratio: .5\n", &e),
+                     "t.yaml:1:8: ratio: expected a number such as 1.5, got \".5\"");
+    ck_assert_str_eq(apply_extra("any: 01.5\n", &e),
+                     "t.yaml:1:6: any: expected a number such as 1.5, got \"01.5\"");
+    ck_assert_str_eq(apply_extra("any: 1.\n", &e),
+                     "t.yaml:1:6: any: expected a number such as 1.5, got \"1.\"");
+    ck_assert_str_eq(apply_extra("props: {a: [b]}\n", &e),
+                     "t.yaml:1:12: props.a: expected a string, got a list");
+    ck_assert_str_eq(apply_extra("props:\n  a:\n", &e),
+                     "t.yaml:2:5: props.a: expected a string, got an empty value");
+    ck_assert_str_eq(apply_extra("cusotm: 1\n", &e),
+                     "t.yaml:1:1: cusotm: unknown key (did you mean \"custom\"?)");
+
+    /* The dump shows numbers read back exactly, and no custom key. */
+    ck_assert_str_eq(apply_extra("ratio: 0.1\nany: 100\ncustom: 1\n", &e), "");
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(er__schema_dump(&extra_schema, &e, f), 0);
+    fclose(f);
+    ck_assert_str_eq(out, "ratio: 0.1\nany: 100\ntags: [\"x\", \"y\"]\nprops:\n  \"k\": \"v\"\n");
+    free(out);
+    er__schema_free(&extra_schema, &e);
+
+    /* Help shows the tree defaults. */
+    out = NULL;
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(er__schema_help(&extra_schema, f), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "ratio (number, default 0.5, between 0 and 1)\n") != NULL, "%s", out);
+    ck_assert(strstr(out, "tags (list of strings, default [x, y], at most 3 items)\n") != NULL);
+    ck_assert(strstr(out, "custom (see the manual)\n") != NULL);
+    free(out);
+
+    ck_assert_msg(er__schema_check(&extra_schema, err, sizeof(err)) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(new_table_checks)
+{
+    static const struct {
+        er_schema_entry_t e;
+        const char *error;
+    } cases[] = {
+        {{.key = "d", .type = ER_SCHEMA_DOUBLE, .def = "2", .dmin = 0, .dmax = 1, .desc = "x"},
+         "d: default \"2\" does not parse (Numerical result out of range)"},
+        {{.key = "d", .type = ER_SCHEMA_DOUBLE, .def = "1e3", .desc = "x"},
+         "d: default \"1e3\" does not parse (Invalid argument)"},
+        {{.key = "s", .type = ER_SCHEMA_STRING, .flags = ER_SCHEMA_SCALARS, .desc = "x"},
+         "s: only maps can be maps of scalars"},
+        {{.key = "c", .type = ER_SCHEMA_CUSTOM, .def = "1", .desc = "x"},
+         "c: this type takes no default"},
+        {{.key = "l", .type = ER_SCHEMA_STRLIST, .def = "a: b", .desc = "x"},
+         "l: default \"a: b\" does not parse"},
+        {{.key = "l", .type = ER_SCHEMA_STRLIST, .def = "[a, b]", .max = 1, .desc = "x"},
+         "l: default \"[a, b]\" does not parse"},
+        {{.key = "m", .type = ER_SCHEMA_MAP, .def = "[", .desc = "x"},
+         "m: default \"[\" does not parse"},
+    };
+    char err[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        er_schema_t one = {&cases[i].e, 1};
+        err[0] = '\0';
+        ck_assert_int_eq(er__schema_check(&one, err, sizeof(err)), -EINVAL);
+        ck_assert_str_eq(err, cases[i].error);
+    }
+}
+END_TEST
+
+START_TEST(doubles)
+{
+    static const struct {
+        const char *text;
+        int rc;
+        double value;
+    } parse[] = {
+        {"0", 0, 0},         {"2", 0, 2},          {"0.25", 0, 0.25},   {"-1.5", 0, -1.5},
+        {"-0", 0, 0},        {"10.0", 0, 10},      {"", -EINVAL, 0},    {"-", -EINVAL, 0},
+        {"+1", -EINVAL, 0},  {"01", -EINVAL, 0},   {"1.", -EINVAL, 0},  {".5", -EINVAL, 0},
+        {"1e3", -EINVAL, 0}, {"0x10", -EINVAL, 0}, {"inf", -EINVAL, 0}, {"nan", -EINVAL, 0},
+        {" 1", -EINVAL, 0},  {"1 ", -EINVAL, 0},
+    };
+    static const struct {
+        double value;
+        const char *text;
+    } format[] = {
+        {2, "2"},
+        {0.2, "0.2"},
+        {1.5, "1.5"},
+        {100, "100"},
+        {0, "0"},
+        {-2.5, "-2.5"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {1e20, "100000000000000000000"},
+        {1e-20, "0.00000000000000000001"},
+    };
+    char buf[ER_DOUBLE_TEXT_MAX];
+    double d;
+    size_t i;
+
+    for (i = 0; i < sizeof(parse) / sizeof(parse[0]); i++) {
+        d = -99;
+        ck_assert_msg(er__parse_double(parse[i].text, &d) == parse[i].rc, "\"%s\"", parse[i].text);
+        if (parse[i].rc == 0)
+            ck_assert_msg(d == parse[i].value, "\"%s\" read as %g", parse[i].text, d);
+    }
+    ck_assert_int_eq(er__parse_double("1"
+                                      "000000000000000000000000000000000000000000000000000000000"
+                                      "00000000000000000000000000000000000000000000000000000000000"
+                                      "00000000000000000000000000000000000000000000000000000000000"
+                                      "00000000000000000000000000000000000000000000000000000000000"
+                                      "00000000000000000000000000000000000000000000000000000000000"
+                                      "0000000000000000000000000000000000000000000000000000000000",
+                                      &d),
+                     -ERANGE);
+    for (i = 0; i < sizeof(format) / sizeof(format[0]); i++) {
+        er__format_double(format[i].value, buf, sizeof(buf));
+        ck_assert_str_eq(buf, format[i].text);
+        ck_assert_int_eq(er__parse_double(buf, &d), 0);
+        ck_assert(d == format[i].value);
+    }
+    /* The extremes fit and read back. */
+    ck_assert_int_lt(er__format_double(-1.7976931348623157e308, buf, sizeof(buf)),
+                     ER_DOUBLE_TEXT_MAX);
+    ck_assert_int_eq(er__parse_double(buf, &d), 0);
+    ck_assert(d == -1.7976931348623157e308);
+    er__format_double(2.2250738585072014e-308, buf, sizeof(buf));
+    ck_assert_int_eq(er__parse_double(buf, &d), 0);
+    ck_assert(d == 2.2250738585072014e-308);
+}
+END_TEST
+
 static Suite *schema_suite(void)
 {
     Suite *s = suite_create("schema");
@@ -923,6 +1136,9 @@ static Suite *schema_suite(void)
     tcase_add_test(tc, table_self_check);
     tcase_add_test(tc, enum_values_from_a_function);
     tcase_add_test(tc, parsers_and_formatters);
+    tcase_add_test(tc, numbers_custom_keys_and_tree_defaults);
+    tcase_add_test(tc, new_table_checks);
+    tcase_add_test(tc, doubles);
     suite_add_tcase(s, tc);
     return s;
 }

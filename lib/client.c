@@ -366,7 +366,7 @@ static int on_reply(er_client_t *c, const er_msg_t *m)
     if (c->wait.req == m->req) {
         c->wait.done = true;
         free(c->wait.reply);
-        c->wait.reply = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        c->wait.reply = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         c->wait.rc = c->wait.reply ? 0 : -ENOMEM;
     }
     json_decref(j);

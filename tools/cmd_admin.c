@@ -39,7 +39,7 @@ int ctl_admin(ctl_session_t *s, const char *cmd, const char *args_json, json_t *
 
 static void print_json(const json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     if (s)
         puts(s);
     free(s);
@@ -91,7 +91,7 @@ static void print_flat(const char *prefix, const json_t *j)
         } else if (json_is_string(v)) {
             printf("%-32s %s\n", key, json_string_value(v));
         } else {
-            char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
             printf("%-32s %s\n", key, s ? s : "?");
             free(s);
         }
@@ -149,7 +149,7 @@ static void print_match(const json_t *m)
     }
     json_object_foreach((json_t *)m, k, v)
     {
-        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
         printf("%s%s=%s", first ? "" : " ", k, s ? s : "?");
         free(s);
         first = false;

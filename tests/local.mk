@@ -126,6 +126,7 @@ INTEGRATION_SH = \
 	tests/integration/test_eventctl.sh \
 	tests/integration/test_daemon.sh \
 	tests/integration/test_routing.sh \
+	tests/integration/test_dispatch.sh \
 	tests/integration/test_man.sh
 # The sample handler built out of tree against a staged `make install`.
 INTEGRATION_SH += tests/integration/test_example.sh

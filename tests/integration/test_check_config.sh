@@ -278,6 +278,11 @@ grep -qx 'bad-size.yaml:3:14: limits.max_frame: expected a size such as 1MiB, go
     "$TMP/stderr" || fail "EVENTROUTER_CONFIG: stderr: $(cat "$TMP/stderr")"
 echo "ok - EVENTROUTER_CONFIG"
 
+# Every shipped example configuration is valid.
+for ex in "$ER_SRCDIR"/conf/examples/*.yaml; do
+    expect_ok "example $(basename "$ex")" "$ex"
+done
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures check(s) failed" >&2
     exit 1

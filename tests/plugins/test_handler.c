@@ -3,23 +3,40 @@
  * option of every type the ABI has — string, path, bool, bounded int,
  * uint, duration, size, enum, list, map, a required one and a secret one —
  * so the configuration tests exercise every check against a real .so
- * loaded the real way, and handle() completes every event ER_OK at once.
- * Its `types` list becomes its declared event types (an implicit route),
- * for router and integration tests. It holds no handles, so stop() calls
- * done at once.
+ * loaded the real way. handle() answers by the event's type, so dispatch
+ * tests can drive every status: TestFail → ER_FAIL, TestRetry → ER_RETRY
+ * (always), TestPending → ER_PENDING and ER_OK from a 1 ms timer,
+ * anything else → ER_OK at once. Its `types` list becomes its declared
+ * event types (an implicit route). stop() completes what is pending, then
+ * calls done.
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include <eventrouter/plugin.h>
 
 #define MAX_TYPES 64
 
-typedef struct instance_s {
+#define MAX_PENDING 256
+
+typedef struct instance_s instance_t;
+
+/* A TestPending delivery waiting for its timer. */
+typedef struct pending_s {
+    instance_t *in;
+    er_token_t *token;
+    er_timer_t *timer;
+} pending_t;
+
+struct instance_s {
     const er_host_t *host;
     er_plugin_ctx_t *ctx;
     const char *types[MAX_TYPES + 1]; /* borrowed from the options; NULL-terminated */
-} instance_t;
+    pending_t pending[MAX_PENDING];
+    int64_t calls, ok, fail, retry, pend;
+};
 
 static const er_option_t options[] = {
     {.key = "endpoint",
@@ -82,6 +99,7 @@ static int create(const er_host_t *host, er_plugin_ctx_t *ctx, const er_options_
 
     if ((in = host->alloc(sizeof(*in))) == NULL)
         return -ENOMEM;
+    memset(in, 0, sizeof(*in));
     in->host = host;
     in->ctx = ctx;
     for (i = 0; i < MAX_TYPES && host->opt_list(opts, "types", i, &in->types[i]) == 0; i++)
@@ -101,7 +119,18 @@ static int start(void *instance)
 
 static void stop(void *instance, er_done_cb done, void *done_arg)
 {
-    (void)instance;
+    instance_t *in = instance;
+    size_t i;
+
+    /* Every token completed and every timer stopped before done. */
+    for (i = 0; i < MAX_PENDING; i++) {
+        pending_t *p = &in->pending[i];
+        if (p->token == NULL)
+            continue;
+        in->host->timer_stop(p->timer);
+        in->host->complete(p->token, ER_RETRY);
+        p->token = NULL;
+    }
     done(done_arg);
 }
 
@@ -112,12 +141,68 @@ static void destroy(void *instance)
     in->host->free(in);
 }
 
+static void on_pending_timer(void *arg)
+{
+    pending_t *p = arg;
+    er_token_t *token = p->token;
+
+    p->in->host->timer_stop(p->timer);
+    p->token = NULL;
+    p->in->ok++;
+    p->in->host->complete(token, ER_OK);
+}
+
+static bool type_is(const er_event_t *e, const char *t)
+{
+    return e->type.len == strlen(t) && memcmp(e->type.ptr, t, e->type.len) == 0;
+}
+
 static int handle(void *instance, er_ev_t *ev, er_token_t *token)
 {
-    (void)instance;
-    (void)ev;
-    (void)token;
+    instance_t *in = instance;
+    er_event_t e;
+    size_t i;
+
+    in->calls++;
+    if (in->host->event_get(ev, &e, sizeof(e)) != 0)
+        return -EINVAL;
+    if (type_is(&e, "TestFail")) {
+        in->fail++;
+        return ER_FAIL;
+    }
+    if (type_is(&e, "TestRetry")) {
+        in->retry++;
+        return ER_RETRY;
+    }
+    if (type_is(&e, "TestPending")) {
+        for (i = 0; i < MAX_PENDING && in->pending[i].token; i++)
+            ;
+        if (i == MAX_PENDING)
+            return ER_RETRY;
+        in->pending[i].in = in;
+        in->pending[i].token = token;
+        if (in->host->timer_start(in->ctx, 1, 0, on_pending_timer, &in->pending[i],
+                                  &in->pending[i].timer) != 0) {
+            in->pending[i].token = NULL;
+            return ER_RETRY;
+        }
+        in->pend++;
+        return ER_PENDING;
+    }
+    in->ok++;
     return ER_OK;
+}
+
+static void stats(void *instance, void (*emit)(void *arg, const char *name, int64_t value),
+                  void *arg)
+{
+    instance_t *in = instance;
+
+    emit(arg, "calls", in->calls);
+    emit(arg, "ok", in->ok);
+    emit(arg, "fail", in->fail);
+    emit(arg, "retry", in->retry);
+    emit(arg, "pending", in->pend);
 }
 
 static const char *const *types(void *instance)
@@ -135,6 +220,7 @@ static const er_handler_ops_t ops = {
     .destroy = destroy,
     .handle = handle,
     .types = types,
+    .stats = stats,
 };
 
 ER_PLUGIN_DEFINE = {
@@ -142,7 +228,7 @@ ER_PLUGIN_DEFINE = {
     .kind = ER_PLUGIN_HANDLER,
     .name = "test_handler",
     .version = "1.0",
-    .description = "test handler: an option of every type; completes every event OK",
+    .description = "test handler: an option of every type; answers by event type",
     .options = options,
     .ops = &ops,
 };

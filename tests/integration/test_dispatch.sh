@@ -1,0 +1,56 @@
+#!/bin/bash
+# Delivery statuses through the real daemon and a real handler .so
+# (tests/plugins/test_handler: TestFail → FAIL, TestRetry → RETRY always,
+# TestPending → PENDING then OK from a timer, else OK): OK is delivered,
+# RETRY is redelivered up to retry.max_attempts and then given up, FAIL is
+# logged, counted and dropped, PENDING completes later — all through a
+# window of 4, so most events wait in the queue first. Counts come from
+# `eventctl handlers` and from the plugin's own stats.
+set -u
+. "${ER_SRCDIR:-.}/tests/integration/lib.sh"
+[ -x "$EVENTROUTERD" ] || { echo "no $EVENTROUTERD"; exit 77; }
+so=$ER_BUILDDIR/tests/plugins/.libs/test_handler.so
+[ -f "$so" ] || { echo "no $so"; exit 77; }
+
+er_tmpdir
+er_write_config "handlers:
+  t:
+    plugin: $so
+    endpoint: test
+    window: 4
+    retry: { max_attempts: 3, initial: 100ms }
+routes:
+  - match: \"*\"
+    to: [t]"
+er_start_daemon
+ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
+field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$ER_TMP/h.json"; }
+
+fail_seq=$(ctl publish --type TestFail) || fail "publish TestFail"
+ctl publish --type TestRetry >/dev/null || fail "publish TestRetry"
+ctl publish --type TestPending --count 50 --batch 10 2>/dev/null || fail "publish TestPending"
+ctl publish --type Other --count 20 2>/dev/null || fail "publish Other"
+
+# Retries take 2 x 100 ms; wait for every delivery to settle.
+for _ in $(seq 1 1000); do
+    ctl --json handlers > "$ER_TMP/h.json" || fail "handlers"
+    [ "$(field delivered)" = 70 ] && [ "$(field gave_up)" = 1 ] && break
+    sleep 0.01
+done
+[ "$(field delivered)" = 70 ] || fail "delivered $(field delivered), expected 70: $(cat "$ER_TMP/h.json")"
+[ "$(field failed)" = 1 ] || fail "failed $(field failed), expected 1"
+[ "$(field retried)" = 2 ] || fail "retried $(field retried), expected 2 (3 attempts)"
+[ "$(field gave_up)" = 1 ] || fail "gave_up $(field gave_up), expected 1"
+[ "$(field inflight)" = 0 ] && [ "$(field queued)" = 0 ] || fail "deliveries left over"
+# The plugin saw: 1 FAIL, 3 RETRY attempts, 50 PENDING, 20 OK.
+[ "$(field calls)" = 74 ] || fail "plugin calls $(field calls), expected 74"
+[ "$(field pending)" = 50 ] || fail "plugin pending $(field pending), expected 50"
+[ "$(field ok)" = 70 ] || fail "plugin ok $(field ok), expected 70"
+grep -q "\[handler:t\] seq $fail_seq (TestFail): FAIL, dropped" "$ER_TMP/daemon.log" ||
+    fail "FAIL not logged"
+grep -q "(TestRetry): still failing after 3 attempts, dropped" "$ER_TMP/daemon.log" ||
+    fail "giving up not logged"
+
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+echo "test_dispatch: all checks passed"

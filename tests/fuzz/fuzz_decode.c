@@ -5,11 +5,15 @@
  * and decoded again, which must succeed: what the decoder accepts, the
  * encoder can write and the decoder reads back.
  *
+ * ADMIN and REPLY bodies go through the msgpack → JSON reader.
+ *
  * Build and run: make fuzz (FUZZ_SECONDS, default 60). Seeds: corpus/.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "frame.h"
 #include "proto.h"
@@ -79,6 +83,19 @@ static void decode_frame(const uint8_t *p, size_t n)
     case ER_OP_GOAWAY:
         er__goaway_decode(&m, reason, sizeof(reason), &err);
         break;
+    case ER_OP_ADMIN: {
+        er_str_t cmd;
+        json_t *args;
+        if (er__admin_decode(&m, &cmd, &args, &err) == 0)
+            json_decref(args);
+        break;
+    }
+    case ER_OP_REPLY: {
+        json_t *reply;
+        if (er__reply_decode(&m, &reply, &err) == 0)
+            json_decref(reply);
+        break;
+    }
     default:
         er__nil_decode(&m, &err);
         break;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "ingest.h"
+#include "uuid.h"
 
 void er__ingest_init(er_ingest_t *ing)
 {
@@ -20,7 +21,7 @@ void er__ingest_complete(er_ingest_t *ing, er_event_t *ev, int64_t now_us, const
                          char idbuf[37])
 {
     if (ev->id.ptr == NULL) {
-        er_uuid7(idbuf);
+        er__uuid7_at(idbuf, (uint64_t)now_us / 1000);
         ev->id.ptr = idbuf;
         ev->id.len = 36;
     }

@@ -70,13 +70,53 @@ static const struct {
 #undef FD
 };
 
+/* The field a key names, or -1: one candidate by length and first letters,
+ * then one comparison (this runs for every key of every event). */
 static int field_lookup(const char *p, size_t n)
 {
-    int i;
-    for (i = 0; i < F_COUNT; i++)
-        if (fields[i].len == n && memcmp(fields[i].name, p, n) == 0)
-            return i;
-    return -1;
+    int f;
+
+    switch (n) {
+    case 2:
+        f = F_ID;
+        break;
+    case 3:
+        f = p[0] == 's' ? F_SEQ : F_VIA;
+        break;
+    case 4:
+        f = p[0] == 't'   ? (p[1] == 'y' ? F_TYPE : F_TIME)
+            : p[0] == 'd' ? F_DATA
+            : p[0] == 'm' ? F_META
+                          : F_HOPS;
+        break;
+    case 5:
+        f = F_TOPIC;
+        break;
+    case 6:
+        f = p[0] == 'o' ? F_ORIGIN : p[1] == 't' ? F_STREAM : F_SOURCE;
+        break;
+    case 7:
+        f = F_VERSION;
+        break;
+    case 8:
+        f = p[0] == 'p' ? F_PRIORITY : F_RECEIVED;
+        break;
+    case 10:
+        f = F_TRACESTATE;
+        break;
+    case 11:
+        f = F_TRACEPARENT;
+        break;
+    case 12:
+        f = p[1] == 'a' ? F_CAUSATION_ID : F_CONTENT_TYPE;
+        break;
+    case 14:
+        f = F_CORRELATION_ID;
+        break;
+    default:
+        return -1;
+    }
+    return memcmp(fields[f].name, p, n) == 0 ? f : -1;
 }
 
 static bool plain_char(unsigned char c)

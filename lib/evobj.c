@@ -11,6 +11,7 @@
  * atomics.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,16 +39,22 @@ struct er_ev_s {
 
 /* ------------------------------------------------------------------ copy */
 
-/* Every er_str_t of the view that points at bytes to copy. */
-static void str_fields(er_event_t *ev, er_str_t *out[16])
+/* Offsets of every er_str_t of the view that points at bytes to copy. */
+static const size_t str_offsets[] = {
+    offsetof(er_event_t, type),           offsetof(er_event_t, topic),
+    offsetof(er_event_t, id),             offsetof(er_event_t, stream),
+    offsetof(er_event_t, correlation_id), offsetof(er_event_t, causation_id),
+    offsetof(er_event_t, source),         offsetof(er_event_t, traceparent),
+    offsetof(er_event_t, tracestate),     offsetof(er_event_t, content_type),
+    offsetof(er_event_t, data),           offsetof(er_event_t, origin.host),
+    offsetof(er_event_t, via.broker),     offsetof(er_event_t, via.source),
+    offsetof(er_event_t, via.plugin),
+};
+#define NSTRS (sizeof(str_offsets) / sizeof(str_offsets[0]))
+
+static inline er_str_t *str_at(er_event_t *ev, size_t i)
 {
-    er_str_t *list[16] = {
-        &ev->type,           &ev->topic,        &ev->id,         &ev->stream,
-        &ev->correlation_id, &ev->causation_id, &ev->source,     &ev->traceparent,
-        &ev->tracestate,     &ev->content_type, &ev->data,       &ev->origin.host,
-        &ev->via.broker,     &ev->via.source,   &ev->via.plugin, NULL,
-    };
-    memcpy(out, list, sizeof(list));
+    return (er_str_t *)((char *)ev + str_offsets[i]);
 }
 
 /* a += b, refusing overflow. */
@@ -74,20 +81,17 @@ static void place(er_str_t *s, char **w)
 
 er_ev_t *er__ev_new(const er_event_t *src)
 {
-    er_event_t tmp = *src;
-    er_str_t *strs[16];
     er_str_t k, v;
-    size_t total = sizeof(er_ev_t), metas = 0, pos = 0, i;
+    size_t total = sizeof(er_ev_t) + NSTRS, metas = 0, pos = 0, i; /* + the NULs */
     er_ev_t *ev;
     er_meta_t *meta;
     char *w;
 
-    str_fields(&tmp, strs);
-    for (i = 0; strs[i] != NULL; i++)
-        if (strs[i]->ptr != NULL && add_size(&total, strs[i]->len) != 0)
+    for (i = 0; i < NSTRS; i++) {
+        const er_str_t *s = str_at((er_event_t *)src, i);
+        if (s->ptr != NULL && add_size(&total, s->len) != 0)
             return NULL;
-    if (add_size(&total, 16) != 0) /* the NULs of the fixed strings */
-        return NULL;
+    }
     /* Meta from either form (er_meta_next walks both); counted first. */
     while (er_meta_next(src, &pos, &k, &v)) {
         if (add_size(&total, sizeof(er_meta_t)) != 0 || add_size(&total, k.len) != 0 ||
@@ -101,13 +105,12 @@ er_ev_t *er__ev_new(const er_event_t *src)
         return NULL;
     atomic_init(&ev->refs, 1);
     atomic_init(&ev->enc, NULL);
-    ev->view = tmp;
+    ev->view = *src;
     meta = (er_meta_t *)(ev + 1);
     w = (char *)(meta + metas);
 
-    str_fields(&ev->view, strs);
-    for (i = 0; strs[i] != NULL; i++)
-        place(strs[i], &w);
+    for (i = 0; i < NSTRS; i++)
+        place(str_at(&ev->view, i), &w);
     pos = 0;
     for (i = 0; i < metas && er_meta_next(src, &pos, &k, &v); i++) {
         meta[i].key = k;

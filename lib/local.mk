@@ -12,7 +12,7 @@ lib_libercore_la_SOURCES = \
 	lib/event.c \
 	lib/proto.c lib/proto.h \
 	lib/mpjson.c lib/mpjson.h \
-	lib/uuid.c \
+	lib/uuid.c lib/uuid.h \
 	lib/base64.c lib/base64.h \
 	lib/json.c \
 	lib/client.c \

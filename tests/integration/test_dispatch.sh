@@ -19,12 +19,17 @@ er_write_config "handlers:
     endpoint: test
     window: 4
     retry: { max_attempts: 3, initial: 100ms }
+  watcher:
+    plugin: $so
+    endpoint: watch
+    types: [TestPending]
 routes:
   - match: \"*\"
     to: [t]"
 er_start_daemon
 ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
-field() { sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p" "$ER_TMP/h.json"; }
+# The first occurrence of "NAME":number in the handlers reply (handler t).
+field() { grep -o "\"$1\":[0-9]*" "$ER_TMP/h.json" | head -1 | cut -d: -f2; }
 
 fail_seq=$(ctl publish --type TestFail) || fail "publish TestFail"
 ctl publish --type TestRetry >/dev/null || fail "publish TestRetry"
@@ -50,6 +55,14 @@ grep -q "\[handler:t\] seq $fail_seq (TestFail): FAIL, dropped" "$ER_TMP/daemon.
     fail "FAIL not logged"
 grep -q "(TestRetry): still failing after 3 attempts, dropped" "$ER_TMP/daemon.log" ||
     fail "giving up not logged"
+
+# A handler declaring types is an implicit continue route at the top: the
+# watcher got every TestPending, and they still reached t.
+ctl routes > "$ER_TMP/routes.out"
+head -1 "$ER_TMP/routes.out" | grep -q 'implicit type=\["TestPending"\]  -> watcher  (continue)' ||
+    fail "implicit route not first: $(cat "$ER_TMP/routes.out")"
+ctl --json handlers | grep -q '"name":"watcher".*"delivered":50,' || fail "watcher did not get 50"
+ctl route --type TestPending | grep -q '^destinations: t watcher$' || fail "route TestPending"
 
 er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"

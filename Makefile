@@ -21,7 +21,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEPS = build-essential autoconf automake libtool pkg-config \
        libuv1-dev libyaml-dev libmsgpack-dev libjansson-dev check \
-       liblmdb-dev mandoc valgrind clang
+       liblmdb-dev mandoc valgrind clang libclang-rt-14-dev
 
 .PHONY: all deps run check check-all check-asan check-valgrind bench install distcheck clean fuzz
 

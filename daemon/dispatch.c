@@ -506,8 +506,12 @@ static void on_drain_timeout(uv_timer_t *t)
 
 void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done)
 {
-    if (d->stopping)
+    if (d->stopping) {
+        /* Asked again (a second signal): stop waiting for deliveries. */
+        if (uv_is_active((uv_handle_t *)&d->drain_timer))
+            on_drain_timeout(&d->drain_timer);
         return;
+    }
     d->stopping = true;
     d->done = done;
     uv_timer_start(&d->drain_timer, on_drain_timeout, d->cfg->shutdown_timeout_ms, 0);

@@ -60,10 +60,11 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
 void er__dispatch_event(er_dispatch_t *d, const er_event_t *ev);
 
 /*
- * Stop: wait for deliveries in flight (bounded by the config's
- * shutdown_timeout, shared with the server's drain), then stop every
- * instance, destroy it, unload its plugin one loop turn later, and call
- * done. Queued events that were not delivered are counted in the log.
+ * Stop: wait for the deliveries in flight and queued (up to the config's
+ * shutdown_timeout), then stop every instance, destroy it, and call done
+ * one loop turn after the last instance's done (its plugin may then be
+ * unloaded). Events not delivered are counted in the log. Called again
+ * while waiting, it stops waiting.
  */
 void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done);
 

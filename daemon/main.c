@@ -106,8 +106,11 @@ static void on_signal(uv_signal_t *h, int signum)
     case SIGTERM:
     case SIGINT:
         if (d->server.stopping) {
-            er_log(ER_LOG_NOTICE, COMPONENT, "%s again: closing connections now",
+            er_log(ER_LOG_NOTICE, COMPONENT,
+                   "%s again: closing connections and stopping the handlers now",
                    strsignal(signum));
+            if (d->dispatch.stopping)
+                er__dispatch_stop(&d->dispatch, on_dispatch_done);
         } else {
             er_log(ER_LOG_NOTICE, COMPONENT, "%s: shutting down (up to %llu ms)",
                    strsignal(signum), (unsigned long long)d->cfg->shutdown_timeout_ms);

@@ -490,18 +490,22 @@ static void check_drained(er_dispatch_t *d)
     stop_instances(d);
 }
 
-static void on_drain_timeout(uv_timer_t *t)
+/* Stop waiting for deliveries (why: "shutdown_timeout reached", ...). */
+static void stop_waiting(er_dispatch_t *d, const char *why)
 {
-    er_dispatch_t *d = t->data;
     size_t i;
     uint64_t inflight = 0;
 
     for (i = 0; i < d->ndest; i++)
         inflight += d->dests[i].inflight;
-    er_log(ER_LOG_WARN, COMPONENT,
-           "shutdown_timeout reached with %llu deliveries in flight: stopping the handlers",
-           (unsigned long long)inflight);
+    er_log(ER_LOG_WARN, COMPONENT, "%s with %llu deliveries in flight: stopping the handlers",
+           why, (unsigned long long)inflight);
     stop_instances(d);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    stop_waiting(t->data, "shutdown_timeout reached");
 }
 
 void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done)
@@ -509,7 +513,7 @@ void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done)
     if (d->stopping) {
         /* Asked again (a second signal): stop waiting for deliveries. */
         if (uv_is_active((uv_handle_t *)&d->drain_timer))
-            on_drain_timeout(&d->drain_timer);
+            stop_waiting(d, "asked again");
         return;
     }
     d->stopping = true;

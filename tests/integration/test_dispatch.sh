@@ -66,4 +66,28 @@ ctl route --type TestPending | grep -q '^destinations: t watcher$' || fail "rout
 
 er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+
+# Shutdown waits for deliveries in flight; a second SIGTERM stops waiting:
+# a TestHang delivery is only completed by the handler's stop().
+er_write_config "shutdown_timeout: 1h
+handlers:
+  t:
+    plugin: $so
+    endpoint: test
+routes:
+  - match: \"*\"
+    to: [t]"
+er_start_daemon
+ctl publish --type TestHang >/dev/null || fail "publish TestHang"
+kill -TERM "$ER_PID"
+for _ in $(seq 1 500); do
+    grep -q 'Terminated: shutting down' "$ER_TMP/daemon.log" && break
+    sleep 0.01
+done
+sleep 0.3
+kill -0 "$ER_PID" 2>/dev/null || fail "the daemon did not wait for its delivery in flight"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS after the second SIGTERM"
+grep -q 'asked again with 1 deliveries in flight: stopping the handlers' "$ER_TMP/daemon.log" ||
+    fail "the cut-short drain is not logged"
 echo "test_dispatch: all checks passed"

@@ -6,7 +6,7 @@
  * loaded the real way. handle() answers by the event's type, so dispatch
  * tests can drive every status: TestFail → ER_FAIL, TestRetry → ER_RETRY
  * (always), TestPending → ER_PENDING and ER_OK from a 1 ms timer,
- * anything else → ER_OK at once. Its `types` list becomes its declared
+ * TestHang → ER_PENDING until stop(), anything else → ER_OK at once. Its `types` list becomes its declared
  * event types (an implicit route). stop() completes what is pending, then
  * calls done.
  */
@@ -127,7 +127,8 @@ static void stop(void *instance, er_done_cb done, void *done_arg)
         pending_t *p = &in->pending[i];
         if (p->token == NULL)
             continue;
-        in->host->timer_stop(p->timer);
+        if (p->timer)
+            in->host->timer_stop(p->timer);
         in->host->complete(p->token, ER_RETRY);
         p->token = NULL;
     }
@@ -173,6 +174,17 @@ static int handle(void *instance, er_ev_t *ev, er_token_t *token)
     if (type_is(&e, "TestRetry")) {
         in->retry++;
         return ER_RETRY;
+    }
+    if (type_is(&e, "TestHang")) {
+        for (i = 0; i < MAX_PENDING && in->pending[i].token; i++)
+            ;
+        if (i == MAX_PENDING)
+            return ER_RETRY;
+        in->pending[i].in = in;
+        in->pending[i].token = token;
+        in->pending[i].timer = NULL; /* completed by stop() only */
+        in->pend++;
+        return ER_PENDING;
     }
     if (type_is(&e, "TestPending")) {
         for (i = 0; i < MAX_PENDING && in->pending[i].token; i++)

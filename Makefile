@@ -28,7 +28,9 @@ DEPS = build-essential autoconf automake libtool pkg-config \
 all: $(BUILD)/Makefile
 	$(MAKE) -C $(BUILD) -j$(JOBS)
 
-configure: configure.ac Makefile.am $(wildcard */local.mk)
+# Makefile.am and the local.mk fragments are followed by automake's own
+# rebuild rules in $(BUILD); only a new configure.ac needs autoreconf here.
+configure: configure.ac
 	autoreconf -fi
 
 $(BUILD)/Makefile: configure

@@ -913,6 +913,16 @@ static void copy_nack(er_client_t *c, int rc, er_nack_t *nack)
         *nack = c->wait.nack;
 }
 
+/* A call that fails with ER_ENACK without an answer of its own (the
+ * connection died of a NACK with request id 0, earlier or while writing)
+ * fills *nack with that NACK, as ER_ENACK promises. */
+static int conn_refused(er_client_t *c, int rc, er_nack_t *nack)
+{
+    if (rc == ER_ENACK && nack)
+        *nack = c->conn_nack;
+    return rc;
+}
+
 int er_publish(er_client_t *c, const er_event_t *ev, uint64_t *seq, er_nack_t *nack,
                er_error_t *err)
 {
@@ -924,11 +934,11 @@ int er_publish(er_client_t *c, const er_event_t *ev, uint64_t *seq, er_nack_t *n
         *seq = 0;
     while ((rc = er_client_publish_async(c, ev, &req, err)) == -ENOBUFS)
         if ((rc = er_client_wait(c, -1)) != 0)
-            return rc;
+            return conn_refused(c, rc, nack);
     if (rc != 0)
-        return rc;
+        return conn_refused(c, rc, nack);
     if (c->ack_mode == ER_ACK_NONE)
-        return wait_written(c);
+        return conn_refused(c, wait_written(c), nack);
     rc = wait_answer(c, req, -1);
     copy_nack(c, rc, nack);
     if (rc == 0 && seq) {
@@ -948,11 +958,11 @@ int er_publish_batch(er_client_t *c, const er_event_t *evs, size_t n, er_ack_t *
         memset(ack, 0, sizeof(*ack));
     while ((rc = er_client_publish_batch_async(c, evs, n, &req, err)) == -ENOBUFS)
         if ((rc = er_client_wait(c, -1)) != 0)
-            return rc;
+            return conn_refused(c, rc, nack);
     if (rc != 0)
-        return rc;
+        return conn_refused(c, rc, nack);
     if (c->ack_mode == ER_ACK_NONE)
-        return wait_written(c);
+        return conn_refused(c, wait_written(c), nack);
     rc = wait_answer(c, req, -1);
     copy_nack(c, rc, nack);
     if (rc == 0 && ack)
@@ -1001,8 +1011,10 @@ int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **repl
     }
     if (rc == -ENOBUFS)
         rc = -ETIMEDOUT;
-    if (rc != 0)
+    if (rc != 0) {
+        conn_refused(c, rc, nack);
         goto out;
+    }
     id = peek_req(c);
     if (table_reserve(c, id) != 0) {
         rc = -ENOMEM;

@@ -134,6 +134,6 @@ INTEGRATION_SH = \
 	tests/integration/test_man.sh
 # The sample handler built out of tree against a staged `make install`.
 INTEGRATION_SH += tests/integration/test_example.sh
-EXTRA_DIST += examples/handler
+EXTRA_DIST += examples/handler examples/publisher
 TESTS += $(INTEGRATION_SH)
 EXTRA_DIST += $(INTEGRATION_SH)

@@ -68,4 +68,39 @@ case "$out" in
     *"$ER_TMP/unsafe.so: refusing to load: file is group-writable (mode 0664)"*) ;;
     *) fail "unexpected refusal: $out" ;;
 esac
+# The publisher app (examples/publisher), built the same way, publishes the
+# login flow to the build tree's daemon; the log handler's lines show it.
+cp -R "$ER_SRCDIR/examples/publisher" "$ER_TMP/publisher"
+chmod -R u+w "$ER_TMP/publisher"
+make -C "$ER_TMP/publisher" CFLAGS="-O2 -g -Werror $san" LDFLAGS="$san" \
+    >"$ER_TMP/publisher.log" 2>&1 ||
+    { cat "$ER_TMP/publisher.log"; fail "building the publisher example failed"; }
+er_write_config "handlers:
+  events: { plugin: log, path: $ER_TMP/events.jsonl }
+routes:
+  - { match: \"*\", to: [events] }"
+er_start_daemon
+out=$(LD_LIBRARY_PATH=$stage$libdir "$ER_TMP/publisher/login" "$ER_SOCK" alice '!mallory' bob) ||
+    fail "login exited $?: $out"
+[ "$out" = "alice ok seq 1..3
+mallory failed seq 4..5
+bob ok seq 6..8" ] || fail "login printed: $out"
+for _ in $(seq 1 500); do
+    [ "$(grep -c . "$ER_TMP/events.jsonl" 2>/dev/null)" = 8 ] && break
+    sleep 0.01
+done
+ev=$ER_TMP/events.jsonl
+[ "$(grep -c . "$ev")" = 8 ] || fail "events.jsonl has $(grep -c . "$ev") lines, expected 8"
+grep '"seq":5,' "$ev" | grep '"type":"AuthFailed"' | grep '"topic":"auth.failed"' |
+    grep -q '"priority":"high"' || fail "AuthFailed line: $(grep '"seq":5,' "$ev")"
+# One correlation id per login, shared by its events; causation chains them.
+corr=$(grep '"stream":"user:alice"' "$ev" | sed -n 's/.*"correlation_id":"\([^"]*\)".*/\1/p' | sort -u)
+[ "$(echo "$corr" | wc -l)" = 1 ] || fail "alice's events have several correlation ids: $corr"
+attempt_id=$(grep '"seq":1,' "$ev" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+grep '"seq":2,' "$ev" | grep -q "\"causation_id\":\"$attempt_id\"" ||
+    fail "AuthSucceeded is not caused by the attempt"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "daemon exit status $ER_STATUS"
+
 echo "ok: example built out of tree, tested with the kit, described by the daemon"
+echo "ok: the publisher example published the login flow"

@@ -17,6 +17,7 @@ er_write_config "handlers:
   t:
     plugin: $so
     endpoint: test
+    password: hunter2-not-for-logs
     window: 4
     retry: { max_attempts: 3, initial: 100ms }
   watcher:
@@ -55,6 +56,13 @@ grep -q "\[handler:t\] seq $fail_seq (TestFail): FAIL, dropped" "$ER_TMP/daemon.
     fail "FAIL not logged"
 grep -q "(TestRetry): still failing after 3 attempts, dropped" "$ER_TMP/daemon.log" ||
     fail "giving up not logged"
+
+# The effective configuration is shown with the secret redacted, and the
+# secret is in no log line either.
+ctl config > "$ER_TMP/config.out" || fail "config"
+grep -q 'endpoint: "test"' "$ER_TMP/config.out" || fail "config lacks the handler's options"
+grep -q 'password: "<redacted>"' "$ER_TMP/config.out" || fail "config does not show a redacted secret"
+grep -q 'hunter2' "$ER_TMP/config.out" "$ER_TMP/daemon.log" && fail "the secret leaked"
 
 # A handler declaring types is an implicit continue route at the top: the
 # watcher got every TestPending, and they still reached t.

@@ -40,21 +40,6 @@ static lib_t *loaded;
 
 /* ------------------------------------------------------------- messages */
 
-static int refuse(char *err, size_t cap, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int refuse(char *err, size_t cap, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (cap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 const char *er__plugin_kind_name(er_plugin_kind_t kind)
 {
     const char *s = er__plugdesc_kind_name(kind);
@@ -72,20 +57,22 @@ static int check_stat(const char *path, const struct stat *st, const char *what,
 
     if (st->st_uid != 0 && st->st_uid != euid) {
         if (euid == 0)
-            return refuse(err, cap, -EPERM,
-                          "%s: refusing to load: %s is owned by uid %u (must be root)", path, what,
-                          (unsigned)st->st_uid);
-        return refuse(err, cap, -EPERM,
-                      "%s: refusing to load: %s is owned by uid %u (must be root or the "
-                      "daemon's uid %u)",
-                      path, what, (unsigned)st->st_uid, (unsigned)euid);
+            return er__plugin_refuse(err, cap, -EPERM,
+                                     "%s: refusing to load: %s is owned by uid %u (must be root)",
+                                     path, what, (unsigned)st->st_uid);
+        return er__plugin_refuse(err, cap, -EPERM,
+                                 "%s: refusing to load: %s is owned by uid %u (must be root or the "
+                                 "daemon's uid %u)",
+                                 path, what, (unsigned)st->st_uid, (unsigned)euid);
     }
     if (st->st_mode & S_IWOTH)
-        return refuse(err, cap, -EPERM, "%s: refusing to load: %s is world-writable (mode %04o)",
-                      path, what, (unsigned)(st->st_mode & 07777));
+        return er__plugin_refuse(err, cap, -EPERM,
+                                 "%s: refusing to load: %s is world-writable (mode %04o)", path,
+                                 what, (unsigned)(st->st_mode & 07777));
     if (st->st_mode & S_IWGRP)
-        return refuse(err, cap, -EPERM, "%s: refusing to load: %s is group-writable (mode %04o)",
-                      path, what, (unsigned)(st->st_mode & 07777));
+        return er__plugin_refuse(err, cap, -EPERM,
+                                 "%s: refusing to load: %s is group-writable (mode %04o)", path,
+                                 what, (unsigned)(st->st_mode & 07777));
     return 0;
 }
 
@@ -101,11 +88,11 @@ static int check_dir_of(const char *path, const char *file, char *err, size_t ca
         return 0;
     n = slash == file ? 1 : (size_t)(slash - file);
     if (n >= sizeof(dir))
-        return refuse(err, cap, -ENAMETOOLONG, "%s: path too long", path);
+        return er__plugin_refuse(err, cap, -ENAMETOOLONG, "%s: path too long", path);
     memcpy(dir, file, n);
     dir[n] = '\0';
     if (stat(dir, &st) != 0)
-        return refuse(err, cap, -errno, "%s: %s: %s", path, dir, strerror(errno));
+        return er__plugin_refuse(err, cap, -errno, "%s: %s: %s", path, dir, strerror(errno));
     snprintf(what, sizeof(what), "directory %s", dir);
     return check_stat(path, &st, what, err, cap);
 }
@@ -117,9 +104,10 @@ int er__plugin_check_file(const char *path, char *err, size_t cap)
     int rc;
 
     if (stat(path, &st) != 0)
-        return refuse(err, cap, -errno, "%s: %s", path, strerror(errno));
+        return er__plugin_refuse(err, cap, -errno, "%s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return refuse(err, cap, -EPERM, "%s: refusing to load: not a regular file", path);
+        return er__plugin_refuse(err, cap, -EPERM, "%s: refusing to load: not a regular file",
+                                 path);
     if ((rc = check_stat(path, &st, "file", err, cap)) != 0)
         return rc;
     /* The directory as named (who can swap the name) and, through a
@@ -127,7 +115,7 @@ int er__plugin_check_file(const char *path, char *err, size_t cap)
     if ((rc = check_dir_of(path, path, err, cap)) != 0)
         return rc;
     if (realpath(path, real) == NULL)
-        return refuse(err, cap, -errno, "%s: %s", path, strerror(errno));
+        return er__plugin_refuse(err, cap, -errno, "%s: %s", path, strerror(errno));
     if (strcmp(real, path) != 0 && (rc = check_dir_of(path, real, err, cap)) != 0)
         return rc;
     return 0;
@@ -279,8 +267,8 @@ static int find_file(er_plugin_kind_t kind, const char *name, const char *const 
     int rc;
 
     if ((rc = search_dirs(kind, name, plugin_path, &d)) != 0)
-        return refuse(err, ecap, rc, "%s plugin \"%s\": out of memory", er__plugin_kind_name(kind),
-                      name);
+        return er__plugin_refuse(err, ecap, rc, "%s plugin \"%s\": out of memory",
+                                 er__plugin_kind_name(kind), name);
     for (i = 0; i < d.n; i++) {
         if ((size_t)snprintf(path, cap, "%s/%s.so", d.v[i], name) >= cap)
             continue;
@@ -345,15 +333,15 @@ static int open_lib(er_plugin_kind_t kind, const char *path, const struct stat *
 
     dlerror();
     if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL)
-        return refuse(err, cap, -ENOEXEC, "%s: cannot load: %s", path, dl_reason(path));
+        return er__plugin_refuse(err, cap, -ENOEXEC, "%s: cannot load: %s", path, dl_reason(path));
     dlerror();
     if ((sym = dlsym(dl, "er_plugin_entry")) == NULL) {
-        rc = refuse(err, cap, -ENOEXEC, "%s: not an eventrouter plugin (no er_plugin_entry symbol)",
-                    path);
+        rc = er__plugin_refuse(err, cap, -ENOEXEC,
+                               "%s: not an eventrouter plugin (no er_plugin_entry symbol)", path);
         goto fail;
     }
     if ((l = calloc(1, sizeof(*l))) == NULL) {
-        rc = refuse(err, cap, -ENOMEM, "%s: out of memory", path);
+        rc = er__plugin_refuse(err, cap, -ENOMEM, "%s: out of memory", path);
         goto fail;
     }
     if ((rc = er__plugdesc_check(sym, symbol_size(sym), kind, path, &l->checked, err, cap)) != 0) {
@@ -362,7 +350,7 @@ static int open_lib(er_plugin_kind_t kind, const char *path, const struct stat *
     }
     if ((l->pub.path = strdup(path)) == NULL) {
         free(l);
-        rc = refuse(err, cap, -ENOMEM, "%s: out of memory", path);
+        rc = er__plugin_refuse(err, cap, -ENOMEM, "%s: out of memory", path);
         goto fail;
     }
     l->pub.dl = dl;
@@ -392,16 +380,18 @@ int er__plugin_load(er_plugin_kind_t kind, const char *name, const char *const *
 
     *out = NULL;
     if (name == NULL || *name == '\0')
-        return refuse(err, cap, -EINVAL, "empty %s plugin name", er__plugin_kind_name(kind));
+        return er__plugin_refuse(err, cap, -EINVAL, "empty %s plugin name",
+                                 er__plugin_kind_name(kind));
     if (strchr(name, '/') != NULL) {
         if (name[0] != '/')
-            return refuse(err, cap, -EINVAL,
-                          "%s: a plugin is a name on the plugin path or an absolute path", name);
+            return er__plugin_refuse(
+                err, cap, -EINVAL, "%s: a plugin is a name on the plugin path or an absolute path",
+                name);
         if (strlen(name) >= sizeof(path))
-            return refuse(err, cap, -ENAMETOOLONG, "%s: path too long", name);
+            return er__plugin_refuse(err, cap, -ENAMETOOLONG, "%s: path too long", name);
         strcpy(path, name);
     } else if (name[0] == '.') {
-        return refuse(err, cap, -EINVAL, "%s: not a plugin name", name);
+        return er__plugin_refuse(err, cap, -EINVAL, "%s: not a plugin name", name);
     } else if ((rc = find_file(kind, name, plugin_path, path, sizeof(path), err, cap)) != 0) {
         return rc;
     }
@@ -409,11 +399,12 @@ int er__plugin_load(er_plugin_kind_t kind, const char *name, const char *const *
     if ((rc = er__plugin_check_file(path, err, cap)) != 0)
         return rc;
     if (stat(path, &st) != 0)
-        return refuse(err, cap, -errno, "%s: %s", path, strerror(errno));
+        return er__plugin_refuse(err, cap, -errno, "%s: %s", path, strerror(errno));
     if ((l = registry_find(st.st_dev, st.st_ino)) != NULL) {
         if (l->pub.desc->kind != kind)
-            return refuse(err, cap, -EINVAL, "%s: is a %s plugin, not a %s", path,
-                          er__plugin_kind_name(l->pub.desc->kind), er__plugin_kind_name(kind));
+            return er__plugin_refuse(err, cap, -EINVAL, "%s: is a %s plugin, not a %s", path,
+                                     er__plugin_kind_name(l->pub.desc->kind),
+                                     er__plugin_kind_name(kind));
         l->pub.refs++;
         *out = &l->pub;
         return 0;

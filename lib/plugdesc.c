@@ -36,10 +36,7 @@ int er__plugdesc_kind_parse(const char *word, size_t len)
     return -1;
 }
 
-static int refuse(char *err, size_t cap, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int refuse(char *err, size_t cap, int code, const char *fmt, ...)
+int er__plugin_refuse(char *err, size_t cap, int code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -82,13 +79,15 @@ static int check_handler_ops(const void *ops, const char *file, er_plugin_desc_t
     size_t declared, i;
 
     if (ops == NULL)
-        return refuse(err, cap, -EINVAL, "%s: handler has no operations table (ops is NULL)", file);
+        return er__plugin_refuse(err, cap, -EINVAL,
+                                 "%s: handler has no operations table (ops is NULL)", file);
     memcpy(&declared, ops, sizeof(declared));
     if (declared < ER_HANDLER_OPS_MIN_SIZE)
-        return refuse(err, cap, -EINVAL,
-                      "%s: handler operations table too small (%zu bytes declared, at least %zu "
-                      "required)",
-                      file, declared, (size_t)ER_HANDLER_OPS_MIN_SIZE);
+        return er__plugin_refuse(
+            err, cap, -EINVAL,
+            "%s: handler operations table too small (%zu bytes declared, at least %zu "
+            "required)",
+            file, declared, (size_t)ER_HANDLER_OPS_MIN_SIZE);
     memset(&out->handler, 0, sizeof(out->handler));
     memcpy(&out->handler, ops, declared < sizeof(out->handler) ? declared : sizeof(out->handler));
     out->ops_size = declared;
@@ -96,8 +95,8 @@ static int check_handler_ops(const void *ops, const char *file, er_plugin_desc_t
         void (*fn)(void);
         memcpy(&fn, (const char *)&out->handler + required[i].off, sizeof(fn));
         if (fn == NULL)
-            return refuse(err, cap, -EINVAL, "%s: handler does not implement %s()", file,
-                          required[i].name);
+            return er__plugin_refuse(err, cap, -EINVAL, "%s: handler does not implement %s()", file,
+                                     required[i].name);
     }
     out->desc.ops = &out->handler;
     return 0;
@@ -117,58 +116,64 @@ int er__plugdesc_check(const void *entry, size_t sym_size, er_plugin_kind_t kind
 
     memset(out, 0, sizeof(*out));
     if (sym_size != 0 && sym_size < sizeof(head) + sizeof(size_t))
-        return refuse(err, cap, -EINVAL,
-                      "%s: er_plugin_entry is %zu bytes, too small for a plugin descriptor", file,
-                      sym_size);
+        return er__plugin_refuse(
+            err, cap, -EINVAL,
+            "%s: er_plugin_entry is %zu bytes, too small for a plugin descriptor", file, sym_size);
     memcpy(&head, entry, sizeof(head));
     if (head.magic != ER_PLUGIN_MAGIC)
-        return refuse(err, cap, -EINVAL,
-                      "%s: not an eventrouter plugin (bad magic 0x%08x, expected 0x%08x)", file,
-                      head.magic, ER_PLUGIN_MAGIC);
+        return er__plugin_refuse(
+            err, cap, -EINVAL, "%s: not an eventrouter plugin (bad magic 0x%08x, expected 0x%08x)",
+            file, head.magic, ER_PLUGIN_MAGIC);
     if (head.abi_major != ER_PLUGIN_ABI_MAJOR)
-        return refuse(err, cap, -EINVAL,
-                      "%s: wrong ABI major %u (plugin ABI %u.%u, this daemon speaks %u.%u)", file,
-                      head.abi_major, head.abi_major, head.abi_minor, ER_PLUGIN_ABI_MAJOR,
-                      ER_PLUGIN_ABI_MINOR);
+        return er__plugin_refuse(
+            err, cap, -EINVAL,
+            "%s: wrong ABI major %u (plugin ABI %u.%u, this daemon speaks %u.%u)", file,
+            head.abi_major, head.abi_major, head.abi_minor, ER_PLUGIN_ABI_MAJOR,
+            ER_PLUGIN_ABI_MINOR);
     if (head.abi_minor > ER_PLUGIN_ABI_MINOR)
-        return refuse(err, cap, -EINVAL,
-                      "%s: plugin ABI %u.%u is newer than this daemon's %u.%u (upgrade the "
-                      "daemon or rebuild the plugin)",
-                      file, head.abi_major, head.abi_minor, ER_PLUGIN_ABI_MAJOR,
-                      ER_PLUGIN_ABI_MINOR);
+        return er__plugin_refuse(
+            err, cap, -EINVAL,
+            "%s: plugin ABI %u.%u is newer than this daemon's %u.%u (upgrade the "
+            "daemon or rebuild the plugin)",
+            file, head.abi_major, head.abi_minor, ER_PLUGIN_ABI_MAJOR, ER_PLUGIN_ABI_MINOR);
     memcpy(&declared, (const char *)entry + offsetof(er_plugin_t, size), sizeof(declared));
     if (declared < ER_PLUGIN_DESC_MIN_SIZE)
-        return refuse(err, cap, -EINVAL,
-                      "%s: plugin descriptor too small (%zu bytes declared, at least %zu "
-                      "required)",
-                      file, declared, (size_t)ER_PLUGIN_DESC_MIN_SIZE);
+        return er__plugin_refuse(
+            err, cap, -EINVAL,
+            "%s: plugin descriptor too small (%zu bytes declared, at least %zu "
+            "required)",
+            file, declared, (size_t)ER_PLUGIN_DESC_MIN_SIZE);
     if (sym_size != 0 && declared > sym_size)
-        return refuse(err, cap, -EINVAL,
-                      "%s: plugin descriptor declares %zu bytes but er_plugin_entry is %zu", file,
-                      declared, sym_size);
+        return er__plugin_refuse(
+            err, cap, -EINVAL,
+            "%s: plugin descriptor declares %zu bytes but er_plugin_entry is %zu", file, declared,
+            sym_size);
     memcpy(&out->desc, entry, declared < sizeof(out->desc) ? declared : sizeof(out->desc));
     out->desc.size = declared;
 
     if (out->desc.kind < ER_PLUGIN_HANDLER || out->desc.kind > ER_PLUGIN_STORE)
-        return refuse(err, cap, -EINVAL, "%s: unknown plugin kind %d, not a %s", file,
-                      (int)out->desc.kind, er__plugdesc_kind_name(kind));
+        return er__plugin_refuse(err, cap, -EINVAL, "%s: unknown plugin kind %d, not a %s", file,
+                                 (int)out->desc.kind, er__plugdesc_kind_name(kind));
     if (out->desc.kind != kind)
-        return refuse(err, cap, -EINVAL, "%s: is a %s plugin, not a %s", file,
-                      er__plugdesc_kind_name(out->desc.kind), er__plugdesc_kind_name(kind));
+        return er__plugin_refuse(err, cap, -EINVAL, "%s: is a %s plugin, not a %s", file,
+                                 er__plugdesc_kind_name(out->desc.kind),
+                                 er__plugdesc_kind_name(kind));
     if (!name_ok(out->desc.name))
-        return refuse(err, cap, -EINVAL,
-                      "%s: plugin descriptor has no valid name (1-64 printable characters, no "
-                      "'/' or spaces)",
-                      file);
+        return er__plugin_refuse(
+            err, cap, -EINVAL,
+            "%s: plugin descriptor has no valid name (1-64 printable characters, no "
+            "'/' or spaces)",
+            file);
     if (out->desc.options != NULL &&
         (rc = er__options_check_table(out->desc.options, oerr, sizeof(oerr))) != 0)
-        return refuse(err, cap, -EINVAL, "%s: bad options table: %s", file, oerr);
+        return er__plugin_refuse(err, cap, -EINVAL, "%s: bad options table: %s", file, oerr);
 
     switch (kind) {
     case ER_PLUGIN_HANDLER:
         return check_handler_ops(out->desc.ops, file, out, err, cap);
     default:
-        return refuse(err, cap, -ENOTSUP, "%s: %s plugins are not supported in this version", file,
-                      er__plugdesc_kind_name(kind));
+        return er__plugin_refuse(err, cap, -ENOTSUP,
+                                 "%s: %s plugins are not supported in this version", file,
+                                 er__plugdesc_kind_name(kind));
     }
 }

@@ -53,4 +53,9 @@ const char *er__plugdesc_kind_name(int kind);
 /* The kind named by word ("handler", ...), or -1. */
 int er__plugdesc_kind_parse(const char *word, size_t len);
 
+/* Write a refusal (printf-style) into err[cap] and return code: the one way
+ * the loader and the descriptor check word their messages. */
+int er__plugin_refuse(char *err, size_t cap, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

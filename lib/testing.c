@@ -1460,37 +1460,6 @@ static void host_complete_batch(er_token_t *tok, size_t n, const er_status_t *st
     host_complete_status(tok, (int)statuses[0], "complete_batch");
 }
 
-static int host_opt_string(const er_options_t *o, const char *key, const char **out)
-{
-    return er__opt_string(o, key, out);
-}
-
-static int host_opt_int(const er_options_t *o, const char *key, int64_t *out)
-{
-    return er__opt_int(o, key, out);
-}
-
-static int host_opt_uint(const er_options_t *o, const char *key, uint64_t *out)
-{
-    return er__opt_uint(o, key, out);
-}
-
-static int host_opt_bool(const er_options_t *o, const char *key, bool *out)
-{
-    return er__opt_bool(o, key, out);
-}
-
-static int host_opt_list(const er_options_t *o, const char *key, size_t i, const char **out)
-{
-    return er__opt_list(o, key, i, out);
-}
-
-static int host_opt_map_next(const er_options_t *o, const char *key, size_t *pos, const char **k,
-                             const char **v)
-{
-    return er__opt_map_next(o, key, pos, k, v);
-}
-
 static void host_set_health(er_plugin_ctx_t *ctx, er_health_t state, const char *reason)
 {
     er_test_t *t = ctx_test(ctx);
@@ -1801,12 +1770,13 @@ static const er_host_t fake_host = {
     .ingest = host_ingest,
     .complete = host_complete,
     .complete_batch = host_complete_batch,
-    .opt_string = host_opt_string,
-    .opt_int = host_opt_int,
-    .opt_uint = host_opt_uint,
-    .opt_bool = host_opt_bool,
-    .opt_list = host_opt_list,
-    .opt_map_next = host_opt_map_next,
+    /* lib/options.h's getters have the table's signatures exactly. */
+    .opt_string = er__opt_string,
+    .opt_int = er__opt_int,
+    .opt_uint = er__opt_uint,
+    .opt_bool = er__opt_bool,
+    .opt_list = er__opt_list,
+    .opt_map_next = er__opt_map_next,
     .set_health = host_set_health,
     .metric_counter = host_metric_counter,
     .metric_gauge = host_metric_gauge,

@@ -29,6 +29,7 @@
 #include "host.h"
 #include "log.h"
 #include "options.h"
+#include "plugdesc.h"
 
 static uv_loop_t *host_loop;
 static uv_thread_t loop_thread;
@@ -175,6 +176,12 @@ static int host_event_new(er_plugin_ctx_t *ctx, const er_event_t *fields, size_t
     return 0;
 }
 
+static int host_event_decode(er_plugin_ctx_t *ctx, const uint8_t *p, size_t n, er_ev_t **out)
+{
+    (void)ctx;
+    return er__ev_decode(p, n, out);
+}
+
 /* ------------------------------------------------- not yet implemented */
 
 static int host_publish(er_plugin_ctx_t *ctx, er_ev_t *ev, er_token_t *token)
@@ -228,6 +235,8 @@ void er__token_clear(er_token_t *t)
     free(t->deferred_statuses);
     t->deferred_statuses = NULL;
     t->deferred_n = 0;
+    free(t->errmsg);
+    t->errmsg = NULL;
 }
 
 /* A status a plugin may complete with. */
@@ -265,6 +274,20 @@ static void host_complete(er_token_t *t, er_status_t status)
         return;
     }
     t->on_complete(t, status, 0, NULL);
+}
+
+static void host_complete_errno(er_token_t *t, int err, const char *message)
+{
+    if (t != NULL && !t->completed) {
+        if (err >= 0) {
+            plugin_bug(t->ctx, "complete_errno() with %d, not a negative errno; -EIO", err);
+            err = -EIO;
+        }
+        t->err = err;
+        free(t->errmsg);
+        t->errmsg = strdup(message != NULL && *message ? message : strerror(-err));
+    }
+    host_complete(t, er__plugin_errno_status(err));
 }
 
 static void host_complete_batch(er_token_t *t, size_t n, const er_status_t *statuses)
@@ -804,6 +827,8 @@ static const er_host_t host_table = {
     .admin_reply = host_admin_reply,
     .token_new = host_token_new,
     .token_free = host_token_free,
+    .complete_errno = host_complete_errno,
+    .event_decode = host_event_decode,
 };
 
 const er_host_t *er__host(void)

@@ -67,6 +67,8 @@ struct er_token_s {
     size_t deferred_n;
     char *reply;              /* admin_reply()'s JSON object (owned; the owner frees
                                * it with free() once the token is completed) */
+    int err;                  /* complete_errno()'s negative errno, 0: none */
+    char *errmsg;             /* and its message (owned, freed by er__token_clear) */
 };
 
 /* The table (constant, for the daemon's lifetime). */

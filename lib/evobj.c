@@ -210,3 +210,22 @@ int er__ev_get(const er_ev_t *ev, er_event_t *out, size_t out_size)
         memset((char *)out + n, 0, out_size - n);
     return 0;
 }
+
+int er__ev_decode(const uint8_t *p, size_t n, er_ev_t **out)
+{
+    er_mp_reader_t r;
+    er_event_t view;
+    er_error_t err;
+
+    if (out == NULL)
+        return -EINVAL;
+    *out = NULL;
+    if (p == NULL)
+        return -EBADMSG;
+    er__mp_init(&r, p, n);
+    if (er__event_read(&r, &view, 0, n, &err) != 0 || er__mp_left(&r) != 0)
+        return -EBADMSG;
+    if ((*out = er__ev_new(&view)) == NULL)
+        return -ENOMEM;
+    return 0;
+}

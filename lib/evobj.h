@@ -38,6 +38,13 @@ const er_event_t *er__ev_view(const er_ev_t *ev);
  */
 int er__ev_encoded(er_ev_t *ev, const uint8_t **p, size_t *n);
 
+/*
+ * A new event from the encoding er__ev_encoded gives (daemon fields
+ * included; p borrowed until return). Returns 0 with *out a new reference,
+ * -EBADMSG when the bytes are not one valid event, -ENOMEM. Any thread.
+ */
+int er__ev_decode(const uint8_t *p, size_t n, er_ev_t **out);
+
 /* The plugin ABI's event_get: copy min(out_size, sizeof(er_event_t)) bytes
  * of the view into *out. Returns 0, or -EINVAL for a NULL argument. */
 int er__ev_get(const er_ev_t *ev, er_event_t *out, size_t out_size);

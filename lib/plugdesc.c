@@ -62,43 +62,63 @@ static bool name_ok(const char *name)
     return true;
 }
 
-/* The handler's operations: size first, then copy no more than declared. */
-static int check_handler_ops(const void *ops, const char *file, er_plugin_desc_t *out, char *err,
-                             size_t cap)
+/* One required callback of an operations table. */
+typedef struct required_s {
+    const char *name;
+    size_t off;
+} required_t;
+
+#define REQ(type, m) {#m, offsetof(type, m)}
+
+static const required_t handler_required[] = {
+    REQ(er_handler_ops_t, create), REQ(er_handler_ops_t, start), REQ(er_handler_ops_t, stop),
+    REQ(er_handler_ops_t, destroy), REQ(er_handler_ops_t, handle), {NULL, 0},
+};
+
+static const required_t store_required[] = {
+    REQ(er_store_ops_t, create),        REQ(er_store_ops_t, open),
+    REQ(er_store_ops_t, stop),          REQ(er_store_ops_t, destroy),
+    REQ(er_store_ops_t, durability),    REQ(er_store_ops_t, append),
+    REQ(er_store_ops_t, reserve),       REQ(er_store_ops_t, query),
+    REQ(er_store_ops_t, cursor_list),   REQ(er_store_ops_t, cursor_set),
+    REQ(er_store_ops_t, cursor_delete), REQ(er_store_ops_t, dlq_add),
+    REQ(er_store_ops_t, dlq_list),      REQ(er_store_ops_t, dlq_delete),
+    REQ(er_store_ops_t, state_get),     REQ(er_store_ops_t, state_set),
+    REQ(er_store_ops_t, trim),          REQ(er_store_ops_t, delete_stream),
+    {NULL, 0},
+};
+
+/*
+ * A kind's operations table: size first, then copy no more than declared
+ * into the host's copy (`host_ops`, `host_size` bytes) and check that every
+ * required callback is there.
+ */
+static int check_ops(const void *ops, const char *what, size_t min_size, const required_t *req,
+                     void *host_ops, size_t host_size, const char *file, er_plugin_desc_t *out,
+                     char *err, size_t cap)
 {
-    static const struct {
-        const char *name;
-        size_t off;
-    } required[] = {
-        {"create", offsetof(er_handler_ops_t, create)},
-        {"start", offsetof(er_handler_ops_t, start)},
-        {"stop", offsetof(er_handler_ops_t, stop)},
-        {"destroy", offsetof(er_handler_ops_t, destroy)},
-        {"handle", offsetof(er_handler_ops_t, handle)},
-    };
-    size_t declared, i;
+    size_t declared;
 
     if (ops == NULL)
         return er__plugin_refuse(err, cap, -EINVAL,
-                                 "%s: handler has no operations table (ops is NULL)", file);
+                                 "%s: %s has no operations table (ops is NULL)", file, what);
     memcpy(&declared, ops, sizeof(declared));
-    if (declared < ER_HANDLER_OPS_MIN_SIZE)
+    if (declared < min_size)
         return er__plugin_refuse(
             err, cap, -EINVAL,
-            "%s: handler operations table too small (%zu bytes declared, at least %zu "
-            "required)",
-            file, declared, (size_t)ER_HANDLER_OPS_MIN_SIZE);
-    memset(&out->handler, 0, sizeof(out->handler));
-    memcpy(&out->handler, ops, declared < sizeof(out->handler) ? declared : sizeof(out->handler));
+            "%s: %s operations table too small (%zu bytes declared, at least %zu required)",
+            file, what, declared, min_size);
+    memset(host_ops, 0, host_size);
+    memcpy(host_ops, ops, declared < host_size ? declared : host_size);
     out->ops_size = declared;
-    for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+    for (; req->name != NULL; req++) {
         void (*fn)(void);
-        memcpy(&fn, (const char *)&out->handler + required[i].off, sizeof(fn));
+        memcpy(&fn, (const char *)host_ops + req->off, sizeof(fn));
         if (fn == NULL)
-            return er__plugin_refuse(err, cap, -EINVAL, "%s: handler does not implement %s()", file,
-                                     required[i].name);
+            return er__plugin_refuse(err, cap, -EINVAL, "%s: %s does not implement %s()", file,
+                                     what, req->name);
     }
-    out->desc.ops = &out->handler;
+    out->desc.ops = host_ops;
     return 0;
 }
 
@@ -170,10 +190,30 @@ int er__plugdesc_check(const void *entry, size_t sym_size, er_plugin_kind_t kind
 
     switch (kind) {
     case ER_PLUGIN_HANDLER:
-        return check_handler_ops(out->desc.ops, file, out, err, cap);
+        return check_ops(out->desc.ops, "handler", ER_HANDLER_OPS_MIN_SIZE, handler_required,
+                         &out->handler, sizeof(out->handler), file, out, err, cap);
+    case ER_PLUGIN_STORE:
+        return check_ops(out->desc.ops, "store", ER_STORE_OPS_MIN_SIZE, store_required,
+                         &out->store, sizeof(out->store), file, out, err, cap);
     default:
         return er__plugin_refuse(err, cap, -ENOTSUP,
                                  "%s: %s plugins are not supported in this version", file,
                                  er__plugdesc_kind_name(kind));
+    }
+}
+
+er_status_t er__plugin_errno_status(int err)
+{
+    switch (err) {
+    case -ENOSPC:
+    case -EINVAL:
+    case -ENOENT:
+    case -EEXIST:
+    case -EROFS:
+    case -EACCES:
+    case -EPERM:
+        return ER_FAIL;
+    default:
+        return ER_RETRY;
     }
 }

@@ -19,18 +19,22 @@
 
 #include "eventrouter/plugin.h"
 
-/* What ABI 1.0 requires: the descriptor through `flags`, and a handler's
- * operations through `handle`. Later members are optional by the append-
- * only rule. */
+/* What the ABI requires: the descriptor through `flags`, a handler's
+ * operations through `handle` (1.0), a store's through `delete_stream`
+ * (1.1). Later members are optional by the append-only rule. */
 #define ER_PLUGIN_DESC_MIN_SIZE (offsetof(er_plugin_t, flags) + sizeof(uint64_t))
 #define ER_HANDLER_OPS_MIN_SIZE                                                                    \
     (offsetof(er_handler_ops_t, handle) + sizeof(((er_handler_ops_t *)0)->handle))
 
+#define ER_STORE_OPS_MIN_SIZE                                                                      \
+    (offsetof(er_store_ops_t, delete_stream) + sizeof(((er_store_ops_t *)0)->delete_stream))
+
 /* A checked plugin, in the host's layout. Strings and tables the members
  * point to live in the plugin (valid until it is unloaded). */
 typedef struct er_plugin_desc_s {
-    er_plugin_t desc;         /* ops points at `handler` below for handlers */
+    er_plugin_t desc;         /* ops points at `handler` or `store` below */
     er_handler_ops_t handler; /* a handler's operations; zero for other kinds */
+    er_store_ops_t store;     /* a store's operations; zero for other kinds */
     size_t ops_size;          /* the operations table's size as declared */
 } er_plugin_desc_t;
 
@@ -52,6 +56,10 @@ const char *er__plugdesc_kind_name(int kind);
 
 /* The kind named by word ("handler", ...), or -1. */
 int er__plugdesc_kind_parse(const char *word, size_t len);
+
+/* The status a token completed by complete_errno(err) has (plugin.h):
+ * ER_FAIL for the permanent errnos, ER_RETRY otherwise. */
+er_status_t er__plugin_errno_status(int err);
 
 /* Write a refusal (printf-style) into err[cap] and return code: the one way
  * the loader and the descriptor check word their messages. */

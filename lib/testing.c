@@ -1447,6 +1447,24 @@ static void host_complete(er_token_t *tok, er_status_t status)
     host_complete_status(tok, (int)status, "complete");
 }
 
+static void host_complete_errno(er_token_t *tok, int err, const char *message)
+{
+    if (tok == NULL)
+        return;
+    if (err >= 0)
+        violation(tok->t, "complete_errno() with %d, not a negative errno", err);
+    if (message != NULL)
+        record_log(tok->t, ER_PLOG_INFO, message);
+    host_complete_status(tok, (int)er__plugin_errno_status(err < 0 ? err : -EIO),
+                         "complete_errno");
+}
+
+static int host_event_decode(er_plugin_ctx_t *ctx, const uint8_t *p, size_t n, er_ev_t **out)
+{
+    (void)ctx;
+    return er__ev_decode(p, n, out);
+}
+
 static void host_complete_batch(er_token_t *tok, size_t n, const er_status_t *statuses)
 {
     if (tok == NULL)
@@ -1795,4 +1813,6 @@ static const er_host_t fake_host = {
     .admin_reply = host_admin_reply,
     .token_new = host_token_new,
     .token_free = host_token_free,
+    .complete_errno = host_complete_errno,
+    .event_decode = host_event_decode,
 };

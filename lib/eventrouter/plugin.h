@@ -43,7 +43,7 @@ extern "C" {
 
 #define ER_PLUGIN_MAGIC     0x45525047u /* "ERPG" */
 #define ER_PLUGIN_ABI_MAJOR 1
-#define ER_PLUGIN_ABI_MINOR 0
+#define ER_PLUGIN_ABI_MINOR 1 /* 1.1: store kind, complete_errno, event_decode */
 
 /* Mark the descriptor for export (plugins are built -fvisibility=hidden). */
 #if defined(__GNUC__) && __GNUC__ >= 4
@@ -281,6 +281,25 @@ typedef struct er_host_s {
     int (*token_new)(er_plugin_ctx_t *ctx, void (*cb)(void *arg, er_status_t status), void *arg,
                      er_token_t **out);
     void (*token_free)(er_token_t *token);
+
+    /* ---- ABI 1.1 ---- */
+
+    /*
+     * Complete token as failed with a reason: err a negative errno, message
+     * (borrowed until return; copied) one line for logs and NACKs. A store
+     * uses it for every failure: -ENOSPC (full) becomes NACK `store_full`,
+     * anything else `unavailable`. The status seen by the token's owner is
+     * ER_FAIL for -ENOSPC, -EINVAL, -ENOENT, -EEXIST, -EROFS, -EACCES and
+     * -EPERM, ER_RETRY otherwise. Loop thread, exactly once per token like
+     * complete().
+     */
+    void (*complete_errno)(er_token_t *token, int err, const char *message);
+
+    /* A new event (*out, a new reference) from its msgpack encoding as
+     * event_encoded gives it, daemon fields included (p borrowed until
+     * return; copied). -EBADMSG when the bytes are not such an event. Any
+     * thread (a store's reader thread decodes what it reads). */
+    int (*event_decode)(er_plugin_ctx_t *ctx, const uint8_t *p, size_t n, er_ev_t **out);
 } er_host_t;
 
 /* Does host h have member m (added in some later minor)? */
@@ -334,10 +353,152 @@ typedef struct er_handler_ops_s {
 } er_handler_ops_t;
 
 /*
- * Broker and store operations are defined with the releases that build
- * them (brokers, stores); until then the host refuses plugins of those
- * kinds with "not supported in this version". Their tables, like every
- * table, start with their own size.
+ * Store operations (ABI 1.1). The store keeps the log of events keyed by
+ * seq, the indexes that find them (stream, correlation id, id, type), the
+ * destinations' cursors, the dead letters, the sequence reservation mark
+ * and the plugins' key-value state.
+ *
+ * Every operation except stats takes a token and completes asynchronously
+ * (never from inside the call; a synchronous store completes on a later
+ * loop turn): complete(token, ER_OK) on success, complete_errno(token,
+ * -errno, message) on failure (-ENOSPC: the store is full). A call that
+ * returns a negative errno instead never completes its token. Writes are
+ * applied, and their tokens completed, in the order they were submitted;
+ * an append completed ER_OK is as durable as durability() says. Results
+ * (rows, cursors, dead letters, values, counts) are handed over on the
+ * loop thread before the token completes; pointers given to a result
+ * callback are borrowed until it returns, *out parameters are written
+ * before the completion and must stay valid until then.
+ *
+ * Reads see every write completed before they were submitted, and never
+ * wait for a write to commit (a reader thread, short read transactions).
+ *
+ * Out structures start with `size`, set by the host to its sizeof; a
+ * plugin writes only members that size covers.
+ */
+typedef enum er_durability {
+    ER_DURABILITY_NONE = 0,    /* lost with the process (memory) */
+    ER_DURABILITY_PROCESS = 1, /* survives the daemon, not the machine */
+    ER_DURABILITY_DISK = 2,    /* on disk when the append completes */
+} er_durability_t;
+
+/* What open() reports about the store as it found it. */
+typedef struct er_store_head_s {
+    size_t size;        /* set by the host */
+    uint64_t first_seq; /* lowest stored seq; 0 when empty */
+    uint64_t last_seq;  /* highest stored seq; 0 when empty */
+    uint64_t reserved;  /* the reservation mark (reserve()); 0: none yet */
+    uint64_t events;    /* events stored */
+    bool clean;         /* the previous instance was stopped (stop() completed);
+                         * false after a crash, and for a new store */
+    bool created;       /* open() created an empty store */
+} er_store_head_t;
+
+/* Query filter: every set member must hold. Strings are exact matches
+ * (len 0: not filtering); at most one of stream, correlation_id, id and
+ * type picks the index used (in that order), the rest are checked. */
+#define ER_STORE_DESCENDING (1u << 0) /* highest seq first */
+typedef struct er_store_filter_s {
+    size_t size; /* set by the host */
+    er_str_t stream;
+    er_str_t correlation_id;
+    er_str_t id;
+    er_str_t type;
+    int64_t since_us;  /* time >= since (0: no bound) */
+    int64_t until_us;  /* time < until (0: no bound) */
+    uint64_t from_seq; /* ascending: seq >= from_seq; descending: seq <= from_seq (0: no bound) */
+    uint64_t to_seq;   /* ascending: seq <= to_seq; descending: seq >= to_seq (0: no bound) */
+    uint64_t limit;    /* at most this many rows (0: no limit) */
+    unsigned flags;    /* ER_STORE_* */
+} er_store_filter_t;
+
+/* A dead letter (DESIGN §6). */
+typedef struct er_dead_letter_s {
+    uint64_t dlq_id; /* assigned by the store, increasing */
+    uint64_t seq;
+    er_str_t destination;
+    er_str_t reason;
+    uint32_t attempts;
+    int64_t first_failure_us;
+    int64_t last_failure_us;
+} er_dead_letter_t;
+
+/* Result callbacks: return 0 to go on, non-zero to stop early (the token
+ * then completes ER_OK). */
+typedef int (*er_store_row_cb)(void *arg, er_ev_t *ev);
+typedef int (*er_store_cursor_cb)(void *arg, const char *name, uint64_t seq);
+typedef int (*er_store_dlq_cb)(void *arg, const er_dead_letter_t *dl);
+
+typedef struct er_store_ops_s {
+    size_t size; /* sizeof(er_store_ops_t) as the plugin was compiled */
+
+    /* Lifecycle: create (no I/O) → open → … → stop(done) → destroy. stop
+     * completes every write submitted before it (durably), records a clean
+     * stop, closes everything, then calls done. */
+    int (*create)(const er_host_t *host, er_plugin_ctx_t *ctx, const er_options_t *opts,
+                  void **instance);
+    int (*open)(void *instance, er_store_head_t *head, er_token_t *token);
+    void (*stop)(void *instance, er_done_cb done, void *done_arg);
+    void (*destroy)(void *instance);
+    er_durability_t (*durability)(void *instance);
+
+    /* Store n events (the array borrowed until return; each event
+     * borrowed until completion: the host holds its reference), keyed by
+     * their seq, which the host assigned (increasing, never reused). All or
+     * none: a failed append stored none of them. */
+    int (*append)(void *instance, er_ev_t *const *evs, size_t n, er_token_t *token);
+    /* Record the reservation mark: the host assigns no seq above it
+     * until this completes (DESIGN §6). May lower it (at a clean stop). */
+    int (*reserve)(void *instance, uint64_t upto, er_token_t *token);
+    /* Rows matching filter (borrowed until return; copied) in seq order,
+     * row(arg, ev) each (ev borrowed until row returns: take a reference to
+     * keep it). A plugin holds a bounded number of rows at a time. */
+    int (*query)(void *instance, const er_store_filter_t *filter, er_store_row_cb row, void *arg,
+                 er_token_t *token);
+
+    /* Cursors: name → seq (names borrowed until return). */
+    int (*cursor_list)(void *instance, er_store_cursor_cb each, void *arg, er_token_t *token);
+    int (*cursor_set)(void *instance, const char *name, uint64_t seq, er_token_t *token);
+    int (*cursor_delete)(void *instance, const char *name, er_token_t *token);
+
+    /* Dead letters: add (dl borrowed until return; its dlq_id ignored, the
+     * new one written to *dlq_id), list in dlq_id order from after_id
+     * (destination NULL: every one; max 0: no limit), delete (-ENOENT when
+     * absent). */
+    int (*dlq_add)(void *instance, const er_dead_letter_t *dl, uint64_t *dlq_id,
+                   er_token_t *token);
+    int (*dlq_list)(void *instance, const char *destination, uint64_t after_id, uint64_t max,
+                    er_store_dlq_cb each, void *arg, er_token_t *token);
+    int (*dlq_delete)(void *instance, uint64_t dlq_id, er_token_t *token);
+
+    /* Plugin state: (scope, key) → bytes. get writes *value (store memory,
+     * valid until complete() returns; NULL when absent) and *len; set
+     * copies value; value NULL deletes. */
+    int (*state_get)(void *instance, const char *scope, const char *key, const void **value,
+                     size_t *len, er_token_t *token);
+    int (*state_set)(void *instance, const char *scope, const char *key, const void *value,
+                     size_t len, er_token_t *token);
+
+    /* Delete, oldest first, at most max events (0: no limit) with seq <
+     * before_seq, and their index entries; *trimmed = how many. Callers
+     * trim in bounded chunks. */
+    int (*trim)(void *instance, uint64_t before_seq, uint64_t max, uint64_t *trimmed,
+                er_token_t *token);
+    /* Delete at most max events (0: no limit) of one stream; *deleted =
+     * how many. */
+    int (*delete_stream)(void *instance, const char *stream, uint64_t max, uint64_t *deleted,
+                         er_token_t *token);
+
+    /* Figures (events, bytes, commits, queue depth…): emit(arg, name,
+     * value) each. Synchronous, loop thread. */
+    void (*stats)(void *instance, void (*emit)(void *arg, const char *name, int64_t value),
+                  void *arg);
+} er_store_ops_t;
+
+/*
+ * Broker operations are defined with the release that builds them; until
+ * then the host refuses broker plugins with "not supported in this
+ * version". Their table, like every table, starts with its own size.
  */
 
 /* ---------------------------------------------------------- descriptor */
@@ -352,7 +513,7 @@ typedef struct er_plugin_s {
     const char *version;     /* the plugin's own version */
     const char *description; /* one line */
     const er_option_t *options; /* schema, ended by key == NULL; may be NULL */
-    const void *ops;         /* er_handler_ops_t * for handlers */
+    const void *ops;         /* er_handler_ops_t * (handler), er_store_ops_t * (store) */
     uint64_t flags;          /* ER_PLUGIN_* */
 } er_plugin_t;
 

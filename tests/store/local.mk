@@ -1,1 +1,15 @@
-# (placeholder, filled by its issue's work)
+# tests/store/: the store test harness and the conformance suite every
+# store plugin passes. The harness (storetest.c) runs a store plugin through
+# the daemon's real loader and host table on a real loop, with synchronous
+# wrappers for every operation; a store's own Check test links it the same
+# way the suite does:
+#
+#   X_SOURCES = x.c $(STORETEST_SOURCES)
+#   X_CFLAGS  = $(STORETEST_CFLAGS)
+#   X_LDADD   = $(STORETEST_LDADD)
+#
+# and includes "storetest.h".
+STORETEST_SOURCES = tests/store/storetest.c tests/store/storetest.h
+STORETEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MSGPACK_CFLAGS) $(JANSSON_CFLAGS) \
+	$(UV_CFLAGS) -I$(top_srcdir)/daemon -I$(top_srcdir)/tests/store
+STORETEST_LDADD = daemon/liberd.la $(CHECK_LIBS)

@@ -4,12 +4,13 @@
 # wrappers for every operation; a store's own Check test links it the same
 # way the suite does:
 #
-#   X_SOURCES = x.c $(STORETEST_SOURCES)
-#   X_CFLAGS  = $(STORETEST_CFLAGS)
-#   X_LDADD   = $(STORETEST_LDADD)
+#   X_SOURCES = x.c $(STORETEST_SRC)
+#   X_CFLAGS  = $(STORETEST_FLAGS)
+#   X_LDADD   = $(STORETEST_LIBS)
 #
-# and includes "storetest.h".
-STORETEST_SOURCES = tests/store/storetest.c tests/store/storetest.h
-STORETEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MSGPACK_CFLAGS) $(JANSSON_CFLAGS) \
+# and includes "storetest.h". (The variables do not end in _SOURCES or
+# _LDADD: automake wants such names to belong to a program.)
+STORETEST_SRC = tests/store/storetest.c tests/store/storetest.h
+STORETEST_FLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MSGPACK_CFLAGS) $(JANSSON_CFLAGS) \
 	$(UV_CFLAGS) -I$(top_srcdir)/daemon -I$(top_srcdir)/tests/store
-STORETEST_LDADD = daemon/liberd.la $(CHECK_LIBS)
+STORETEST_LIBS = daemon/liberd.la $(CHECK_LIBS)

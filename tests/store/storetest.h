@@ -82,8 +82,9 @@ typedef struct er_st_dlqs_s {
 } er_st_dlqs_t;
 
 /*
- * One submitted operation. Owned by the caller (zero it, or let
- * er_st_submit_* do it) and kept until it is done; the results live here.
+ * One submitted operation. Owned by the caller and kept until it is done;
+ * the results live here. er_st_submit_* clear it except on_done and
+ * on_done_arg (zero the call first, or set them before submitting).
  */
 struct er_st_call_s {
     er_token_t tok; /* the host's token (must stay first) */
@@ -207,8 +208,8 @@ int er_st_delete_stream(er_st_t *st, const char *stream, uint64_t max, uint64_t 
 /* ------------------------------------------------ submitted, not waited */
 
 /*
- * Submit without running the loop: c (owned by the caller, zeroed here)
- * records the result when the token completes. Arrays, filters and
+ * Submit without running the loop: c (owned by the caller, cleared here but
+ * for on_done) records the result when the token completes. Arrays, filters and
  * strings are borrowed until return (as the ABI says); events until
  * completion (the caller keeps its references). Returns the call's
  * return value (ER_PENDING, or a negative errno: c is then done).

@@ -14,3 +14,15 @@ STORETEST_SRC = tests/store/storetest.c tests/store/storetest.h
 STORETEST_FLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MSGPACK_CFLAGS) $(JANSSON_CFLAGS) \
 	$(UV_CFLAGS) -I$(top_srcdir)/daemon -I$(top_srcdir)/tests/store
 STORETEST_LIBS = daemon/liberd.la $(CHECK_LIBS)
+
+# The conformance suite: the same tests against every store plugin in its
+# table (memory, lmdb), loaded from the build tree. ER_STORE_PLUGINS=memory
+# narrows a run to the plugins named.
+if HAVE_CHECK
+check_PROGRAMS += tests/store/check_store_conformance
+TESTS += tests/store/check_store_conformance
+tests_store_check_store_conformance_SOURCES = tests/store/check_store_conformance.c \
+	$(STORETEST_SRC)
+tests_store_check_store_conformance_CFLAGS = $(STORETEST_FLAGS)
+tests_store_check_store_conformance_LDADD = $(STORETEST_LIBS)
+endif

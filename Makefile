@@ -21,7 +21,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 DEPS = build-essential autoconf automake libtool pkg-config \
        libuv1-dev libyaml-dev libmsgpack-dev libjansson-dev check \
-       liblmdb-dev mandoc valgrind clang libclang-rt-14-dev
+       liblmdb-dev libxxhash-dev mandoc valgrind clang libclang-rt-14-dev
 
 .PHONY: all deps run check check-all check-asan check-valgrind bench install distcheck clean fuzz
 
@@ -45,8 +45,8 @@ deps:
 	else echo "all build dependencies are installed"; fi
 
 run: all
-	mkdir -p $(BUILD)/run
-	EVENTROUTER_RUNDIR=$(abspath $(BUILD))/run \
+	mkdir -p $(BUILD)/run $(BUILD)/state
+	EVENTROUTER_RUNDIR=$(abspath $(BUILD))/run EVENTROUTER_STATEDIR=$(abspath $(BUILD))/state \
 	  $(BUILD)/daemon/eventrouterd -c conf/eventrouter.yaml
 
 check: all

@@ -12,6 +12,7 @@
 #include "dispatch.h"
 #include "router.h"
 #include "server.h"
+#include "store.h"
 
 typedef const char *(*admin_fn)(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
                                 size_t cap);
@@ -42,22 +43,23 @@ static const char *cmd_stats(er_admin_env_t *env, json_t *args, json_t **reply, 
 {
     const er_server_t *s = env->server;
     const char *code = check_args(args, no_args, msg, cap);
-    json_t *dispatch;
+    json_t *dispatch, *store;
 
     if (code)
         return code;
     dispatch = env->dispatch ? er__dispatch_stats(env->dispatch) : json_object();
+    store = env->store ? er__store_stats(env->store) : json_object();
     *reply = json_pack(
-        "{s:s, s:I, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:s}",
+        "{s:s, s:I, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
         "version", PACKAGE_VERSION, "pid", (json_int_t)getpid(), "uptime_us",
         (json_int_t)(er_now_us() - env->started_us), "events", "sequenced",
         (json_int_t)s->ingest.events, "requests", (json_int_t)s->ingest.batches, "next_seq",
-        (json_int_t)s->ingest.next_seq, "connections", "open", (json_int_t)s->nconns,
-        "accepted", (json_int_t)s->stats.accepted, "frames", (json_int_t)s->stats.frames,
-        "nacks", (json_int_t)s->stats.nacks, "closed_protocol",
+        (json_int_t)(env->store ? env->store->next_seq : 0), "connections", "open",
+        (json_int_t)s->nconns, "accepted", (json_int_t)s->stats.accepted, "frames",
+        (json_int_t)s->stats.frames, "nacks", (json_int_t)s->stats.nacks, "closed_protocol",
         (json_int_t)s->stats.closed_protocol, "refused_busy", (json_int_t)s->stats.refused_busy,
         "refused_admin", (json_int_t)s->stats.refused_admin, "dispatch",
-        dispatch ? dispatch : json_object(), "store", "none");
+        dispatch ? dispatch : json_object(), "store", store ? store : json_object());
     return *reply ? NULL : "unavailable";
 }
 

@@ -239,6 +239,22 @@ static const er_schema_entry_t retry_entries[] = {
 
 static const er_schema_t retry_schema = {retry_entries, ER_SCHEMA_COUNT(retry_entries)};
 
+/* ------------------------------------------------------------------- store */
+
+static const er_schema_entry_t store_entries[] = {
+    {.key = "plugin",
+     .type = ER_SCHEMA_STRING,
+     .def = "lmdb",
+     .max = 4095,
+     .offset = offsetof(er_store_conf_t, plugin),
+     .desc = "the store plugin: lmdb (default), memory, or an absolute path to a .so"},
+    {.key = "retention",
+     .type = ER_SCHEMA_REFUSED,
+     .desc = "how long events are kept (max_age, max_events, max_bytes, force)"},
+};
+
+static const er_schema_t store_schema = {store_entries, ER_SCHEMA_COUNT(store_entries)};
+
 /* ---------------------------------------------------------------- handlers */
 
 /* Handler names: what `to:` and eventctl name. */
@@ -490,7 +506,9 @@ static const er_schema_entry_t top_entries[] = {
     {.key = "plugin_path",
      .type = ER_SCHEMA_CUSTOM,
      .desc = "directories searched for plugins: one, or a list"},
-    REFUSED("store", "the event store"),
+    {.key = "store",
+     .type = ER_SCHEMA_CUSTOM,
+     .desc = "the event store: {plugin, plugin options}"},
     REFUSED("brokers", "broker destinations"),
     REFUSED("sources", "subscriptions to brokers"),
     REFUSED("dead_letter", "where parked events also go"),
@@ -705,8 +723,9 @@ static bool plugin_text_ok(const char *s)
     return s[0] != '.' && check_name(s, len, why, sizeof(why)) == 0;
 }
 
-/* The block's pairs that are host keys, as a map node borrowing them. */
-static int host_part(const er_conf_node_t *block, er_conf_node_t *out)
+/* The block's pairs that are host keys (in `schema`), as a map node
+ * borrowing them. */
+static int host_part(const er_schema_t *schema, const er_conf_node_t *block, er_conf_node_t *out)
 {
     size_t i;
 
@@ -718,7 +737,7 @@ static int host_part(const er_conf_node_t *block, er_conf_node_t *out)
     if ((out->pairs = calloc(block->count, sizeof(*out->pairs))) == NULL)
         return -ENOMEM;
     for (i = 0; i < block->count; i++)
-        if (er__schema_find(&handler_schema, block->pairs[i].key->text) != NULL)
+        if (er__schema_find(schema, block->pairs[i].key->text) != NULL)
             out->pairs[out->count++] = block->pairs[i];
     return 0;
 }
@@ -751,39 +770,51 @@ static char *fingerprint(const er_handler_conf_t *h)
     return text;
 }
 
-/* Load the plugin the block names and check the rest of the block against
- * its options table. */
-static void load_handler_plugin(loader_t *L, const er_conf_node_t *block, const char *prefix,
-                                er_handler_conf_t *h)
+/*
+ * Load the plugin (of `kind`, named `plugin`) a block names and check the
+ * block's other keys (all but the host's, in `schema`) against the
+ * plugin's options table. `block` may be NULL (all defaults); `pos` is
+ * where errors about the plugin itself point.
+ */
+static void load_block_plugin(loader_t *L, er_plugin_kind_t kind, const er_schema_t *schema,
+                              const er_conf_node_t *block, const er_conf_pos_t *pos,
+                              const char *prefix, const char *plugin,
+                              struct er_plugin_lib_s **lib, er_options_t **options)
 {
-    const char *keys[ER_SCHEMA_COUNT(handler_entries) + 1];
+    const char *keys[16];
     const er_conf_node_t *pn = er__conf_map_get(block, "plugin");
     char err[512], q[96];
     size_t i;
     int rc;
 
-    if (!plugin_text_ok(h->plugin)) {
-        lerror(L, &pn->pos,
-               "%s.plugin: expected a plugin's name or an absolute path to a .so, got %s", prefix,
-               got(pn, q, sizeof(q)));
+    if (pn != NULL)
+        pos = &pn->pos;
+    if (!plugin_text_ok(plugin)) {
+        lerror(L, pos, "%s.plugin: expected a plugin's name or an absolute path to a .so, got %s",
+               prefix, pn != NULL ? got(pn, q, sizeof(q)) : plugin);
         return;
     }
     err[0] = '\0';
-    rc = er__plugin_load(ER_PLUGIN_HANDLER, h->plugin, (const char *const *)L->c->plugin_path,
-                         &h->lib, err, sizeof(err));
+    rc = er__plugin_load(kind, plugin, (const char *const *)L->c->plugin_path, lib, err,
+                         sizeof(err));
     if (rc == -ENOMEM) {
         L->nomem = true;
         return;
     }
     if (rc != 0) {
-        h->lib = NULL;
-        lerror(L, &pn->pos, "%s.plugin: %s", prefix, err[0] != '\0' ? err : er_strerror(rc));
+        *lib = NULL;
+        lerror(L, pos, "%s.plugin: %s", prefix, err[0] != '\0' ? err : er_strerror(rc));
         return;
     }
-    for (i = 0; i < ER_SCHEMA_COUNT(handler_entries); i++)
-        keys[i] = handler_entries[i].key;
+    for (i = 0; i < schema->count; i++) {
+        if (i + 1 == sizeof(keys) / sizeof(keys[0])) {
+            L->nomem = true; /* a schema larger than this table is a bug caught by the tests */
+            return;
+        }
+        keys[i] = schema->entries[i].key;
+    }
     keys[i] = NULL;
-    rc = er__options_build(h->lib->desc->options, block, keys, prefix, &h->options, L->diag);
+    rc = er__options_build((*lib)->desc->options, block, keys, prefix, options, L->diag);
     if (rc == -ENOMEM)
         L->nomem = true;
 }
@@ -810,7 +841,7 @@ static void load_handler(loader_t *L, const er_conf_pair_t *p, er_handler_conf_t
                got(block, q, sizeof(q)));
         return;
     }
-    if (block != NULL && host_part(block, &host) != 0) {
+    if (block != NULL && host_part(&handler_schema, block, &host) != 0) {
         L->nomem = true;
         return;
     }
@@ -825,7 +856,8 @@ static void load_handler(loader_t *L, const er_conf_pair_t *p, er_handler_conf_t
     h->retry.set = er__conf_map_find(block, "retry") != NULL;
     check_retry(L, er__conf_map_get(block, "retry"), &h->retry, prefix);
     if (h->plugin != NULL)
-        load_handler_plugin(L, block, prefix, h);
+        load_block_plugin(L, ER_PLUGIN_HANDLER, &handler_schema, block, &p->key->pos, prefix,
+                          h->plugin, &h->lib, &h->options);
     if (L->nomem || er__diag_count(L->diag) > before || h->options == NULL)
         return;
     if ((h->fingerprint = fingerprint(h)) == NULL)
@@ -852,6 +884,41 @@ static void load_handlers(loader_t *L, const er_conf_node_t *n)
     L->c->nhandlers = n->count;
     for (i = 0; i < n->count && !L->nomem; i++)
         load_handler(L, &n->pairs[i], &L->c->handlers[i]);
+}
+
+/* ------------------------------------------------------------------ store */
+
+static void load_store(loader_t *L, const er_conf_pair_t *p)
+{
+    er_store_conf_t *st = &L->c->store;
+    const er_conf_node_t *block = p != NULL && !er__conf_is_empty(p->value) ? p->value : NULL;
+    er_conf_pos_t start = {.file = L->c->path, .line = 0, .col = 0}; /* the whole file */
+    er_conf_node_t host;
+    char q[96];
+    int rc;
+
+    st->pos = keep_pos(L, p != NULL ? &p->key->pos : &start);
+    if (block != NULL && block->kind != ER_CONF_MAP) {
+        lerror(L, &block->pos, "store: expected a map (plugin and its options), got %s",
+               got(block, q, sizeof(q)));
+        return;
+    }
+    if (block != NULL && host_part(&store_schema, block, &host) != 0) {
+        L->nomem = true;
+        return;
+    }
+    rc = er__schema_apply_node(&store_schema, block != NULL ? &host : NULL, &st->pos, "store", st,
+                               L->diag);
+    if (block != NULL)
+        free(host.pairs);
+    if (rc == -ENOMEM) {
+        L->nomem = true;
+        return;
+    }
+    if (st->plugin == NULL)
+        return;
+    load_block_plugin(L, ER_PLUGIN_STORE, &store_schema, block, &st->pos, "store", st->plugin,
+                      &st->lib, &st->options);
 }
 
 /* ----------------------------------------------------------------- routes */
@@ -1091,12 +1158,16 @@ int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
     rc = er__schema_apply(&config_schema, tree, c, diag);
     if (rc == 0)
         cross_check(c, tree, diag);
-    if (rc != -ENOMEM && tree->root != NULL && tree->root->kind == ER_CONF_MAP) {
-        /* plugin_path first: handlers load their plugins with it. */
+    if (rc != -ENOMEM) {
+        const er_conf_node_t *root =
+            tree->root != NULL && tree->root->kind == ER_CONF_MAP ? tree->root : NULL;
+        /* plugin_path first: the store and handlers load their plugins with
+         * it. The store is loaded even from an empty file (its defaults). */
         L = (loader_t){c, diag, false};
-        load_plugin_path(&L, er__conf_map_get(tree->root, "plugin_path"));
-        load_handlers(&L, er__conf_map_get(tree->root, "handlers"));
-        load_routes(&L, er__conf_map_get(tree->root, "routes"));
+        load_plugin_path(&L, er__conf_map_get(root, "plugin_path"));
+        load_store(&L, er__conf_map_find(root, "store"));
+        load_handlers(&L, er__conf_map_get(root, "handlers"));
+        load_routes(&L, er__conf_map_get(root, "routes"));
         if (L.nomem)
             rc = -ENOMEM;
     }
@@ -1149,6 +1220,10 @@ void er__config_free(er_config_t *cfg)
 
     if (cfg == NULL)
         return;
+    er__options_free(cfg->store.options);
+    if (cfg->store.lib != NULL)
+        er__plugin_unload(cfg->store.lib);
+    er__schema_free(&store_schema, &cfg->store);
     for (i = 0; i < cfg->nhandlers; i++)
         free_handler(&cfg->handlers[i]);
     free(cfg->handlers);
@@ -1239,6 +1314,9 @@ int er__config_dump(const er_config_t *cfg, FILE *f)
         dump_list(f, cfg->plugin_path, n);
         fputc('\n', f);
     }
+    fputs("store:\n", f);
+    er__schema_dump_indent(&store_schema, &cfg->store, 2, f);
+    er__options_dump_yaml(cfg->store.options, 2, f);
     dump_handlers(cfg, f);
     dump_routes(cfg, f);
     return ferror(f) || fflush(f) != 0 ? -EIO : 0;

@@ -7,8 +7,8 @@
  * this version"; any other key is unknown.
  *
  * Loading does no I/O besides reading the file and `*_file` secrets and
- * loading each handler's plugin (dlopen, no plugin code runs: its options
- * table is read to check the block), so `eventrouterd --check-config` and a
+ * loading the store's and each handler's plugin (dlopen, no plugin code
+ * runs: its options table is read to check the block), so `eventrouterd --check-config` and a
  * reload can run it freely. Loop thread or before the loop starts.
  */
 #ifndef ER_CONFIG_H
@@ -57,6 +57,16 @@ typedef struct er_handler_conf_s {
                                   * plugin's file, every option): equal = unchanged on
                                   * reload. Holds secrets: never print it. */
 } er_handler_conf_t;
+
+/* The `store:` block: `plugin` typed here, the rest validated against the
+ * store plugin's own schema (an absent block is the lmdb store with its
+ * defaults). */
+typedef struct er_store_conf_s {
+    char *plugin;                /* a shipped name (lmdb, memory) or an absolute path */
+    struct er_plugin_lib_s *lib; /* loaded to validate options (one reference) */
+    er_options_t *options;       /* the plugin's validated options */
+    er_conf_pos_t pos;           /* the block's position (the file's start when absent) */
+} er_store_conf_t;
 
 /* One key of a route's match: a list of any-of values. */
 typedef struct er_match_key_s {
@@ -107,6 +117,7 @@ typedef struct er_config_s {
     } log;
     uint64_t shutdown_timeout_ms;
 
+    er_store_conf_t store;
     er_handler_conf_t *handlers; /* in file order: destination index = position */
     size_t nhandlers;
     er_route_conf_t *routes;     /* in file order */

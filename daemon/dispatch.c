@@ -267,23 +267,17 @@ static void pump(er_dest_t *dst)
         deliver(dst, q_pop(dst));
 }
 
-void er__dispatch_event(er_dispatch_t *d, const er_event_t *ev)
+void er__dispatch_event(er_dispatch_t *d, er_ev_t *obj)
 {
     er_route_result_t res = {.dests = d->bits, .retry_route = -1};
+    const er_event_t *ev = er__ev_view(obj);
     size_t i, w, words;
-    er_ev_t *obj;
 
     if (d->router == NULL || er__router_match(d->router, ev, &res) == 0) {
         d->unrouted++;
         return;
     }
     d->routed++;
-    obj = er__ev_new(ev);
-    if (obj == NULL) {
-        er_log_limited(ER_LOG_ERROR, COMPONENT, "out of memory: seq %llu not delivered",
-                       (unsigned long long)ev->seq);
-        return;
-    }
     words = er__router_words(d->router);
     for (w = 0; w < words; w++) {
         uint64_t bits = d->bits[w];
@@ -302,7 +296,6 @@ void er__dispatch_event(er_dispatch_t *d, const er_event_t *ev)
             }
         }
     }
-    er__ev_unref(obj);
 }
 
 /* ------------------------------------------------------------- start */

@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "eventrouter.h"
+#include "eventrouter/plugin.h"
 #include "router.h"
 
 typedef struct er_dest_s er_dest_t;
@@ -55,9 +56,9 @@ struct er_dispatch_s {
 int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg, char *err,
                        size_t cap);
 
-/* Route one sequenced event (borrowed until return: copied once if it goes
- * anywhere) and start its deliveries. */
-void er__dispatch_event(er_dispatch_t *d, const er_event_t *ev);
+/* Route one sequenced event (borrowed until return: each destination
+ * takes its own reference) and start its deliveries. */
+void er__dispatch_event(er_dispatch_t *d, er_ev_t *ev);
 
 /*
  * Stop: wait for the deliveries in flight and queued (up to the config's

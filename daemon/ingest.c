@@ -10,7 +10,6 @@
 void er__ingest_init(er_ingest_t *ing)
 {
     memset(ing, 0, sizeof(*ing));
-    ing->next_seq = 1;
     if (gethostname(ing->host, sizeof(ing->host) - 1) != 0)
         strcpy(ing->host, "localhost");
     ing->host[sizeof(ing->host) - 1] = '\0';
@@ -36,17 +35,14 @@ void er__ingest_complete(er_ingest_t *ing, er_event_t *ev, int64_t now_us, const
     ev->has |= ER_HAS_RECEIVED | ER_HAS_ORIGIN;
 }
 
-uint64_t er__ingest_sequence(er_ingest_t *ing, er_event_t *evs, uint32_t n)
+void er__ingest_sequence(er_ingest_t *ing, er_event_t *evs, uint32_t n, uint64_t first)
 {
-    uint64_t first = ing->next_seq;
     uint32_t i;
 
     for (i = 0; i < n; i++) {
         evs[i].seq = first + i;
         evs[i].has |= ER_HAS_SEQ;
     }
-    ing->next_seq += n;
     ing->events += n;
     ing->batches++;
-    return first;
 }

@@ -3,8 +3,7 @@
  * the envelope is completed (id, time, received, origin) and the next seq is
  * assigned (DESIGN §1, §6). Runs on the loop thread only.
  *
- * Until the store exists, seqs live in memory only (WELCOME durable: false)
- * and restart from 1.
+ * Seqs themselves come from the store (store.h), which reserves them.
  */
 #ifndef ER_INGEST_H
 #define ER_INGEST_H
@@ -14,7 +13,6 @@
 #include "eventrouter.h"
 
 typedef struct er_ingest_s {
-    uint64_t next_seq;   /* the seq the next event gets */
     char host[256];      /* origin.host: this machine's hostname */
     size_t host_len;
     uint64_t events;     /* events sequenced since start */
@@ -32,7 +30,7 @@ void er__ingest_init(er_ingest_t *ing);
 void er__ingest_complete(er_ingest_t *ing, er_event_t *ev, int64_t now_us, const er_origin_t *peer,
                          char idbuf[37]);
 
-/* Assign n consecutive seqs to evs (n >= 1); returns the first. */
-uint64_t er__ingest_sequence(er_ingest_t *ing, er_event_t *evs, uint32_t n);
+/* Give evs (n >= 1) the consecutive seqs first, first + 1, ... */
+void er__ingest_sequence(er_ingest_t *ing, er_event_t *evs, uint32_t n, uint64_t first);
 
 #endif

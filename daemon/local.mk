@@ -6,6 +6,8 @@ daemon_liberd_la_SOURCES = \
 	daemon/config.c daemon/config.h \
 	daemon/server.c daemon/server.h \
 	daemon/ingest.c daemon/ingest.h \
+	daemon/dedupe.c daemon/dedupe.h \
+	daemon/store.c daemon/store.h \
 	daemon/plugin.c daemon/plugin.h \
 	daemon/host.c daemon/host.h \
 	daemon/router.c daemon/router.h \

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "server.h"
+#include "store.h"
 
 #define COMPONENT "main"
 #define DEFAULT_CONFIG "/etc/eventrouter/eventrouter.yaml"
@@ -32,10 +33,13 @@
 typedef struct daemon_s {
     uv_loop_t *loop;
     er_config_t *cfg;
+    er_store_t store;
     er_server_t server;
     er_dispatch_t dispatch;
     er_admin_env_t admin;
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
+    bool started;           /* the sockets are open */
+    bool stop_when_started; /* a SIGTERM came while starting */
     int exit_code;
 } daemon_t;
 
@@ -79,15 +83,28 @@ static void close_signals(daemon_t *d)
     uv_close((uv_handle_t *)&d->sig_usr1, NULL);
 }
 
+static void on_store_stopped(er_store_t *st, int err, const char *message)
+{
+    daemon_t *d = (daemon_t *)((char *)st - offsetof(daemon_t, store));
+
+    (void)err;
+    (void)message;
+    close_signals(d);
+    if (d->exit_code == 0)
+        er_log(ER_LOG_NOTICE, COMPONENT,
+               "stopped: %llu events stored, %llu duplicates answered, %llu connections served",
+               (unsigned long long)st->stats.appended, (unsigned long long)st->stats.duplicates,
+               (unsigned long long)d->server.stats.accepted);
+}
+
+/* The handlers are stopped: flush and close the store last. */
 static void on_dispatch_done(er_dispatch_t *dp)
 {
     daemon_t *d = (daemon_t *)((char *)dp - offsetof(daemon_t, dispatch));
 
-    close_signals(d);
-    er_log(ER_LOG_NOTICE, COMPONENT,
-           "stopped: %llu events sequenced (%llu routed, %llu unrouted), %llu connections served",
-           (unsigned long long)d->server.ingest.events, (unsigned long long)dp->routed,
-           (unsigned long long)dp->unrouted, (unsigned long long)d->server.stats.accepted);
+    er_log(ER_LOG_INFO, COMPONENT, "handlers stopped: %llu events routed, %llu unrouted",
+           (unsigned long long)dp->routed, (unsigned long long)dp->unrouted);
+    er__store_stop(&d->store, on_store_stopped);
 }
 
 /* Clients are gone: let the deliveries in flight finish, then stop the
@@ -99,6 +116,59 @@ static void on_server_done(er_server_t *s)
     er__dispatch_stop(&d->dispatch, on_dispatch_done);
 }
 
+/* Start-up failed after the store was opened: undo in order, exit 1. */
+static void start_failed(daemon_t *d, const char *why)
+{
+    er_log(ER_LOG_ERROR, COMPONENT, "%s", why);
+    fprintf(stderr, "eventrouterd: cannot start: %s\n", why);
+    d->exit_code = 1;
+}
+
+/* The store is open (or failed to open): start the handlers and the
+ * sockets. */
+static void on_store_started(er_store_t *st, int err, const char *message)
+{
+    daemon_t *d = (daemon_t *)((char *)st - offsetof(daemon_t, store));
+    const er_config_t *cfg = d->cfg;
+    char why[512];
+    int rc;
+
+    if (err != 0) {
+        start_failed(d, message != NULL ? message : er_strerror(err));
+        er__store_stop(st, on_store_stopped);
+        return;
+    }
+    if ((rc = er__dispatch_start(&d->dispatch, d->loop, cfg, why, sizeof(why))) != 0) {
+        start_failed(d, why);
+        er__dispatch_stop(&d->dispatch, on_dispatch_done);
+        return;
+    }
+    d->admin.cfg = cfg;
+    d->admin.server = &d->server;
+    d->admin.dispatch = &d->dispatch;
+    d->admin.store = &d->store;
+    d->admin.started_us = er_now_us();
+    if ((rc = er__server_start(&d->server, d->loop, cfg)) != 0) {
+        snprintf(why, sizeof(why), "%s (see the log above)", er_strerror(rc));
+        start_failed(d, why);
+        er__dispatch_stop(&d->dispatch, on_dispatch_done);
+        return;
+    }
+    d->server.store = &d->store;
+    d->server.dispatch = &d->dispatch;
+    d->server.admin = &d->admin;
+    d->store.ready_cb = er__server_store_ready;
+    d->store.ready_arg = &d->server;
+    d->started = true;
+    er_log(ER_LOG_NOTICE, COMPONENT,
+           "eventrouterd %s ready: socket %s, admin socket %s, %zu handler(s), %zu route(s), "
+           "store %s, pid %d",
+           PACKAGE_VERSION, cfg->listen.socket, cfg->listen.admin_socket, cfg->nhandlers,
+           cfg->nroutes, cfg->store.plugin, (int)getpid());
+    if (d->stop_when_started)
+        er__server_shutdown(&d->server, "shutting down", on_server_done);
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     daemon_t *d = h->data;
@@ -106,6 +176,13 @@ static void on_signal(uv_signal_t *h, int signum)
     switch (signum) {
     case SIGTERM:
     case SIGINT:
+        if (!d->started) {
+            /* Still starting (the store opening): stop once it is open. */
+            er_log(ER_LOG_NOTICE, COMPONENT, "%s while starting: will stop once started",
+                   strsignal(signum));
+            d->stop_when_started = true;
+            break;
+        }
         if (d->server.stopping) {
             er_log(ER_LOG_NOTICE, COMPONENT,
                    "%s again: closing connections and stopping the handlers now",
@@ -159,7 +236,6 @@ static er_config_t *load_config(const char *path)
 static int run(er_config_t *cfg)
 {
     daemon_t d;
-    char err[512];
     int rc;
 
     memset(&d, 0, sizeof(d));
@@ -174,33 +250,14 @@ static int run(er_config_t *cfg)
     signal_start(&d, &d.sig_hup, SIGHUP);
     signal_start(&d, &d.sig_usr1, SIGUSR1);
     er__host_init(d.loop);
-    if ((rc = er__dispatch_start(&d.dispatch, d.loop, cfg, err, sizeof(err))) != 0) {
-        er_log(ER_LOG_ERROR, COMPONENT, "%s", err);
-        fprintf(stderr, "eventrouterd: cannot start: %s\n", err);
-        er__dispatch_stop(&d.dispatch, on_dispatch_done);
+    if ((rc = er__store_start(&d.store, d.loop, cfg, on_store_started)) != 0) {
+        fprintf(stderr, "eventrouterd: cannot start: store %s: %s\n", cfg->store.plugin,
+                er_strerror(rc));
+        close_signals(&d);
         uv_run(d.loop, UV_RUN_DEFAULT);
         uv_loop_close(d.loop);
         return 1;
     }
-    d.admin.cfg = cfg;
-    d.admin.server = &d.server;
-    d.admin.dispatch = &d.dispatch;
-    d.admin.started_us = er_now_us();
-    if ((rc = er__server_start(&d.server, d.loop, cfg)) != 0) {
-        fprintf(stderr, "eventrouterd: cannot start: %s (see the log above)\n", er_strerror(rc));
-        er__dispatch_stop(&d.dispatch, on_dispatch_done);
-        uv_run(d.loop, UV_RUN_DEFAULT); /* let closed handles finish */
-        uv_loop_close(d.loop);
-        return 1;
-    }
-    d.server.dispatch = &d.dispatch;
-    d.server.admin = &d.admin;
-
-    er_log(ER_LOG_NOTICE, COMPONENT,
-           "eventrouterd %s ready: socket %s, admin socket %s, %zu handler(s), %zu route(s), "
-           "pid %d, store none",
-           PACKAGE_VERSION, cfg->listen.socket, cfg->listen.admin_socket, cfg->nhandlers,
-           cfg->nroutes, (int)getpid());
     uv_run(d.loop, UV_RUN_DEFAULT);
 
     rc = uv_loop_close(d.loop);
@@ -209,7 +266,7 @@ static int run(er_config_t *cfg)
                uv_strerror(rc));
         return 1;
     }
-    return 0;
+    return d.exit_code;
 }
 
 int main(int argc, char **argv)

@@ -24,8 +24,10 @@
 #include "dispatch.h"
 #include "frame.h"
 #include "log.h"
+#include "evobj.h"
 #include "proto.h"
 #include "server.h"
+#include "store.h"
 
 #define COMPONENT "server"
 
@@ -52,8 +54,11 @@ struct er_conn_s {
     uint64_t last_read_ms;    /* last bytes read (idle_timeout, shutdown quiet) */
     uint64_t partial_since_ms; /* first byte of the incomplete frame, 0: none */
 
-    int handles; /* handles not yet closed; freed at 0 */
+    int handles;      /* handles not yet closed; freed at 0 (and no waiters) */
+    uint32_t waiters; /* durable acks waiting for the store (each holds c) */
     bool hello;
+    bool store_paused; /* not read, frames left unhandled: the store said wait */
+    bool eof;          /* the peer closed its side while store_paused */
     bool writing;
     bool reading_paused;
     bool close_after_flush;
@@ -62,6 +67,7 @@ struct er_conn_s {
 };
 
 static void conn_close(er_conn_t *c);
+static void conn_free(er_conn_t *c);
 static void arm_timer(er_conn_t *c);
 static void check_done(er_server_t *s);
 
@@ -126,6 +132,18 @@ static void on_write(uv_write_t *req, int status)
 static void nack(er_conn_t *c, uint32_t req, const char *code, int64_t index, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Queue a NACK telling the client when to come back (retry_ms < 0: nil). */
+static void nack_retry(er_conn_t *c, uint32_t req, const char *code, int64_t index,
+                       int64_t retry_ms, const char *msg)
+{
+    c->srv->stats.nacks++;
+    er_log_limited(ER_LOG_INFO, COMPONENT, "conn %llu (%s, pid %lld uid %u): NACK %s: %s",
+                   (unsigned long long)c->id, c->client[0] ? c->client : "-",
+                   (long long)c->peer.pid, c->peer.uid, code, msg);
+    if (er__nack_encode(&c->out, req, code, msg, index, retry_ms) != 0)
+        conn_close(c);
+}
+
 static void nack(er_conn_t *c, uint32_t req, const char *code, int64_t index, const char *fmt, ...)
 {
     char msg[512];
@@ -134,12 +152,7 @@ static void nack(er_conn_t *c, uint32_t req, const char *code, int64_t index, co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    c->srv->stats.nacks++;
-    er_log_limited(ER_LOG_INFO, COMPONENT, "conn %llu (%s, pid %lld uid %u): NACK %s: %s",
-                   (unsigned long long)c->id, c->client[0] ? c->client : "-",
-                   (long long)c->peer.pid, c->peer.uid, code, msg);
-    if (er__nack_encode(&c->out, req, code, msg, index, -1) != 0)
-        conn_close(c);
+    nack_retry(c, req, code, index, -1, msg);
 }
 
 /* A framing error: NACK with request id 0, then close once it is written. */
@@ -203,7 +216,7 @@ static void op_hello(er_conn_t *c, const er_msg_t *m)
              h.client.ptr ? h.client.ptr : "");
     memset(&w, 0, sizeof(w));
     w.version = ER_PROTOCOL_VERSION;
-    w.durable = false; /* no store yet: nothing is made durable */
+    w.durable = s->store != NULL && s->store->durability == ER_DURABILITY_DISK;
     w.max_frame = (uint32_t)s->cfg->limits.max_frame;
     w.max_event_size = (uint32_t)s->cfg->limits.max_event_size;
     w.max_batch = (uint32_t)s->cfg->limits.max_batch;
@@ -217,24 +230,148 @@ static void op_hello(er_conn_t *c, const er_msg_t *m)
            er_ack_mode_name(c->ack));
 }
 
-/* Complete, sequence and acknowledge n decoded events. */
+/* A durable ack waiting for the store: the request's answer, kept until
+ * the events (and any originals its duplicates name) are stored. */
+typedef struct ack_wait_s {
+    er_store_waiter_t w; /* first: the store hands it back */
+    er_conn_t *c;
+    uint32_t req;
+    uint32_t count;
+    uint64_t seq;
+    size_t ndups;
+    er_dup_t dups[];
+} ack_wait_t;
+
+static void on_stored(er_store_waiter_t *w, int err, const char *message)
+{
+    ack_wait_t *aw = (ack_wait_t *)w;
+    er_conn_t *c = aw->c;
+
+    c->waiters--;
+    if (!c->closing) {
+        if (err == 0) {
+            if (er__ack_encode(&c->out, aw->req, aw->seq, aw->count, aw->dups, aw->ndups) != 0)
+                conn_close(c);
+        } else {
+            nack_retry(c, aw->req, err == -ENOSPC ? "store_full" : "unavailable", -1, 1000,
+                       message);
+        }
+        flush(c);
+        arm_timer(c);
+    } else if (c->waiters == 0 && c->handles == 0) {
+        conn_free(c);
+    }
+    free(aw);
+}
+
+/* Answer a publish request of `count` new events from seq and ndups
+ * duplicates, now (ack received) or once stored (durable). */
+static void answer_publish(er_conn_t *c, uint32_t req, uint64_t seq, uint32_t count,
+                           const er_dup_t *dups, size_t ndups)
+{
+    er_server_t *s = c->srv;
+    ack_wait_t *aw;
+
+    if (c->ack == ER_ACK_NONE)
+        return;
+    if (c->ack == ER_ACK_DURABLE) {
+        aw = malloc(sizeof(*aw) + ndups * sizeof(*dups));
+        if (aw == NULL) {
+            nack(c, req, "unavailable", -1, "out of memory: the events were taken, not confirmed");
+            return;
+        }
+        aw->w.cb = on_stored;
+        aw->c = c;
+        aw->req = req;
+        aw->seq = seq;
+        aw->count = count;
+        aw->ndups = ndups;
+        if (ndups)
+            memcpy(aw->dups, dups, ndups * sizeof(*dups));
+        if (er__store_wait(s->store, &aw->w) == 0) {
+            c->waiters++;
+            return;
+        }
+        free(aw); /* nothing pending: stored already */
+    }
+    if (er__ack_encode(&c->out, req, seq, count, dups, ndups) != 0)
+        conn_close(c);
+}
+
+/*
+ * Complete, de-duplicate, sequence, store, dispatch and answer n decoded
+ * events (DESIGN §6): an event whose client-set id was stored recently is
+ * answered with its original seq and goes nowhere; the others get
+ * consecutive seqs, go to this iteration's append and to their
+ * destinations at once.
+ */
 static void accept_events(er_conn_t *c, uint32_t req, er_event_t *evs, uint32_t n)
 {
     er_server_t *s = c->srv;
-    int64_t now = er_now_us();
-    uint64_t seq;
-    uint32_t i;
+    er_store_t *st = s->store;
+    int64_t now = er_now_us(), retry_ms;
+    const char *code;
+    char msg[300];
+    uint64_t first, h[2], orig;
+    uint32_t i, k = 0;
+    size_t ndups = 0;
 
-    for (i = 0; i < n; i++)
+    if (er__store_admit(st, n, &code, msg, sizeof(msg), &retry_ms) != ER_ADMIT_OK) {
+        /* A wait here means the frame loop's check (for max_batch) was
+         * passed by this very frame: a client can retry at once. */
+        if (retry_ms < 0 && strcmp(code, "shutting_down") != 0)
+            retry_ms = 0;
+        nack_retry(c, req, code, -1, retry_ms, msg);
+        return;
+    }
+    if (c->ack == ER_ACK_DURABLE && c->waiters >= s->cfg->limits.max_inflight_per_connection) {
+        snprintf(msg, sizeof(msg),
+                 "%u requests of this connection are waiting for the store "
+                 "(max_inflight_per_connection)",
+                 c->waiters);
+        nack_retry(c, req, "busy", -1, 10, msg);
+        return;
+    }
+    er__dedupe_expire(&st->dedupe, now);
+    first = st->next_seq;
+    for (i = 0; i < n; i++) {
+        bool client_id = evs[i].id.ptr != NULL;
         er__ingest_complete(&s->ingest, &evs[i], now, &c->peer, s->idbuf[i]);
-    seq = er__ingest_sequence(&s->ingest, evs, n);
-    if (s->dispatch)
-        for (i = 0; i < n; i++)
-            er__dispatch_event(s->dispatch, &evs[i]);
-    /* No store yet: "durable" acks once the daemon has taken the event, as
-     * WELCOME's durable: false announced. */
-    if (c->ack != ER_ACK_NONE && er__ack_encode(&c->out, req, seq, n, NULL, 0) != 0)
-        conn_close(c);
+        if (client_id) {
+            er__dedupe_hash(&st->dedupe, evs[i].id.ptr, evs[i].id.len, h);
+            if ((orig = er__dedupe_find(&st->dedupe, h)) != 0) {
+                s->dups[ndups].index = i;
+                s->dups[ndups].seq = orig;
+                ndups++;
+                continue;
+            }
+            if (er__dedupe_insert(&st->dedupe, h, first + k, now) != 0)
+                er_log_limited(ER_LOG_WARN, COMPONENT,
+                               "out of memory: id not remembered for de-duplication");
+        }
+        if (k != i)
+            evs[k] = evs[i];
+        k++;
+    }
+    st->stats.duplicates += ndups;
+    if (k > 0) {
+        er__ingest_sequence(&s->ingest, evs, k, er__store_sequence(st, k));
+        for (i = 0; i < k; i++) {
+            er_ev_t *ev = er__ev_new(&evs[i]);
+            if (ev == NULL || er__store_append(st, er__ev_ref(ev)) != 0) {
+                /* The events before i are taken; the rest are refused. */
+                er__ev_unref(ev);
+                er__dedupe_forget_from(&st->dedupe, first + i);
+                nack(c, req, "unavailable", (int64_t)i,
+                     "out of memory: events from index %u on were not taken", i);
+                return;
+            }
+            if (s->dispatch)
+                er__dispatch_event(s->dispatch, ev);
+            er__ev_unref(ev);
+        }
+    }
+    answer_publish(c, req, k > 0 ? first : 0, k, s->dups, ndups);
 }
 
 static void op_publish(er_conn_t *c, const er_msg_t *m)
@@ -397,31 +534,40 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)p, (unsigned)(n > UINT32_MAX ? UINT32_MAX : n));
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+/* Must a publish connection's next frame wait for the store? (Asked for
+ * a whole batch, so the frame cannot be refused for want of seqs.) */
+static bool store_says_wait(er_conn_t *c)
 {
-    er_conn_t *c = st->data;
+    const char *code;
+    char msg[8];
+    int64_t retry_ms;
+
+    return c->role == ER_ROLE_PUBLISH && c->srv->store != NULL &&
+           er__store_admit(c->srv->store, (uint32_t)c->srv->cfg->limits.max_batch, &code, msg,
+                           sizeof(msg), &retry_ms) == ER_ADMIT_WAIT;
+}
+
+/*
+ * Handle every complete frame buffered, then write the answers and re-arm
+ * the timer. When the store says wait, the connection stops being read
+ * with its frames left in the framer; er__server_store_ready resumes it.
+ */
+static void process_input(er_conn_t *c)
+{
     const uint8_t *p;
     size_t n, frames = 0;
     int rc = 0;
 
-    (void)buf;
-    if (nread < 0) {
-        if (nread != UV_EOF)
-            er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: read: %s", (unsigned long long)c->id,
-                   uv_strerror((int)nread));
-        /* The peer closed (or half-closed) its side: answer what was read,
-         * then close. A partial frame is dropped. */
-        uv_read_stop(st);
-        c->close_after_flush = true;
-        flush(c);
-        return;
-    }
-    if (nread == 0)
-        return;
-    er__framer_commit(&c->framer, (size_t)nread);
-    c->last_read_ms = uv_now(c->srv->loop);
-    while (!c->closing && !c->close_after_flush &&
-           (rc = er__framer_next(&c->framer, &p, &n)) == 1) {
+    while (!c->closing && !c->close_after_flush) {
+        if (store_says_wait(c)) {
+            if (!c->store_paused) {
+                c->store_paused = true;
+                uv_read_stop((uv_stream_t *)&c->pipe);
+            }
+            break;
+        }
+        if ((rc = er__framer_next(&c->framer, &p, &n)) != 1)
+            break;
         handle_frame(c, p, n);
         frames++;
     }
@@ -440,7 +586,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     else if (c->partial_since_ms == 0 || frames > 0)
         c->partial_since_ms = c->last_read_ms;
     if (c->close_after_flush)
-        uv_read_stop(st);
+        uv_read_stop((uv_stream_t *)&c->pipe);
     flush(c);
     if (!c->closing)
         arm_timer(c);
@@ -449,20 +595,69 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
      * read stay within max_connection_memory. */
     if (!c->closing && c->writing && !c->reading_paused && !c->close_after_flush &&
         c->out.len + c->wbuf.len + c->framer.cap >= c->srv->cfg->limits.max_connection_memory / 2) {
-        uv_read_stop(st);
+        uv_read_stop((uv_stream_t *)&c->pipe);
         c->reading_paused = true;
+    }
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    er_conn_t *c = st->data;
+
+    (void)buf;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: read: %s", (unsigned long long)c->id,
+                   uv_strerror((int)nread));
+        /* The peer closed (or half-closed) its side: answer what was read,
+         * then close. A partial frame is dropped; complete frames still
+         * waiting for the store are answered first. */
+        uv_read_stop(st);
+        if (c->store_paused) {
+            c->eof = true;
+            return;
+        }
+        c->close_after_flush = true;
+        flush(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    er__framer_commit(&c->framer, (size_t)nread);
+    c->last_read_ms = uv_now(c->srv->loop);
+    process_input(c);
+}
+
+void er__server_store_ready(void *arg)
+{
+    er_server_t *s = arg;
+    er_conn_t *c, *next;
+
+    for (c = s->conns; c != NULL; c = next) {
+        next = c->next;
+        if (!c->store_paused)
+            continue;
+        c->store_paused = false;
+        if (c->partial_since_ms != 0)
+            c->partial_since_ms = uv_now(s->loop); /* its clock did not run while paused */
+        process_input(c);
+        if (c->closing || c->store_paused)
+            continue;
+        if (c->eof) {
+            c->close_after_flush = true;
+            flush(c);
+        } else if (!c->reading_paused && !c->close_after_flush) {
+            uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+        }
     }
 }
 
 /* ------------------------------------------------------ connection life */
 
-static void on_conn_closed(uv_handle_t *h)
+static void conn_free(er_conn_t *c)
 {
-    er_conn_t *c = h->data;
     er_server_t *s = c->srv;
 
-    if (--c->handles > 0)
-        return;
     er__framer_free(&c->framer);
     er__buf_free(&c->out);
     er__buf_free(&c->wbuf);
@@ -472,6 +667,15 @@ static void on_conn_closed(uv_handle_t *h)
     if (s->nconns == 0)
         malloc_trim(0);
     check_done(s);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    er_conn_t *c = h->data;
+
+    if (--c->handles > 0 || c->waiters > 0)
+        return;
+    conn_free(c);
 }
 
 static void conn_close(er_conn_t *c)
@@ -510,11 +714,11 @@ static void arm_timer(er_conn_t *c)
         uv_timer_stop(&c->timer);
         return;
     }
-    if (c->partial_since_ms)
+    if (c->partial_since_ms && !c->store_paused)
         due = c->partial_since_ms + cfg->limits.frame_timeout_ms;
     if (cfg->limits.idle_timeout_ms && c->last_read_ms + cfg->limits.idle_timeout_ms < due)
         due = c->last_read_ms + cfg->limits.idle_timeout_ms;
-    if (c->goaway && c->last_read_ms + QUIET_MS < due)
+    if (c->goaway && c->waiters == 0 && !c->store_paused && c->last_read_ms + QUIET_MS < due)
         due = c->last_read_ms + QUIET_MS;
     if (due == UINT64_MAX) {
         uv_timer_stop(&c->timer);
@@ -529,13 +733,15 @@ static void on_conn_timer(uv_timer_t *t)
     const er_config_t *cfg = c->srv->cfg;
     uint64_t now = uv_now(c->srv->loop);
 
-    if (c->partial_since_ms && now - c->partial_since_ms >= cfg->limits.frame_timeout_ms) {
+    if (c->partial_since_ms && !c->store_paused &&
+        now - c->partial_since_ms >= cfg->limits.frame_timeout_ms) {
         protocol_error(c, "protocol",
                        "incomplete frame: %zu of %zu bytes received in %llu ms (frame_timeout)",
                        er__framer_partial(&c->framer),
                        er__framer_expected(&c->framer) + ER_FRAME_HDR,
                        (unsigned long long)cfg->limits.frame_timeout_ms);
-    } else if (c->goaway && now - c->last_read_ms >= QUIET_MS) {
+    } else if (c->goaway && c->waiters == 0 && !c->store_paused &&
+               now - c->last_read_ms >= QUIET_MS) {
         c->close_after_flush = true;
     } else if (cfg->limits.idle_timeout_ms &&
                now - c->last_read_ms >= cfg->limits.idle_timeout_ms) {
@@ -849,7 +1055,8 @@ int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg)
     s->drain_timer.data = s;
     s->scratch = calloc(cfg->limits.max_batch, sizeof(*s->scratch));
     s->idbuf = calloc(cfg->limits.max_batch, sizeof(*s->idbuf));
-    if (s->scratch == NULL || s->idbuf == NULL) {
+    s->dups = calloc(cfg->limits.max_batch, sizeof(*s->dups));
+    if (s->scratch == NULL || s->idbuf == NULL || s->dups == NULL) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -869,8 +1076,10 @@ fail:
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
     free(s->scratch);
     free(s->idbuf);
+    free(s->dups);
     s->scratch = NULL;
     s->idbuf = NULL;
+    s->dups = NULL;
     return rc;
 }
 
@@ -883,8 +1092,10 @@ static void on_drain_timer_closed(uv_handle_t *h)
 
     free(s->scratch);
     free(s->idbuf);
+    free(s->dups);
     s->scratch = NULL;
     s->idbuf = NULL;
+    s->dups = NULL;
     if (done)
         done(s);
 }

@@ -21,6 +21,7 @@ typedef struct er_conn_s er_conn_t;
 typedef struct er_server_s er_server_t;
 struct er_dispatch_s;
 struct er_admin_env_s;
+struct er_store_s;
 
 enum er_role { ER_ROLE_PUBLISH = 0, ER_ROLE_ADMIN = 1 };
 
@@ -43,6 +44,7 @@ struct er_server_s {
     er_ingest_t ingest;
 
     er_listener_t listeners[2]; /* indexed by enum er_role */
+    struct er_store_s *store;        /* every event goes here (opened before the server) */
     struct er_dispatch_s *dispatch;  /* routed events go here (may be NULL) */
     struct er_admin_env_s *admin;    /* runs ADMIN commands */
 
@@ -57,6 +59,7 @@ struct er_server_s {
      * generated ids. */
     er_event_t *scratch;
     char (*idbuf)[37];
+    er_dup_t *dups;
 
     struct {
         uint64_t accepted;
@@ -78,6 +81,10 @@ struct er_server_s {
  * (run the loop to let them finish).
  */
 int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg);
+
+/* The store's ready callback (store.h): resume the connections that were
+ * waiting for it. arg is the server. */
+void er__server_store_ready(void *arg);
 
 /*
  * Shut down as DESIGN §9: stop accepting, send GOAWAY {reason} to every

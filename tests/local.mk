@@ -85,13 +85,22 @@ INTEGRATION_C = \
 	tests/integration/itest_publish \
 	tests/integration/itest_shutdown \
 	tests/integration/itest_hostile \
-	tests/integration/itest_vectors
+	tests/integration/itest_vectors \
+	tests/integration/itest_store \
+	tests/integration/itest_crash
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
 ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
 tests_integration_itest_publish_SOURCES = tests/integration/itest_publish.c $(ITEST_SOURCES)
 tests_integration_itest_publish_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_publish_LDADD = $(UNIT_LDADD)
+tests_integration_itest_store_SOURCES = tests/integration/itest_store.c $(ITEST_SOURCES)
+tests_integration_itest_store_CFLAGS = $(UNIT_CFLAGS)
+tests_integration_itest_store_LDADD = $(UNIT_LDADD)
+tests_integration_itest_crash_SOURCES = tests/integration/itest_crash.c $(ITEST_SOURCES) \
+	$(STORETEST_SRC)
+tests_integration_itest_crash_CFLAGS = $(STORETEST_FLAGS)
+tests_integration_itest_crash_LDADD = $(STORETEST_LIBS)
 tests_integration_itest_shutdown_SOURCES = tests/integration/itest_shutdown.c $(ITEST_SOURCES)
 tests_integration_itest_shutdown_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_shutdown_LDADD = $(UNIT_LDADD)

@@ -358,11 +358,12 @@ typedef struct er_handler_ops_s {
  * destinations' cursors, the dead letters, the sequence reservation mark
  * and the plugins' key-value state.
  *
- * Every operation except stats takes a token and completes asynchronously
- * (never from inside the call; a synchronous store completes on a later
- * loop turn): complete(token, ER_OK) on success, complete_errno(token,
- * -errno, message) on failure (-ENOSPC: the store is full). A call that
- * returns a negative errno instead never completes its token. Writes are
+ * Every operation except durability and stats takes a token, returns
+ * ER_PENDING and completes asynchronously (never from inside the call; a
+ * synchronous store completes on a later loop turn): complete(token, ER_OK)
+ * on success, complete_errno(token, -errno, message) on failure (-ENOSPC:
+ * the store is full). A call that returns a negative errno instead never
+ * completes its token. stop() is also called after a failed open(). Writes are
  * applied, and their tokens completed, in the order they were submitted;
  * an append completed ER_OK is as durable as durability() says. Results
  * (rows, cursors, dead letters, values, counts) are handed over on the

@@ -111,10 +111,6 @@ static void track(er_test_daemon_t *d, bool add)
 int er_test_daemon_start(er_test_daemon_t *d, const char *extra)
 {
     const char *tmp = getenv("TMPDIR");
-    const char *wrapper = getenv("ER_TEST_WRAPPER");
-    char *argv[64];
-    char wbuf[1024];
-    int argc = 0, i;
     FILE *f;
 
     memset(d, 0, sizeof(*d));
@@ -133,9 +129,23 @@ int er_test_daemon_start(er_test_daemon_t *d, const char *extra)
         perror(d->config);
         return -1;
     }
-    fprintf(f, "listen:\n  socket: %s\n  admin_socket: %s/admin.sock\nlog:\n  level: debug\n%s",
-            d->sock, d->dir, extra ? extra : "");
+    fprintf(f, "listen:\n  socket: %s\n  admin_socket: %s/admin.sock\nlog:\n  level: debug\n",
+            d->sock, d->dir);
+    /* The default store, in the test's directory, unless the test
+     * configures its own. */
+    if (extra == NULL || (strncmp(extra, "store:", 6) != 0 && strstr(extra, "\nstore:") == NULL))
+        fprintf(f, "store:\n  plugin: lmdb\n  path: %s/store\n", d->dir);
+    fprintf(f, "%s", extra ? extra : "");
     fclose(f);
+    return er_test_daemon_restart(d);
+}
+
+int er_test_daemon_restart(er_test_daemon_t *d)
+{
+    const char *wrapper = getenv("ER_TEST_WRAPPER");
+    char *argv[64];
+    char wbuf[1024];
+    int argc = 0, i;
 
     if (wrapper && wrapper[0]) {
         char *save = NULL, *tok;
@@ -156,7 +166,7 @@ int er_test_daemon_start(er_test_daemon_t *d, const char *extra)
     if (d->pid == 0) {
         /* Never outlive the test process. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, STDERR_FILENO);
             dup2(fd, STDOUT_FILENO);

@@ -28,6 +28,10 @@ typedef struct er_test_daemon_s {
  * Returns 0 or -1 (the reason printed on stderr, with the daemon's log). */
 int er_test_daemon_start(er_test_daemon_t *d, const char *extra);
 
+/* Start the daemon again on the same directory and config (after a stop:
+ * its store and log are kept; the log is appended to). Returns 0 or -1. */
+int er_test_daemon_restart(er_test_daemon_t *d);
+
 /* Send sig, wait for the daemon (up to timeout_s) and return its exit
  * status (128+N when killed by signal N, -1 on timeout). */
 int er_test_daemon_stop(er_test_daemon_t *d, int sig, int timeout_s);

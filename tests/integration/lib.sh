@@ -45,6 +45,13 @@ er_write_config() {
     {
         printf 'listen:\n  socket: %s\n  admin_socket: %s\nlog:\n  level: debug\n' \
             "$ER_SOCK" "$ER_TMP/admin.sock"
+        # The default store, in the test's directory, unless the test
+        # configures its own.
+        case "${1:-}" in
+        store:* | *"
+store:"*) ;;
+        *) printf 'store:\n  plugin: lmdb\n  path: %s\n' "$ER_TMP/store" ;;
+        esac
         [ -n "${1:-}" ] && printf '%s\n' "$1"
     } > "$ER_CONFIG"
 }

@@ -90,9 +90,18 @@ expect_errors unknown-top 'bogus: 1
 
 expect_errors refused-section 'log:
   level: info
-store:
+brokers:
+  redis-main: {plugin: redis}
+' 'refused-section.yaml:3:1: brokers: not supported in this version'
+
+expect_errors store-options 'store:
   plugin: lmdb
-' 'refused-section.yaml:3:1: store: not supported in this version'
+  map_size: 1KiB
+  sync: always
+  retention: {max_age: 30d}
+' 'store-options.yaml:3:13: store.map_size: must be at least 1048576 (1MiB)
+store-options.yaml:4:9: store.sync: expected one of batch, none, got "always"
+store-options.yaml:5:3: store.retention: not supported in this version'
 
 expect_errors duplicate-key 'limits:
   max_batch: 10

@@ -22,7 +22,9 @@ er_start_daemon
 mode=$(stat -c %a "$ER_SOCK")
 [ "$mode" = 660 ] || fail "socket mode is $mode, expected 660"
 
-"$EVENTROUTERD" -c "$ER_CONFIG" > "$ER_TMP/second.log" 2>&1; rc=$?
+# A second daemon with its own store on the same socket: refused.
+sed "s|path: $ER_TMP/store|path: $ER_TMP/store2|" "$ER_CONFIG" > "$ER_TMP/second.yaml"
+"$EVENTROUTERD" -c "$ER_TMP/second.yaml" > "$ER_TMP/second.log" 2>&1; rc=$?
 [ $rc -eq 1 ] || fail "second daemon on the same socket must exit 1, got $rc"
 grep -q "another daemon is listening on $ER_SOCK" "$ER_TMP/second.log" ||
     fail "second daemon does not say why: $(cat "$ER_TMP/second.log")"

@@ -116,6 +116,7 @@ grep -q AfterRotation "$rest" || fail "rotated file content"
 
 er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
-grep -q 'stopped: 198 events sequenced (198 routed, 0 unrouted)' "$ER_TMP/daemon.log" ||
+grep -q 'handlers stopped: 198 events routed, 0 unrouted' "$ER_TMP/daemon.log" &&
+    grep -q 'stopped: 198 events stored, 0 duplicates answered' "$ER_TMP/daemon.log" ||
     fail "final log line"
 echo "test_routing: all checks passed"

@@ -407,8 +407,9 @@ END_TEST
 
 START_TEST(refused_and_unknown_sections)
 {
-    static const char *const refused[] = {"store", "brokers", "sources",      "dead_letter",
-                                          "acl",   "metrics", "handlers_dir", "handlers_conf_dir"};
+    static const char *const refused[] = {"brokers", "sources",      "dead_letter",
+                                          "acl",     "metrics",      "handlers_dir",
+                                          "handlers_conf_dir"};
     char text[128], expect[256];
     size_t i;
 
@@ -426,6 +427,35 @@ START_TEST(refused_and_unknown_sections)
 }
 END_TEST
 
+/* The store block: `plugin` is the host's (default lmdb), the rest the
+ * plugin's options; retention arrives with the history release. */
+START_TEST(store_block)
+{
+    er_config_t *c;
+
+    ck_assert_int_eq(load("log: {level: info}\n"), 0);
+    c = cfg;
+    ck_assert_str_eq(c->store.plugin, "lmdb");
+    ck_assert_ptr_nonnull(c->store.lib);
+    ck_assert_str_eq(c->store.lib->desc->name, "lmdb");
+    ck_assert_int_eq(load("store:\n  plugin: memory\n  max_events: 10\n"), 0);
+    ck_assert_str_eq(cfg->store.lib->desc->name, "memory");
+    ck_assert_str_eq(one_error("store:\n  plugin: lmdb\n  retention: {max_age: 30d}\n"),
+                     "eventrouter.yaml:3:3: store.retention: not supported in this version");
+    ck_assert_str_eq(one_error("store:\n  plugin: lmdb\n  map_size: lots\n"),
+                     "eventrouter.yaml:3:13: store.map_size: expected a size such as 1MiB, got "
+                     "\"lots\"");
+    ck_assert_str_eq(one_error("store:\n  plugin: memory\n  bogus: 1\n"),
+                     "eventrouter.yaml:3:3: store.bogus: unknown key");
+    ck_assert(strstr(one_error("store:\n  plugin: nosuch\n"),
+                     "eventrouter.yaml:2:11: store.plugin: nosuch.so: store plugin not found "
+                     "(searched: ") != NULL);
+    ck_assert_str_eq(one_error("store: [lmdb]\n"),
+                     "eventrouter.yaml:1:8: store: expected a map (plugin and its options), got "
+                     "a list");
+}
+END_TEST
+
 START_TEST(several_errors_at_once)
 {
     ck_assert_int_eq(load("listen:\n"
@@ -435,6 +465,7 @@ START_TEST(several_errors_at_once)
                           "  max_batch: -1\n"
                           "store:\n"
                           "  plugin: lmdb\n"
+                          "  sync: sometimes\n"
                           "extra: 1\n"),
                      -EINVAL);
     ck_assert_uint_eq(diag.count, 5);
@@ -444,8 +475,9 @@ START_TEST(several_errors_at_once)
                              "1MiB, got \"lots\"");
     ck_assert_str_eq(msg(2), "eventrouter.yaml:5:14: limits.max_batch: expected a non-negative "
                              "integer, got \"-1\"");
-    ck_assert_str_eq(msg(3), "eventrouter.yaml:6:1: store: not supported in this version");
-    ck_assert_str_eq(msg(4), "eventrouter.yaml:8:1: extra: unknown key");
+    ck_assert_str_eq(msg(3), "eventrouter.yaml:8:9: store.sync: expected one of batch, none, "
+                             "got \"sometimes\"");
+    ck_assert_str_eq(msg(4), "eventrouter.yaml:9:1: extra: unknown key");
 }
 END_TEST
 
@@ -1020,9 +1052,11 @@ START_TEST(dump_handlers_and_routes)
     ck_assert_int_eq(er__config_dump(cfg, f), 0);
     fclose(f);
     ck_assert_msg(strstr(out, "hunter2") == NULL && strstr(out, "t0k") == NULL, "%s", out);
-    ck_assert_msg(strstr(out, "\nplugin_path: [\"/opt/p\"]\nhandlers:\n  \"h\":\n    plugin: ") !=
-                      NULL,
+    ck_assert_msg(strstr(out, "\nplugin_path: [\"/opt/p\"]\nstore:\n  plugin: \"lmdb\"\n") != NULL,
                   "%s", out);
+    ck_assert_msg(strstr(out, "\n  path: \"/var/lib/eventrouter\"\n  map_size: 64GiB\n") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "\nhandlers:\n  \"h\":\n    plugin: ") != NULL, "%s", out);
     ck_assert(strstr(out, "    window: 256\n    retry:\n      max_attempts: 5\n") != NULL);
     ck_assert(strstr(out, "      multiplier: 1.5\n      jitter: 0.2\n") != NULL);
     ck_assert(strstr(out, "    timeout: off\n") != NULL);
@@ -1051,7 +1085,9 @@ START_TEST(dump_handlers_and_routes)
     f = open_memstream(&out, &len);
     ck_assert_int_eq(er__config_dump(cfg, f), 0);
     fclose(f);
-    ck_assert(strstr(out, "\n# plugin_path: not set\nhandlers: {}\nroutes: []\n") != NULL);
+    ck_assert_msg(strstr(out, "\n# plugin_path: not set\nstore:\n  plugin: \"lmdb\"\n") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "\n  sync: batch\nhandlers: {}\nroutes: []\n") != NULL, "%s", out);
     free(out);
 }
 END_TEST
@@ -1072,6 +1108,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, limit_bounds);
     tcase_add_test(tc, cross_checks);
     tcase_add_test(tc, refused_and_unknown_sections);
+    tcase_add_test(tc, store_block);
     tcase_add_test(tc, several_errors_at_once);
     tcase_add_test(tc, unreadable_files);
     tcase_add_test(tc, dump_loads_back);

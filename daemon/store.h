@@ -1,0 +1,146 @@
+/*
+ * The daemon's side of the event store (DESIGN §6): it opens the configured
+ * store plugin, owns the sequence (seqs assigned on the loop within a
+ * reservation the store has committed ahead of use), the de-duplication set
+ * (rebuilt from the store's tail at start), and the group commit from the
+ * loop's side: events accepted during one loop iteration go to the plugin
+ * as one append, and requests waiting for them (durable acks) are answered
+ * when it completes.
+ *
+ * Admission: before a publish request is sequenced the server asks
+ * er__store_admit(); the store says go, wait (the reservation is not yet
+ * committed, or too many events are waiting for the store: the server stops
+ * reading publishers and is called back) or refuse (the store failed
+ * recently: NACK with the code and message it gives).
+ *
+ * Loop thread only.
+ */
+#ifndef ER_STORE_H
+#define ER_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "config.h"
+#include "dedupe.h"
+#include "eventrouter/plugin.h"
+#include "host.h"
+
+typedef struct er_store_s er_store_t;
+typedef struct er_store_batch_s er_store_batch_t;
+
+/* A request waiting until everything accepted before it is stored: cb
+ * runs once, with err 0, or a negative errno and a message when the append
+ * holding its events failed (-ENOSPC: the store is full). */
+typedef struct er_store_waiter_s er_store_waiter_t;
+struct er_store_waiter_s {
+    er_store_waiter_t *next;
+    void (*cb)(er_store_waiter_t *w, int err, const char *message);
+};
+
+typedef void (*er_store_cb)(er_store_t *st, int err, const char *message);
+
+enum er_admit { ER_ADMIT_OK = 0, ER_ADMIT_WAIT = 1, ER_ADMIT_REFUSE = 2 };
+
+struct er_store_s {
+    uv_loop_t *loop;
+    const er_config_t *cfg;
+    er_plugin_ctx_t *ctx;
+    const er_store_ops_t *ops;
+    void *inst;
+    er_durability_t durability;
+    er_store_head_t head; /* as open() found it */
+    bool opened, stopping;
+
+    /* Sequence: the next seq, the committed reservation mark, and the one
+     * being committed (reserving != 0). */
+    uint64_t next_seq;
+    uint64_t reserved;
+    uint64_t reserving;
+    er_token_t reserve_token;
+
+    /* This iteration's append (flushed by `check`) and its waiters. */
+    er_ev_t **evs;
+    size_t n, cap;
+    er_store_waiter_t *w_head, *w_tail;
+    uv_check_t check;
+    /* Appends submitted, oldest first. */
+    er_store_batch_t *b_head, *b_tail;
+    uint64_t pending;     /* events accepted, not yet completed */
+    uint64_t pending_max; /* above it, admission waits */
+
+    /* Called when admission would say go again after a wait. */
+    void (*ready_cb)(void *arg);
+    void *ready_arg;
+    bool blocked;
+
+    /* The last failure: requests are refused with it until error_until. */
+    int error;
+    char error_msg[256];
+    uint64_t error_until_ms;
+    uv_timer_t retry_timer; /* retries a failed reservation */
+
+    er_dedupe_t dedupe;
+
+    /* Start and stop. */
+    er_store_cb start_cb, stop_cb;
+    er_token_t open_token, rebuild_token;
+    uint64_t rebuilt;
+    int handles; /* loop handles not yet closed */
+
+    struct {
+        uint64_t appended;   /* events stored */
+        uint64_t appends;    /* append calls completed */
+        uint64_t failed;     /* events whose append failed */
+        uint64_t duplicates; /* events answered as duplicates */
+        uint64_t reservations;
+        uint64_t waits;      /* times admission said wait */
+    } stats;
+};
+
+/*
+ * Load, create and open the store cfg->store names (cfg borrowed for the
+ * store's lifetime), rebuild the de-duplication set from its tail and
+ * commit the first reservation; then done(st, 0, NULL) — or done(st, err,
+ * message) when any step failed (the store is then closed: call
+ * er__store_close). Returns 0, or a negative errno with done not called.
+ */
+int er__store_start(er_store_t *st, uv_loop_t *loop, const er_config_t *cfg, er_store_cb done);
+
+/* May a request of n events be sequenced now? On ER_ADMIT_REFUSE *code
+ * and msg say why (a NACK code: store_full, unavailable, shutting_down)
+ * and *retry_ms when to come back. On ER_ADMIT_WAIT the store calls
+ * ready_cb once admission would say go. */
+int er__store_admit(er_store_t *st, uint32_t n, const char **code, char *msg, size_t cap,
+                    int64_t *retry_ms);
+
+/* Assign n consecutive seqs (after an ER_ADMIT_OK for at least n);
+ * returns the first. */
+uint64_t er__store_sequence(er_store_t *st, uint32_t n);
+
+/* Queue ev (reference taken) for this iteration's append. Returns 0 or
+ * -ENOMEM (the reference is then released). */
+int er__store_append(er_store_t *st, er_ev_t *ev);
+
+/* Call w->cb once every event queued so far is stored. Returns 0, or 1
+ * when nothing is pending (w is not kept: the caller goes on at once). */
+int er__store_wait(er_store_t *st, er_store_waiter_t *w);
+
+/* Forget what failed: an append refused as a whole leaves the ids of its
+ * events free again (see er__dedupe_forget_from). Internal to store.c. */
+
+/*
+ * Stop: flush what is queued, wait for every append, record the
+ * reservation as the last seq assigned (so a clean restart leaves no gap),
+ * stop and destroy the plugin, close the handles, then done(st, 0, NULL)
+ * on a later loop turn.
+ */
+void er__store_stop(er_store_t *st, er_store_cb done);
+
+/* For `stats` and `health`: the store's figures (a new reference). */
+json_t *er__store_stats(const er_store_t *st);
+
+#endif

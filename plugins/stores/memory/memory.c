@@ -848,6 +848,12 @@ static void drain(void *arg)
     }
     if (m->stopping && m->stop_done != NULL) {
         er_done_cb done = m->stop_done;
+        /* stop() from a completion above armed a timer: no timer may
+         * outlive done. */
+        if (m->timer != NULL) {
+            m->host->timer_stop(m->timer);
+            m->timer = NULL;
+        }
         m->stop_done = NULL;
         done(m->stop_arg);
     }

@@ -30,8 +30,10 @@
 #include "log.h"
 #include "options.h"
 #include "plugdesc.h"
+#include "store.h"
 
 static uv_loop_t *host_loop;
+static struct er_store_s *host_store; /* plugins' state lives there (NULL: none) */
 static uv_thread_t loop_thread;
 static bool loop_thread_set;
 /* Guards every context's log_slots (log may be called off the loop). */
@@ -198,14 +200,24 @@ static int host_state_get(er_plugin_ctx_t *ctx, const char *key, const void **va
                           er_token_t *token)
 {
     LOOP_ONLY(ctx, "state_get");
-    return -ENOSYS;
+    if (ctx == NULL || key == NULL || value == NULL || len == NULL || token == NULL)
+        return -EINVAL;
+    if (host_store == NULL)
+        return -ENOSYS;
+    *value = NULL;
+    *len = 0;
+    return er__store_state_get(host_store, ctx->component, key, value, len, token);
 }
 
 static int host_state_set(er_plugin_ctx_t *ctx, const char *key, const void *value, size_t len,
                           er_token_t *token)
 {
     LOOP_ONLY(ctx, "state_set");
-    return -ENOSYS;
+    if (ctx == NULL || key == NULL || token == NULL)
+        return -EINVAL;
+    if (host_store == NULL)
+        return -ENOSYS;
+    return er__store_state_set(host_store, ctx->component, key, value, len, token);
 }
 
 static int host_query(er_plugin_ctx_t *ctx, const char *filter_json,
@@ -834,6 +846,11 @@ static const er_host_t host_table = {
 const er_host_t *er__host(void)
 {
     return &host_table;
+}
+
+void er__host_set_store(struct er_store_s *st)
+{
+    host_store = st;
 }
 
 void er__host_init(uv_loop_t *loop)

@@ -77,6 +77,10 @@ const er_host_t *er__host(void);
 /* Set the loop the host's timers and watches run on (once, at start). */
 void er__host_init(uv_loop_t *loop);
 
+/* The store plugins' state_get/state_set go to (NULL: -ENOSYS). */
+struct er_store_s;
+void er__host_set_store(struct er_store_s *st);
+
 /*
  * Make a context for an instance named `name` of lib (one more reference
  * on lib) with opts (borrowed for its lifetime). create() is not called.

@@ -102,6 +102,7 @@ static void on_dispatch_done(er_dispatch_t *dp)
 {
     daemon_t *d = (daemon_t *)((char *)dp - offsetof(daemon_t, dispatch));
 
+    er__host_set_store(NULL);
     er_log(ER_LOG_INFO, COMPONENT, "handlers stopped: %llu events routed, %llu unrouted",
            (unsigned long long)dp->routed, (unsigned long long)dp->unrouted);
     er__store_stop(&d->store, on_store_stopped);
@@ -138,6 +139,7 @@ static void on_store_started(er_store_t *st, int err, const char *message)
         er__store_stop(st, on_store_stopped);
         return;
     }
+    er__host_set_store(st); /* handlers may read their state as they start */
     if ((rc = er__dispatch_start(&d->dispatch, d->loop, cfg, why, sizeof(why))) != 0) {
         start_failed(d, why);
         er__dispatch_stop(&d->dispatch, on_dispatch_done);

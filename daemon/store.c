@@ -552,6 +552,24 @@ void er__store_stop(er_store_t *st, er_store_cb done)
     finish_stop(st);
 }
 
+/* --------------------------------------------------------- plugin state */
+
+int er__store_state_get(er_store_t *st, const char *scope, const char *key, const void **value,
+                        size_t *len, er_token_t *token)
+{
+    if (!st->opened || st->stopping || st->inst == NULL)
+        return -EAGAIN;
+    return call_op(st, token, st->ops->state_get(st->inst, scope, key, value, len, token));
+}
+
+int er__store_state_set(er_store_t *st, const char *scope, const char *key, const void *value,
+                        size_t len, er_token_t *token)
+{
+    if (!st->opened || st->stopping || st->inst == NULL)
+        return -EAGAIN;
+    return call_op(st, token, st->ops->state_set(st->inst, scope, key, value, len, token));
+}
+
 /* --------------------------------------------------------------- stats */
 
 static void emit_stat(void *arg, const char *name, int64_t value)

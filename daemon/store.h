@@ -129,8 +129,15 @@ int er__store_append(er_store_t *st, er_ev_t *ev);
  * when nothing is pending (w is not kept: the caller goes on at once). */
 int er__store_wait(er_store_t *st, er_store_waiter_t *w);
 
-/* Forget what failed: an append refused as a whole leaves the ids of its
- * events free again (see er__dedupe_forget_from). Internal to store.c. */
+/* The host's state_get/state_set for plugin instances (plugin.h): the
+ * instance's state lives under `scope` (its component, "handler:NAME").
+ * token is the plugin's (token_new). Returns 0 (the token completes
+ * later) or a negative errno (it never completes; -EAGAIN while the store
+ * is not open). */
+int er__store_state_get(er_store_t *st, const char *scope, const char *key, const void **value,
+                        size_t *len, er_token_t *token);
+int er__store_state_set(er_store_t *st, const char *scope, const char *key, const void *value,
+                        size_t len, er_token_t *token);
 
 /*
  * Stop: flush what is queued, wait for every append, record the

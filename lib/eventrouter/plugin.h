@@ -183,7 +183,7 @@ typedef struct er_host_s {
      * reference) as coming from this plugin (origin = the daemon,
      * via.plugin = the instance name, hops + 1). Completes token (from
      * token_new; NULL: nothing to complete) once stored. Returns -ENOSYS
-     * until the store exists. Any thread. */
+     * until the delivery release. Any thread. */
     int (*publish)(er_plugin_ctx_t *ctx, er_ev_t *ev, er_token_t *token);
     /* Brokers' inbound events; -ENOSYS until brokers exist. */
     int (*ingest)(er_plugin_ctx_t *ctx, const uint8_t *msgpack, size_t n, void *ack_token);
@@ -242,8 +242,9 @@ typedef struct er_host_s {
     int (*watch_update)(er_watch_t *w, unsigned events);
     void (*watch_stop)(er_watch_t *w);
 
-    /* Per-plugin key-value state kept in the store; -ENOSYS until the
-     * store exists. Tokens from token_new; key borrowed until return.
+    /* Per-plugin key-value state kept in the store (per instance: the
+     * instances of one plugin do not share keys). Tokens from token_new;
+     * key borrowed until return.
      * get completes token after filling *value (host memory, valid until
      * the token's callback returns; NULL with *len 0 for an absent key) and
      * *len. set copies value; value NULL deletes the key. Loop thread. */
@@ -254,7 +255,7 @@ typedef struct er_host_s {
 
     /* Query the store (filter as the JSON of eventctl query's flags,
      * borrowed until return): row(arg, ev) per match (ev borrowed until
-     * row returns), then token completes. -ENOSYS until the store exists.
+     * row returns), then token completes. -ENOSYS until the history release.
      * Loop thread. */
     int (*query)(er_plugin_ctx_t *ctx, const char *filter_json,
                  void (*row)(void *arg, er_ev_t *ev), void *arg, er_token_t *token);

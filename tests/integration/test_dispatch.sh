@@ -98,4 +98,36 @@ er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS after the second SIGTERM"
 grep -q 'asked again with 1 deliveries in flight: stopping the handlers' "$ER_TMP/daemon.log" ||
     fail "the cut-short drain is not logged"
+
+# Plugin state lives in the store: set by one daemon, read by the next
+# (same store directory), per instance, absent keys reported as such.
+er_write_config "handlers:
+  t:
+    plugin: $so
+    endpoint: test
+  u:
+    plugin: $so
+    endpoint: other
+routes:
+  - match: { type: TestStateSet }
+    to: [t]
+  - match: { type: TestStateGet }
+    to: [t, u]"
+er_start_daemon
+ctl publish --type TestStateSet --stream greeting --data '"hello, state"' >/dev/null ||
+    fail "publish TestStateSet"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_start_daemon
+ctl publish --type TestStateGet --stream greeting >/dev/null || fail "publish TestStateGet"
+for _ in $(seq 1 500); do
+    [ "$(grep -c 'state greeting = ' "$ER_TMP/daemon.log")" -ge 2 ] && break
+    sleep 0.01
+done
+grep -q '\[handler:t\] state greeting = "hello, state"$' "$ER_TMP/daemon.log" ||
+    fail "handler t did not read its state back after a restart"
+grep -q '\[handler:u\] state greeting = (absent)$' "$ER_TMP/daemon.log" ||
+    fail "handler u must not see t's state"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
 echo "test_dispatch: all checks passed"

@@ -6,7 +6,10 @@
  * loaded the real way. handle() answers by the event's type, so dispatch
  * tests can drive every status: TestFail → ER_FAIL, TestRetry → ER_RETRY
  * (always), TestPending → ER_PENDING and ER_OK from a 1 ms timer,
- * TestHang → ER_PENDING until stop(), anything else → ER_OK at once. Its `types` list becomes its declared
+ * TestHang → ER_PENDING until stop(), TestStateSet → the host's state_set
+ * of key = the event's stream to its data, TestStateGet → state_get of
+ * that key, logged as `state KEY = VALUE` (both ER_PENDING until the
+ * store answers), anything else → ER_OK at once. Its `types` list becomes its declared
  * event types (an implicit route). stop() completes what is pending, then
  * calls done.
  */
@@ -153,6 +156,60 @@ static void on_pending_timer(void *arg)
     p->in->host->complete(token, ER_OK);
 }
 
+/* A state request of a TestState* delivery: the delivery's token waits
+ * for the store's answer. */
+typedef struct state_req_s {
+    instance_t *in;
+    er_token_t *delivery;
+    char key[64];
+    const void *value; /* state_get's answer (store memory, valid in the callback) */
+    size_t len;
+    bool get;
+} state_req_t;
+
+static void on_state(void *arg, er_status_t status)
+{
+    state_req_t *r = arg;
+    instance_t *in = r->in;
+
+    if (r->get && status == ER_OK && r->value == NULL)
+        in->host->log(in->ctx, ER_PLOG_INFO, "state %s = (absent)", r->key);
+    else if (r->get && status == ER_OK)
+        in->host->log(in->ctx, ER_PLOG_INFO, "state %s = %.*s", r->key, (int)r->len,
+                      (const char *)r->value);
+    in->host->complete(r->delivery, status);
+    in->host->free(r);
+}
+
+static int state_request(instance_t *in, const er_event_t *e, er_token_t *delivery, bool get)
+{
+    state_req_t *r = in->host->alloc(sizeof(*r));
+    er_token_t *tok;
+    int rc;
+
+    if (r == NULL)
+        return ER_RETRY;
+    memset(r, 0, sizeof(*r));
+    r->in = in;
+    r->delivery = delivery;
+    r->get = get;
+    memcpy(r->key, e->stream.ptr, e->stream.len < sizeof(r->key) ? e->stream.len : 63);
+    if (in->host->token_new(in->ctx, on_state, r, &tok) != 0) {
+        in->host->free(r);
+        return ER_RETRY;
+    }
+    rc = get ? in->host->state_get(in->ctx, r->key, &r->value, &r->len, tok)
+             : in->host->state_set(in->ctx, r->key, e->data.ptr, e->data.len, tok);
+    if (rc != 0) {
+        in->host->log(in->ctx, ER_PLOG_WARN, "state_%s: %d", get ? "get" : "set", rc);
+        in->host->token_free(tok);
+        in->host->free(r);
+        return ER_FAIL;
+    }
+    in->pend++;
+    return ER_PENDING;
+}
+
 static bool type_is(const er_event_t *e, const char *t)
 {
     return e->type.len == strlen(t) && memcmp(e->type.ptr, t, e->type.len) == 0;
@@ -186,6 +243,8 @@ static int handle(void *instance, er_ev_t *ev, er_token_t *token)
         in->pend++;
         return ER_PENDING;
     }
+    if (type_is(&e, "TestStateSet") || type_is(&e, "TestStateGet"))
+        return state_request(in, &e, token, type_is(&e, "TestStateGet"));
     if (type_is(&e, "TestPending")) {
         for (i = 0; i < MAX_PENDING && in->pending[i].token; i++)
             ;

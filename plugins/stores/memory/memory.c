@@ -11,11 +11,13 @@
  * and one host timer (0 ms) drains the queue on a later loop turn: each
  * operation is applied and its token completed in that order, so writes
  * apply in submission order and a read sees every write submitted before
- * it. stop() marks the instance stopping (later calls fail -ESHUTDOWN),
- * lets the drain finish what was queued, then calls done from the timer.
+ * it. Calls before open() return -ENOTCONN. stop() marks the instance
+ * stopping (later calls return -ESHUTDOWN), lets the drain finish what was
+ * queued, then calls done from the timer.
  *
- * Data: events in an array of (seq, reference) ordered by seq (appends
- * come with increasing seqs), trimmed from the front; delete_stream leaves
+ * Data: events in an array of (seq, reference) ordered by seq — an append
+ * whose seqs do not rise above every seq appended before completes -EINVAL
+ * and stores none of its events — trimmed from the front; delete_stream leaves
  * holes that are compacted away once they are half the array. An append is
  * O(1) amortised per event (one queue entry per call, one reference per
  * event), so ingest benchmarks run at millions of events per second. There
@@ -172,7 +174,7 @@ typedef struct mem_s {
     size_t qhead, qcount, qcap;
     er_timer_t *timer; /* armed while the queue needs draining */
 
-    bool opened;   /* open() was called */
+    bool opened;   /* open() was called: other calls queue behind it */
     bool stopping; /* stop() was called: no more calls */
     er_done_cb stop_done;
     void *stop_arg;
@@ -396,13 +398,16 @@ static void op_free(mem_t *m, op_t *op)
     }
 }
 
-/* May a call be taken now? 0, or the errno it returns. */
+/* May a call be taken now (open() called, stop() not)? 0, or the errno
+ * the call returns. */
 static int accepting(const mem_t *m, const er_token_t *token)
 {
     if (token == NULL)
         return -EINVAL;
     if (m->stopping)
         return -ESHUTDOWN;
+    if (!m->opened)
+        return -ENOTCONN;
     return 0;
 }
 
@@ -867,13 +872,16 @@ static int mem_open(void *instance, er_store_head_t *head, er_token_t *token)
     op_t op = {.kind = OP_OPEN, .token = token};
     int rc;
 
-    if ((rc = accepting(m, token)) != 0)
-        return rc;
-    if (head == NULL)
+    if (token == NULL || head == NULL)
         return -EINVAL;
+    if (m->stopping)
+        return -ESHUTDOWN;
+    if (m->opened)
+        return -EALREADY;
     op.u.head = head;
-    m->opened = true;
-    return submit(m, &op);
+    if ((rc = submit(m, &op)) == ER_PENDING)
+        m->opened = true; /* calls queue behind it from now on */
+    return rc;
 }
 
 static int mem_append(void *instance, er_ev_t *const *evs, size_t n, er_token_t *token)

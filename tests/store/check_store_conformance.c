@@ -17,6 +17,7 @@
  * made by main() and removed at the end, whatever the tests did.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,6 +40,9 @@ typedef struct kind_s {
     const char *full_options;
     uint64_t full_capacity;
     const char *full_message;
+    /* The store writes nothing under the test's directory (memory: its
+     * `path` is accepted and ignored). */
+    bool writes_nothing;
     /* Around every test (NULL: nothing): e.g. flush a server's database. */
     void (*setup)(const struct kind_s *k, const char *dir);
     void (*teardown)(const struct kind_s *k, const char *dir);
@@ -54,6 +58,7 @@ static const kind_t kinds[] = {
         .full_options = "max_events: 100\npath: {dir}/ignored\n",
         .full_capacity = 100,
         .full_message = "memory store full: max_events 100",
+        .writes_nothing = true,
     },
     {
         .plugin = "lmdb",
@@ -114,6 +119,15 @@ static er_st_t *begin(int i)
 static void end(er_st_t *st)
 {
     er_st_free(st);
+    if (K->writes_nothing) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d)) != NULL)
+            ck_assert_msg(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0,
+                          "%s wrote %s/%s", K->plugin, dir, e->d_name);
+        closedir(d);
+    }
     if (K->teardown != NULL)
         K->teardown(K, dir);
     er_st_rmtree(dir);

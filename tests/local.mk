@@ -87,6 +87,7 @@ INTEGRATION_C = \
 	tests/integration/itest_hostile \
 	tests/integration/itest_vectors \
 	tests/integration/itest_store \
+	tests/integration/itest_store_bad \
 	tests/integration/itest_crash
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
@@ -97,6 +98,9 @@ tests_integration_itest_publish_LDADD = $(UNIT_LDADD)
 tests_integration_itest_store_SOURCES = tests/integration/itest_store.c $(ITEST_SOURCES)
 tests_integration_itest_store_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_store_LDADD = $(UNIT_LDADD)
+tests_integration_itest_store_bad_SOURCES = tests/integration/itest_store_bad.c $(ITEST_SOURCES)
+tests_integration_itest_store_bad_CFLAGS = $(UNIT_CFLAGS)
+tests_integration_itest_store_bad_LDADD = $(UNIT_LDADD)
 tests_integration_itest_crash_SOURCES = tests/integration/itest_crash.c $(ITEST_SOURCES) \
 	$(STORETEST_SRC)
 tests_integration_itest_crash_CFLAGS = $(STORETEST_FLAGS)

@@ -135,7 +135,14 @@ int er_test_daemon_start(er_test_daemon_t *d, const char *extra)
      * configures its own. */
     if (extra == NULL || (strncmp(extra, "store:", 6) != 0 && strstr(extra, "\nstore:") == NULL))
         fprintf(f, "store:\n  plugin: lmdb\n  path: %s/store\n", d->dir);
-    fprintf(f, "%s", extra ? extra : "");
+    /* "@DIR@" in extra stands for the test's directory. */
+    for (const char *p = extra ? extra : "", *at; *p; p = at + 5) {
+        if ((at = strstr(p, "@DIR@")) == NULL) {
+            fputs(p, f);
+            break;
+        }
+        fprintf(f, "%.*s%s", (int)(at - p), p, d->dir);
+    }
     fclose(f);
     return er_test_daemon_restart(d);
 }

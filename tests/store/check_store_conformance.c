@@ -35,8 +35,9 @@ typedef struct kind_s {
     er_durability_t durability;
     /* Options; "{dir}" stands for the test's own empty temporary directory. */
     const char *options;
-    /* Options under which appends fail -ENOSPC after at most
-     * full_capacity events (NULL: not tested), and the message's start. */
+    /* Options under which appends soon fail -ENOSPC (NULL: not tested);
+     * full_capacity: exactly how many events fit (0: not exact);
+     * full_message: how the message starts (NULL: not checked). */
     const char *full_options;
     uint64_t full_capacity;
     const char *full_message;
@@ -65,6 +66,9 @@ static const kind_t kinds[] = {
         .persistent = true,
         .durability = ER_DURABILITY_DISK,
         .options = "path: {dir}\nmap_size: 256MiB\n",
+        /* The smallest map: full after some thousands of small events. */
+        .full_options = "path: {dir}\nmap_size: 1MiB\n",
+        .full_message = "store full",
     },
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
@@ -1409,65 +1413,83 @@ END_TEST
 
 /* ---------------------------------------------------------------- full */
 
+/* Append `n` mixed events from *seq as one batch; into the model when the
+ * append succeeds. Returns the status. */
+static int append_batch(er_st_t *st, model_t *m, uint64_t *seq, size_t n)
+{
+    er_ev_t **evs = calloc(n, sizeof(*evs));
+    size_t k;
+    int rc;
+
+    ck_assert_ptr_nonnull(evs);
+    for (k = 0; k < n; k++)
+        evs[k] = mixed(*seq + k);
+    rc = er_st_append(st, evs, n);
+    for (k = 0; k < n; k++) {
+        if (rc == ER_OK)
+            model_put(m, evs[k]);
+        else
+            er_st_ev_unref(evs[k]);
+    }
+    if (rc == ER_OK)
+        *seq += n;
+    free(evs);
+    return rc;
+}
+
 START_TEST(test_full)
 {
-    er_st_t *st;
-    er_ev_t *evs[10];
-    uint64_t seq = 1, trimmed, stored = 0;
+    er_store_filter_t all = {0};
+    uint64_t seq = 1, trimmed, stored = 0, half;
     model_t m = {0};
-    int rc = ER_OK, k;
+    er_st_t *st;
+    int rc = ER_OK;
 
     if (kinds[_i].full_options == NULL)
         return; /* no configuration that fills up quickly */
     st = begin_with(_i, kinds[_i].full_options);
     /* Batches of 10 until the store says it is full. */
-    while (rc == ER_OK) {
-        for (k = 0; k < 10; k++)
-            evs[k] = mixed(seq + (uint64_t)k);
-        rc = er_st_append(st, evs, 10);
-        for (k = 0; k < 10; k++) {
-            if (rc == ER_OK)
-                model_put(&m, evs[k]);
-            else
-                er_st_ev_unref(evs[k]);
-        }
-        if (rc == ER_OK) {
-            seq += 10;
-            stored += 10;
-        }
-        ck_assert_uint_le(stored, K->full_capacity > 0 ? K->full_capacity : UINT64_MAX);
+    while ((rc = append_batch(st, &m, &seq, 10)) == ER_OK) {
+        stored += 10;
+        ck_assert_msg(stored <= (K->full_capacity > 0 ? K->full_capacity : 1000000),
+                      "%" PRIu64 " events stored and the store is not full", stored);
     }
-    ck_assert_int_eq(rc, ER_FAIL);
-    ck_assert_int_eq(st->err, -ENOSPC);
-    ck_assert_msg(strncmp(st->errmsg, K->full_message, strlen(K->full_message)) == 0,
-                  "message \"%s\", want \"%s\"", st->errmsg, K->full_message);
+    ck_assert_msg(rc == ER_FAIL && st->err == -ENOSPC,
+                  "a full store completed status %d, errno %d (%s); want ER_FAIL, -ENOSPC", rc,
+                  st->err, st->errmsg);
+    if (K->full_message != NULL)
+        ck_assert_msg(strncmp(st->errmsg, K->full_message, strlen(K->full_message)) == 0,
+                      "message \"%s\", want \"%s\"", st->errmsg, K->full_message);
     if (K->full_capacity > 0)
         ck_assert_uint_eq(stored, K->full_capacity);
-    /* All or none: the refused batch left nothing. */
-    ck_assert_uint_eq(count_all(st), stored);
-
-    /* Room again after a trim; a batch larger than the room still fails whole. */
-    ck_assert_int_eq(er_st_trim(st, 6, 0, &trimmed), ER_OK);
-    ck_assert_uint_eq(trimmed, 5);
-    for (k = 1; k <= 5; k++)
-        model_drop(&m, (uint64_t)k);
-    for (k = 0; k < 10; k++)
-        evs[k] = mixed(seq + (uint64_t)k);
-    if (K->full_capacity > 0) {
-        ck_assert_int_eq(er_st_append(st, evs, 10), ER_FAIL);
+    ck_assert_uint_gt(stored, 0);
+    /* All or none: the refused batch left nothing; what was stored is whole. */
+    ck_assert_uint_eq(expect_query(st, &m, &all, "a full store"), stored);
+    if (K->full_capacity > 0) { /* at capacity, not one more */
+        ck_assert_int_eq(append_batch(st, &m, &seq, 1), ER_FAIL);
         ck_assert_int_eq(st->err, -ENOSPC);
     }
-    ck_assert_int_eq(er_st_append(st, evs, 5), ER_OK);
-    for (k = 0; k < 10; k++) {
-        if (k < 5)
-            model_put(&m, evs[k]);
-        else
-            er_st_ev_unref(evs[k]);
+    if (K->persistent) {
+        ck_assert_int_eq(er_st_reopen(st), ER_OK);
+        ck_assert_uint_eq(st->head.events, stored);
+        ck_assert_uint_eq(expect_query(st, &m, &all, "a full store reopened"), stored);
     }
-    {
-        er_store_filter_t all = {0};
-        ck_assert_uint_eq(expect_query(st, &m, &all, "full store"), stored);
+
+    /* Trimming makes room again; a batch larger than the room still fails
+     * whole. */
+    half = stored / 2;
+    ck_assert_int_eq(er_st_trim(st, half + 1, 0, &trimmed), ER_OK);
+    ck_assert_uint_eq(trimmed, half);
+    for (seq = 1; seq <= half; seq++)
+        model_drop(&m, seq);
+    seq = m.last + 1;
+    if (K->full_capacity > 0) {
+        ck_assert_int_eq(append_batch(st, &m, &seq, (size_t)(half + 10)), ER_FAIL);
+        ck_assert_int_eq(st->err, -ENOSPC);
     }
+    ck_assert_msg(append_batch(st, &m, &seq, 10) == ER_OK,
+                  "append after trimming half of a full store: %s", st->errmsg);
+    ck_assert_uint_eq(expect_query(st, &m, &all, "a full store after a trim"), stored - half + 10);
     model_free(&m);
     end(st);
 }

@@ -14,3 +14,10 @@ plugins_stores_lmdb_lmdb_la_LDFLAGS = -module -avoid-version -shared \
 	-export-symbols-regex '^er_plugin_entry$$'
 plugins_stores_lmdb_lmdb_la_LIBADD = lib/libercore.la $(LMDB_LIBS) $(UV_LIBS) -lpthread
 
+if HAVE_CHECK
+check_PROGRAMS += plugins/stores/lmdb/check_lmdb
+TESTS += plugins/stores/lmdb/check_lmdb
+plugins_stores_lmdb_check_lmdb_SOURCES = plugins/stores/lmdb/check_lmdb.c $(STORETEST_SRC)
+plugins_stores_lmdb_check_lmdb_CFLAGS = $(STORETEST_FLAGS) $(LMDB_CFLAGS)
+plugins_stores_lmdb_check_lmdb_LDADD = $(STORETEST_LIBS) $(LMDB_LIBS)
+endif

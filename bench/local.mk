@@ -6,6 +6,11 @@ bench_raw_server_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS)
 bench_raw_server_LDADD = lib/libercore.la $(UV_LIBS)
 bench_latency_SOURCES = bench/latency.c
 bench_latency_LDADD = lib/libercore.la
+# The durable-ingest baseline: the lmdb store's puts and commits, alone.
+EXTRA_PROGRAMS += bench/raw_lmdb
+bench_raw_lmdb_SOURCES = bench/raw_lmdb.c
+bench_raw_lmdb_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS) $(LMDB_CFLAGS)
+bench_raw_lmdb_LDADD = $(MSGPACK_LIBS) $(LMDB_LIBS)
 CLEANFILES += $(EXTRA_PROGRAMS)
 # The no-op handler of the dispatch scenarios.
 EXTRA_LTLIBRARIES += bench/noop.la

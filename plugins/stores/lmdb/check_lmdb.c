@@ -8,7 +8,7 @@
  * exact message.
  *
  * Each test makes its own directory under one root made by main() and
- * removed at the end. $ER_TEST_SCALE scales counts, never assertions.
+ * removed at the end. Counts are small enough for valgrind: none is scaled.
  */
 #include <check.h>
 #include <errno.h>
@@ -573,9 +573,12 @@ END_TEST
 
 /* ------------------------------------------------------ group commit */
 
+/* Not scaled: the point is the ratio, and 10,000 small appends take a
+ * few seconds even under valgrind (where about 1 in 30 commits, natively
+ * fewer than 1 in 150). */
 START_TEST(test_group_commit)
 {
-    size_t n = er_st_scale(10000), i;
+    size_t n = 10000, i;
     er_st_call_t *calls = calloc(n, sizeof(*calls));
     er_ev_t **evs = calloc(n, sizeof(*evs));
     int64_t before, after, depth;
@@ -583,8 +586,6 @@ START_TEST(test_group_commit)
 
     ck_assert_ptr_nonnull(calls);
     ck_assert_ptr_nonnull(evs);
-    if (n < 100)
-        n = 100;
     new_dir();
     st = opened(NULL);
     before = stat_of(st, "commits");

@@ -1218,14 +1218,40 @@ static void fail_range_closed(store_t *s, op_t **ops, size_t from, size_t to)
         op_fail(ops[i], s->env_err ? s->env_err : -EIO, "store not open: %s", s->env_msg);
 }
 
+static void post(store_t *s, op_t *op)
+{
+    er__mailbox_post(&s->mb, &op->mail);
+}
+
+/* ops[from..to) are done (committed or failed): release their events, no
+ * longer needed (here rather than on the loop, and at once, so their
+ * encodings' memory is reused by the next ones), and hand them to the loop
+ * in order. */
+static void hand_back(store_t *s, op_t **ops, size_t from, size_t to)
+{
+    size_t i, k;
+
+    for (i = from; i < to; i++) {
+        op_t *op = ops[i];
+        if (op->kind == OP_APPEND && op->u.append.evs != NULL) {
+            for (k = 0; k < op->u.append.n; k++)
+                s->host->event_unref(op->u.append.evs[k]);
+            op->u.append.evs = NULL;
+        }
+        post(s, op);
+    }
+}
+
 static void panic_reopen(store_t *s, int rc);
 
 /*
  * Apply ops[0..n) in as few write transactions as possible: one, unless a
- * round is very large (TXN_SOFT_BYTES) or a trim goes on for long. When
+ * round is very large (TXN_SOFT_BYTES) or a trim goes on for long; the ops
+ * of each transaction are handed back as soon as it is committed. When
  * the map is full (or a transaction is refused as too large, or an op
- * refused mid-way), the transaction is aborted and the ops are applied
- * again one transaction each, so only those that do not fit fail.
+ * failed or was refused mid-way), the transaction is aborted and the ops
+ * are applied again one transaction each, so only those that do not fit
+ * fail.
  */
 static void run_ops(store_t *s, op_t **ops, size_t n, bool single)
 {
@@ -1238,10 +1264,12 @@ static void run_ops(store_t *s, op_t **ops, size_t n, bool single)
 
         if (s->env == NULL) {
             fail_range_closed(s, ops, start, n);
+            hand_back(s, ops, start, n);
             return;
         }
         if ((rc = txn_begin(s, &txn)) != 0) {
             fail_range(s, ops, start, n, "cannot write to", rc);
+            hand_back(s, ops, start, n);
             if (rc == MDB_PANIC)
                 panic_reopen(s, rc);
             return;
@@ -1261,7 +1289,8 @@ static void run_ops(store_t *s, op_t **ops, size_t n, bool single)
             if ((rc = txn_commit(s, txn)) == 0) {
                 if (settle(ops, start, k, true) && !more)
                     release_freed_pages(s);
-                start = end; /* with more, ops[end] goes on */
+                hand_back(s, ops, start, end); /* with more, ops[end] goes on */
+                start = end;
                 continue;
             }
             at_commit = true;
@@ -1272,11 +1301,14 @@ static void run_ops(store_t *s, op_t **ops, size_t n, bool single)
         settle(ops, start, k, false);
         if (rc == MDB_PANIC) {
             fail_range(s, ops, start, n, "cannot write to", rc);
+            hand_back(s, ops, start, n);
             panic_reopen(s, rc);
             return;
         }
-        if (single && tainted)
-            return; /* the op's own refusal stands */
+        if (single && tainted) {
+            hand_back(s, ops, start, n); /* the op's own refusal stands */
+            return;
+        }
         /* One transaction per op, so only the ops that fail fail: after an
          * op's error, a refusal mid-way, or a full map or disk. A commit
          * that failed otherwise (I/O) fails the whole round. */
@@ -1294,6 +1326,7 @@ static void run_ops(store_t *s, op_t **ops, size_t n, bool single)
             s->host->log(s->ctx, ER_PLOG_ERROR, "write to %s failed: %s", s->path,
                          mdb_strerror(rc));
         fail_range(s, ops, start, n, "cannot write to", rc);
+        hand_back(s, ops, start, n);
         return;
     }
 }
@@ -1331,24 +1364,6 @@ static void panic_reopen(store_t *s, int rc)
 }
 
 /* ------------------------------------------------------ writer: the thread */
-
-static void post(store_t *s, op_t *op)
-{
-    er__mailbox_post(&s->mb, &op->mail);
-}
-
-/* The op's events are no longer needed once the round is over: release
- * them here rather than on the loop. */
-static void release_events(store_t *s, op_t *op)
-{
-    size_t i;
-
-    if (op->kind != OP_APPEND || op->u.append.evs == NULL)
-        return;
-    for (i = 0; i < op->u.append.n; i++)
-        s->host->event_unref(op->u.append.evs[i]);
-    op->u.append.evs = NULL;
-}
 
 static void writer_open(store_t *s, op_t *op)
 {
@@ -1409,7 +1424,7 @@ static void writer_main(void *arg)
 {
     store_t *s = arg;
     op_t **ops = NULL, *list, *op, *one = NULL;
-    size_t cap = 0, n, i;
+    size_t cap = 0, n;
 
     for (;;) {
         uv_mutex_lock(&s->wlock);
@@ -1442,11 +1457,7 @@ static void writer_main(void *arg)
             }
             if (n > 0) {
                 atomic_fetch_sub(&s->st_queue, n);
-                run_ops(s, ops, n, false);
-                for (i = 0; i < n; i++) {
-                    release_events(s, ops[i]);
-                    post(s, ops[i]);
-                }
+                run_ops(s, ops, n, false); /* hands every op back */
                 if (ops == &one) {
                     ops = NULL;
                     cap = 0;

@@ -45,6 +45,14 @@
  * map_size is reached (or the disk is full), -EIO for LMDB failures (with
  * LMDB's text), -EINVAL for a refused file or request, -EBUSY for a store
  * locked by another process. Only er_plugin_entry is exported.
+ *
+ * Lifecycle: operations return ER_PENDING once open() was called (those
+ * submitted before its completion wait for it and fail with its reason if
+ * it failed), -ENOTCONN before open() or after a failed open completed,
+ * -ESHUTDOWN once stop() was called. stop() works in every state (also
+ * after a failed open); done() is called inline only when open() never
+ * started the threads. destroy() before stop's done() would free memory
+ * the threads use: it logs and keeps the instance instead.
  */
 #include <endian.h>
 #include <errno.h>

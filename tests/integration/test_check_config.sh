@@ -99,7 +99,7 @@ expect_errors store-options 'store:
   map_size: 1KiB
   sync: always
   retention: {max_age: 30d}
-' 'store-options.yaml:3:13: store.map_size: must be at least 1048576 (1MiB)
+' 'store-options.yaml:3:13: store.map_size: must be between 1MiB and 16TiB, got 1KiB
 store-options.yaml:4:9: store.sync: expected one of batch, none, got "always"
 store-options.yaml:5:3: store.retention: not supported in this version'
 

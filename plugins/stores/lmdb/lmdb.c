@@ -68,6 +68,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,6 +80,10 @@
 
 #include "build-config.h" /* PACKAGE_VERSION */
 #include "mailbox.h"
+
+/* Free space below which a failed write is taken for a full disk: a
+ * transaction's worth (TXN_SOFT_BYTES), twice. */
+#define DISK_FULL_MARGIN (2 * TXN_SOFT_BYTES)
 
 #define FORMAT_MAGIC     "eventrouter.lmdb"
 #define FORMAT_MAGIC_LEN 16
@@ -450,8 +455,23 @@ static int mdb_errno(const store_t *s, int rc)
     }
 }
 
+/*
+ * Is the filesystem holding the store (nearly) full? LMDB 0.9 reports a
+ * short write as EIO, not ENOSPC, and that is what a full disk gives it:
+ * a write that fails with the disk out of room is a full store.
+ */
+static bool disk_full(const store_t *s)
+{
+    struct statvfs v;
+
+    return statvfs(s->path, &v) == 0 &&
+           (uint64_t)v.f_bavail * v.f_frsize < DISK_FULL_MARGIN;
+}
+
 static void op_fail_mdb(store_t *s, op_t *op, const char *what, int rc)
 {
+    if (rc == EIO && disk_full(s))
+        rc = ENOSPC;
     if (rc == MDB_MAP_FULL)
         op_fail(op, -ENOSPC,
                 "store full: map_size %" PRIu64 " reached in %s (raise store.map_size or trim "
@@ -1149,7 +1169,7 @@ static int txn_commit(store_t *s, MDB_txn *txn)
 
     memset(s->wc, 0, sizeof(s->wc));
     if ((rc = mdb_txn_commit(txn)) != 0)
-        return rc;
+        return rc == EIO && disk_full(s) ? ENOSPC : rc;
     s->committed = s->tent;
     us = mono_us() - s->txn_start_us;
     atomic_store(&s->st_commit_last_us, us);

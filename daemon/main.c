@@ -160,6 +160,7 @@ static void on_store_started(er_store_t *st, int err, const char *message)
     d->server.dispatch = &d->dispatch;
     d->server.admin = &d->admin;
     d->store.ready_cb = er__server_store_ready;
+    d->store.drained_cb = er__server_store_drained;
     d->store.ready_arg = &d->server;
     d->started = true;
     er_log(ER_LOG_NOTICE, COMPONENT,

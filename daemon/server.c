@@ -663,10 +663,19 @@ static void conn_free(er_conn_t *c)
     er__buf_free(&c->wbuf);
     free(c);
     /* The last client gone: give the heap's free pages back, so a burst
-     * of connections does not leave the daemon's memory high. */
+     * of connections does not leave the daemon's memory high (again once
+     * the store has taken what they sent). */
     if (s->nconns == 0)
         malloc_trim(0);
     check_done(s);
+}
+
+void er__server_store_drained(void *arg)
+{
+    er_server_t *s = arg;
+
+    if (s->nconns == 0)
+        malloc_trim(0);
 }
 
 static void on_conn_closed(uv_handle_t *h)

@@ -86,6 +86,10 @@ int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg);
  * waiting for it. arg is the server. */
 void er__server_store_ready(void *arg);
 
+/* The store's drained callback: with no client left either, give the
+ * heap's free pages back (malloc_trim). arg is the server. */
+void er__server_store_drained(void *arg);
+
 /*
  * Shut down as DESIGN §9: stop accepting, send GOAWAY {reason} to every
  * client, keep answering what they still send until each connection is

@@ -131,6 +131,8 @@ static void on_appended(er_token_t *t, er_status_t status, size_t n, const er_st
     er__token_clear(&b->token);
     free(b);
     check_ready(st);
+    if (st->pending == 0 && st->drained_cb != NULL)
+        st->drained_cb(st->ready_arg);
 }
 
 /* Hand this iteration's events to the plugin as one append. */

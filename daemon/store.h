@@ -72,8 +72,11 @@ struct er_store_s {
     uint64_t pending;     /* events accepted, not yet completed */
     uint64_t pending_max; /* above it, admission waits */
 
-    /* Called when admission would say go again after a wait. */
+    /* Called when admission would say go again after a wait, and when
+     * every accepted event is stored (drained: nothing pending). Both get
+     * ready_arg. */
     void (*ready_cb)(void *arg);
+    void (*drained_cb)(void *arg);
     void *ready_arg;
     bool blocked;
 

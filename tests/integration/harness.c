@@ -132,9 +132,10 @@ int er_test_daemon_start(er_test_daemon_t *d, const char *extra)
     fprintf(f, "listen:\n  socket: %s\n  admin_socket: %s/admin.sock\nlog:\n  level: debug\n",
             d->sock, d->dir);
     /* The default store, in the test's directory, unless the test
-     * configures its own. */
+     * configures its own; a map_size valgrind can map (its address space
+     * is 64 GiB, the default map_size). */
     if (extra == NULL || (strncmp(extra, "store:", 6) != 0 && strstr(extra, "\nstore:") == NULL))
-        fprintf(f, "store:\n  plugin: lmdb\n  path: %s/store\n", d->dir);
+        fprintf(f, "store:\n  plugin: lmdb\n  path: %s/store\n  map_size: 4GiB\n", d->dir);
     /* "@DIR@" in extra stands for the test's directory. */
     for (const char *p = extra ? extra : "", *at; *p; p = at + 5) {
         if ((at = strstr(p, "@DIR@")) == NULL) {

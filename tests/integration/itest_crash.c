@@ -232,7 +232,7 @@ START_TEST(crash_and_restart)
             p.nacked, CRASHES, p.ndup_answers, p.nacks);
 
     /* Read the store through the plugin, the daemon stopped. */
-    snprintf(yaml, sizeof(yaml), "path: %s/store\n", d.dir);
+    snprintf(yaml, sizeof(yaml), "path: %s/store\nmap_size: 4GiB\n", d.dir);
     st = er_st_new("lmdb", yaml);
     ck_assert_int_eq(er_st_open(st), ER_OK);
     ck_assert(st->head.clean);

@@ -117,7 +117,8 @@ START_TEST(path_held_by_another_daemon)
 
     ck_assert_int_eq(er_test_daemon_start(&a, NULL), 0);
     /* b: its own sockets, a's store directory. */
-    snprintf(extra, sizeof(extra), "store:\n  plugin: lmdb\n  path: %s/store\n", a.dir);
+    snprintf(extra, sizeof(extra), "store:\n  plugin: lmdb\n  path: %s/store\n  map_size: 4GiB\n",
+             a.dir);
     ck_assert_int_ne(er_test_daemon_start(&b, extra), 0);
     snprintf(want, sizeof(want), "store %s/store is in use by another process (pid %d", a.dir,
              (int)a.pid);

@@ -46,11 +46,12 @@ er_write_config() {
         printf 'listen:\n  socket: %s\n  admin_socket: %s\nlog:\n  level: debug\n' \
             "$ER_SOCK" "$ER_TMP/admin.sock"
         # The default store, in the test's directory, unless the test
-        # configures its own.
+        # configures its own; a map_size valgrind can map (its address
+        # space is 64 GiB, the default map_size).
         case "${1:-}" in
         store:* | *"
 store:"*) ;;
-        *) printf 'store:\n  plugin: lmdb\n  path: %s\n' "$ER_TMP/store" ;;
+        *) printf 'store:\n  plugin: lmdb\n  path: %s\n  map_size: 4GiB\n' "$ER_TMP/store" ;;
         esac
         [ -n "${1:-}" ] && printf '%s\n' "$1"
     } > "$ER_CONFIG"

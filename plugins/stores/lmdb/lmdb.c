@@ -616,6 +616,13 @@ static int env_start(store_t *s, op_t *op)
         else if (rc == MDB_VERSION_MISMATCH)
             op_fail(op, -EINVAL, "%s/%s was written by an incompatible LMDB version", s->path,
                     DATA_NAME);
+        else if (rc == EINVAL || rc == ENOMEM)
+            /* mmap refused the map: not enough address space for
+             * map_size (a ulimit -v, valgrind's 64 GiB limit). */
+            op_fail(op, -rc,
+                    "cannot open the store %s: %s (cannot map map_size %" PRIu64
+                    " bytes of address space: lower store.map_size)",
+                    s->path, strerror(rc), (uint64_t)s->map_size);
         else if (rc > 0)
             op_fail(op, -rc, "cannot open the store %s: %s", s->path, strerror(rc));
         else

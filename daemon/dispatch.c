@@ -447,8 +447,8 @@ static void stop_instances(er_dispatch_t *d)
         }
         if (dst->qlen > 0)
             er_log(ER_LOG_WARN, dst->ctx ? dst->ctx->component : COMPONENT,
-                   "%zu queued events not delivered (events are kept in memory until the store "
-                   "exists)",
+                   "%zu queued events not delivered (they are stored; catching up from the "
+                   "store arrives with the delivery engine)",
                    dst->qlen);
         dst->stopped = true;
         if (dst->started)

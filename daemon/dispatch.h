@@ -5,8 +5,9 @@
  * A handler's statuses are honoured in this release's simple form: OK is
  * done; RETRY (and a negative errno) redelivers the same event after the
  * destination's retry.initial, up to retry.max_attempts, then gives up with
- * a log line; FAIL is logged, counted and dropped. Events live in memory
- * only until the store exists: a restart loses what was queued (counted and
+ * a log line; FAIL is logged, counted and dropped. The queues are in
+ * memory: events are stored, but a destination does not yet catch up from
+ * the store, so what was queued at a restart is not delivered (counted and
  * logged at shutdown). Loop thread.
  */
 #ifndef ER_DISPATCH_H

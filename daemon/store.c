@@ -72,6 +72,20 @@ static int token_error(const er_token_t *t, er_status_t status, const char **mes
     return -EIO;
 }
 
+/* A call the plugin refused at once (rc, a negative errno): its token
+ * carries the failure to the same completion code as an asynchronous one.
+ * Returns t. */
+static er_token_t *refused(er_token_t *t, int rc, const char *what)
+{
+    char msg[128];
+
+    snprintf(msg, sizeof(msg), "the store refused the %s: %s", what, er_strerror(rc));
+    t->err = rc;
+    free(t->errmsg);
+    t->errmsg = strdup(msg);
+    return t;
+}
+
 static void set_error(er_store_t *st, int err, const char *message)
 {
     st->error = err;
@@ -163,13 +177,8 @@ static void flush(er_store_t *st)
     st->b_tail = b;
     er__token_init(&b->token, on_appended, b, st->ctx);
     rc = call_op(st, &b->token, st->ops->append(st->inst, b->evs, b->n, &b->token));
-    if (rc != 0) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "the store refused the append: %s", er_strerror(rc));
-        b->token.err = rc;
-        b->token.errmsg = strdup(msg);
-        on_appended(&b->token, ER_FAIL, 0, NULL);
-    }
+    if (rc != 0)
+        on_appended(refused(&b->token, rc, "append"), ER_FAIL, 0, NULL);
 }
 
 static void on_check(uv_check_t *h)
@@ -312,13 +321,8 @@ static void reserve(er_store_t *st, uint64_t upto)
     er__token_init(&st->reserve_token, on_reserved, st, st->ctx);
     rc = call_op(st, &st->reserve_token,
                  st->ops->reserve(st->inst, upto, &st->reserve_token));
-    if (rc != 0) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "the store refused the reservation: %s", er_strerror(rc));
-        st->reserve_token.err = rc;
-        st->reserve_token.errmsg = strdup(msg);
-        on_reserved(&st->reserve_token, ER_FAIL, 0, NULL);
-    }
+    if (rc != 0)
+        on_reserved(refused(&st->reserve_token, rc, "reservation"), ER_FAIL, 0, NULL);
 }
 
 /* Ask for the next chunk once half of the current one is used. */

@@ -679,12 +679,14 @@ static int queued(er_client_t *c, uint32_t req, enum req_kind kind, uint32_t nev
 int er_client_publish_async(er_client_t *c, const er_event_t *ev, uint32_t *req, er_error_t *err)
 {
     const er_welcome_t *lim = limits(c);
-    size_t mark = c->out.len, size;
+    size_t mark, size;
     uint32_t id;
     int rc;
 
+    /* can_send may write out and compact the buffer: mark after it. */
     if ((rc = can_send(c, c->ack_mode != ER_ACK_NONE)) != 0)
         return rc;
+    mark = c->out.len;
     if ((rc = er_event_validate(ev, ER_VALIDATE_CLIENT, err)) != 0)
         return rc;
     id = peek_req(c);
@@ -736,12 +738,13 @@ int er_client_publish_batch_async(er_client_t *c, const er_event_t *evs, size_t 
                                   er_error_t *err)
 {
     const er_welcome_t *lim = limits(c);
-    size_t mark = c->out.len, i, payload;
+    size_t mark, i, payload;
     uint32_t id;
     int rc;
 
     if ((rc = can_send(c, c->ack_mode != ER_ACK_NONE)) != 0)
         return rc;
+    mark = c->out.len; /* after can_send, which may compact the buffer */
     if (n == 0)
         return er__error_set(err, ER_ERULE, -1, "batch: empty");
     if (n > lim->max_batch)
@@ -777,12 +780,13 @@ int er_client_publish_batch_async(er_client_t *c, const er_event_t *evs, size_t 
 
 int er_client_ping_async(er_client_t *c, uint32_t *req)
 {
-    size_t mark = c->out.len;
+    size_t mark;
     uint32_t id;
     int rc;
 
     if ((rc = can_send(c, true)) != 0)
         return rc;
+    mark = c->out.len; /* after can_send, which may compact the buffer */
     id = peek_req(c);
     if (table_reserve(c, id) != 0)
         return -ENOMEM;

@@ -78,7 +78,7 @@ tests_unit_check_router_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/dae
 tests_unit_check_router_LDADD = $(DAEMON_UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_check_client_SOURCES = tests/unit/check_client.c
 tests_unit_check_client_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_check_client_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
+tests_unit_check_client_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS) -lpthread
 
 # Integration: the real eventrouterd and eventctl over the real socket.
 INTEGRATION_C = \

@@ -210,15 +210,15 @@ int main(int argc, char **argv)
              * correlation_id, as the benchmark publishes none). */
             k.mv_size = sizeof(STREAM) - 1;
             k.mv_data = (void *)STREAM;
-            if ((rc = mdb_cursor_put(c[DB_STREAM], &k, &sv, 0)) != 0)
+            if ((rc = mdb_cursor_put(c[DB_STREAM], &k, &sv, MDB_APPENDDUP)) != 0)
                 die("put", rc);
             k.mv_size = ID_LEN;
             k.mv_data = (void *)id;
-            if ((rc = mdb_cursor_put(c[DB_ID], &k, &sv, 0)) != 0)
+            if ((rc = mdb_cursor_put(c[DB_ID], &k, &sv, MDB_APPENDDUP)) != 0)
                 die("put", rc);
             k.mv_size = sizeof(TYPE) - 1;
             k.mv_data = (void *)TYPE;
-            if ((rc = mdb_cursor_put(c[DB_TYPE], &k, &sv, 0)) != 0)
+            if ((rc = mdb_cursor_put(c[DB_TYPE], &k, &sv, MDB_APPENDDUP)) != 0)
                 die("put", rc);
         }
         if ((rc = mdb_txn_commit(txn)) != 0) /* frees the cursors */

@@ -79,7 +79,9 @@
 #include <eventrouter/plugin.h>
 
 #include "build-config.h" /* PACKAGE_VERSION */
+#include "buf.h"
 #include "mailbox.h"
+#include "proto.h" /* er__event_pack: the one encoder of events */
 
 /* Free space below which a failed write is taken for a full disk: a
  * transaction's worth (TXN_SOFT_BYTES), twice. */
@@ -361,6 +363,7 @@ struct store_s {
     wstate_t committed, tent;
     MDB_cursor *wc[DB_COUNT]; /* cursors of the open write transaction */
     size_t txn_bytes;
+    er_buf_t enc;          /* writer: the event being stored, encoded (reused) */
     uint64_t txn_start_us;
 
     /* Figures for stats(); written by the threads, read on the loop. */
@@ -911,10 +914,15 @@ static int apply_append(store_t *s, MDB_txn *txn, op_t *op, bool *tainted)
                         index_table[x].field, MAX_KEY);
                 goto refused;
             }
-        if ((rc = host->event_encoded(ev, &p, &n)) != 0) {
+        /* Encoded into the writer's own buffer, with the one codec
+         * (lib/proto.c): no allocation per event, nothing cached on it. */
+        s->enc.len = 0;
+        if ((rc = er__event_pack(&s->enc, &v)) != 0) {
             op_fail(op, rc, "append: cannot encode seq %" PRIu64 ": %s", v.seq, strerror(-rc));
             goto refused;
         }
+        p = s->enc.data;
+        n = s->enc.len;
         put_be64(kb, v.seq);
         k.mv_size = 8;
         k.mv_data = kb;
@@ -927,8 +935,9 @@ static int apply_append(store_t *s, MDB_txn *txn, op_t *op, bool *tainted)
             MDB_val fk = {f.len, (void *)f.ptr}, fd = {8, kb};
             if (f.len == 0)
                 continue;
+            /* Seqs only grow, so each is the last duplicate of its key. */
             if ((rc = wcursor(s, txn, INDEX_FIRST + x, &ci)) != 0 ||
-                (rc = mdb_cursor_put(ci, &fk, &fd, 0)) != 0)
+                (rc = mdb_cursor_put(ci, &fk, &fd, MDB_APPENDDUP)) != 0)
                 return rc;
         }
         s->tent.last_seq = v.seq;
@@ -2452,6 +2461,7 @@ static void lmdb_destroy(void *instance)
                      "destroy() before stop() was done: the store %s stays open", s->path);
         return;
     }
+    er__buf_free(&s->enc);
     uv_mutex_destroy(&s->wlock);
     uv_cond_destroy(&s->wcond);
     uv_mutex_destroy(&s->rlock);

@@ -29,9 +29,9 @@ typedef struct er_dedupe_entry_s {
 typedef struct er_dedupe_s {
     er_dedupe_entry_t *ring; /* oldest at `head`, `count` entries, capacity `cap` */
     size_t head, count, cap;
-    uint32_t *slots; /* open addressing, linear probing: ring position + 1, 0 empty */
-    size_t nslots;   /* a power of two, >= 2 * cap */
-    size_t max;      /* dedupe_max */
+    uint32_t *slots;   /* open addressing, linear probing: ring position + 1, 0 empty */
+    size_t nslots;     /* a power of two, >= 2 * cap */
+    size_t max;        /* dedupe_max */
     int64_t window_us; /* dedupe_window; 0: the set is off */
     uint8_t secret[192];
     uint64_t hits, evicted_count, evicted_age;

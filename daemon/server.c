@@ -51,7 +51,7 @@ struct er_conn_s {
     er_origin_t peer;
     er_ack_mode_t ack;
     char client[64];
-    uint64_t last_read_ms;    /* last bytes read (idle_timeout, shutdown quiet) */
+    uint64_t last_read_ms;     /* last bytes read (idle_timeout, shutdown quiet) */
     uint64_t partial_since_ms; /* first byte of the incomplete frame, 0: none */
 
     int handles;      /* handles not yet closed; freed at 0 (and no waiters) */
@@ -382,8 +382,8 @@ static void op_publish(er_conn_t *c, const er_msg_t *m)
     int rc;
 
     er__mp_init(&r, m->body, m->body_len);
-    rc = er__event_read(&r, &s->scratch[0], ER_VALIDATE_CLIENT, s->cfg->limits.max_event_size,
-                        &err);
+    rc =
+        er__event_read(&r, &s->scratch[0], ER_VALIDATE_CLIENT, s->cfg->limits.max_event_size, &err);
     if (rc == 0 && er__mp_left(&r) != 0)
         rc = er__error_set(&err, ER_ETRAILING, -1, "PUBLISH: %zu trailing bytes after the event",
                            er__mp_left(&r));
@@ -407,8 +407,8 @@ static void op_publish_batch(er_conn_t *c, const er_msg_t *m)
         return;
     }
     for (i = 0; i < n; i++) {
-        rc = er__event_read(&r, &s->scratch[i], ER_VALIDATE_CLIENT,
-                            s->cfg->limits.max_event_size, &err);
+        rc = er__event_read(&r, &s->scratch[i], ER_VALIDATE_CLIENT, s->cfg->limits.max_event_size,
+                            &err);
         if (rc != 0) {
             /* The whole batch is refused; the index names the event. */
             if (is_framing_error(rc))
@@ -502,8 +502,7 @@ static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
     case ER_OP_QUERY:
     case ER_OP_TAIL:
     case ER_OP_CANCEL:
-        nack(c, m.req, "unsupported", -1, "%s is not supported in this version",
-             er__op_name(m.op));
+        nack(c, m.req, "unsupported", -1, "%s is not supported in this version", er__op_name(m.op));
         break;
     case ER_OP_ADMIN:
         if (c->role == ER_ROLE_ADMIN)
@@ -744,11 +743,10 @@ static void on_conn_timer(uv_timer_t *t)
 
     if (c->partial_since_ms && !c->store_paused &&
         now - c->partial_since_ms >= cfg->limits.frame_timeout_ms) {
-        protocol_error(c, "protocol",
-                       "incomplete frame: %zu of %zu bytes received in %llu ms (frame_timeout)",
-                       er__framer_partial(&c->framer),
-                       er__framer_expected(&c->framer) + ER_FRAME_HDR,
-                       (unsigned long long)cfg->limits.frame_timeout_ms);
+        protocol_error(
+            c, "protocol", "incomplete frame: %zu of %zu bytes received in %llu ms (frame_timeout)",
+            er__framer_partial(&c->framer), er__framer_expected(&c->framer) + ER_FRAME_HDR,
+            (unsigned long long)cfg->limits.frame_timeout_ms);
     } else if (c->goaway && c->waiters == 0 && !c->store_paused &&
                now - c->last_read_ms >= QUIET_MS) {
         c->close_after_flush = true;
@@ -921,8 +919,8 @@ static int clear_stale_socket(const char *path, const char *key)
     rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     close(fd);
     if (rc == 0) {
-        er_log(ER_LOG_ERROR, COMPONENT,
-               "another daemon is listening on %s; stop it or set %s", path, key);
+        er_log(ER_LOG_ERROR, COMPONENT, "another daemon is listening on %s; stop it or set %s",
+               path, key);
         return -EADDRINUSE;
     }
     if (errno != ECONNREFUSED)
@@ -1072,9 +1070,8 @@ int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg)
     rc = listener_open(s, &s->listeners[ER_ROLE_PUBLISH], ER_ROLE_PUBLISH, cfg->listen.socket,
                        cfg->listen.mode, cfg->listen.group, "listen.socket");
     if (rc == 0)
-        rc = listener_open(s, &s->listeners[ER_ROLE_ADMIN], ER_ROLE_ADMIN,
-                           cfg->listen.admin_socket, cfg->listen.admin_mode,
-                           cfg->listen.admin_group, "listen.admin_socket");
+        rc = listener_open(s, &s->listeners[ER_ROLE_ADMIN], ER_ROLE_ADMIN, cfg->listen.admin_socket,
+                           cfg->listen.admin_mode, cfg->listen.admin_group, "listen.admin_socket");
     if (rc == 0)
         return 0;
 fail:
@@ -1125,8 +1122,7 @@ static void on_drain_timeout(uv_timer_t *t)
 
     if (s->nconns > 0)
         er_log(ER_LOG_WARN, COMPONENT,
-               "shutdown_timeout reached: closing %u connection(s) that did not finish",
-               s->nconns);
+               "shutdown_timeout reached: closing %u connection(s) that did not finish", s->nconns);
     while (s->conns)
         conn_close(s->conns);
 }

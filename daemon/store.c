@@ -3,7 +3,7 @@
  * the de-duplication set, first reservation), admission and sequencing,
  * the per-iteration append with its waiters, and a clean stop.
  *
- * Every plugin call goes through call_op(): the ABI says a store returns
+ * Every plugin call goes through call_end(): the ABI says a store returns
  * ER_PENDING and completes its token later, or a negative errno and never
  * completes it; a final status returned at once is a plugin bug.
  */
@@ -41,24 +41,27 @@ static void kick_reservation(er_store_t *st);
 static void check_ready(er_store_t *st);
 static void on_retry_timer(uv_timer_t *t);
 
-/* Call a token-taking store op: 0 (it returned ER_PENDING: its token
- * completes later) or a negative errno (it never completes). */
-#define call_op(st, tok, expr)                                                                     \
-    __extension__({                                                                                \
-        int rc_;                                                                                   \
-        er__token_begin(tok);                                                                      \
-        rc_ = (expr);                                                                              \
-        if (rc_ == ER_PENDING) {                                                                   \
-            er__token_end(tok);                                                                    \
-            rc_ = 0;                                                                               \
-        } else {                                                                                   \
-            if (rc_ >= 0)                                                                          \
-                er_log(ER_LOG_ERROR, (st)->ctx->component,                                         \
-                       "plugin bug: a store call returned %d, not ER_PENDING", rc_);               \
-            rc_ = er__token_returned(tok, rc_ < 0 ? rc_ : -EPROTO);                                \
-        }                                                                                          \
-        rc_;                                                                                       \
-    })
+/*
+ * Every token-taking store call is made as
+ *
+ *     er__token_begin(t);
+ *     rc = call_end(st, t, st->ops->op(..., t));
+ *
+ * call_end returns 0 when the call returned ER_PENDING (its token completes
+ * later), or the call's negative errno (it never completes); a final status
+ * returned at once breaks the store ABI and counts as -EPROTO.
+ */
+static int call_end(er_store_t *st, er_token_t *t, int rc)
+{
+    if (rc == ER_PENDING) {
+        er__token_end(t);
+        return 0;
+    }
+    if (rc >= 0)
+        er_log(ER_LOG_ERROR, st->ctx->component,
+               "plugin bug: a store call returned %d, not ER_PENDING", rc);
+    return er__token_returned(t, rc < 0 ? rc : -EPROTO);
+}
 
 /* The failure a completed token reports (0 when it succeeded). */
 static int token_error(const er_token_t *t, er_status_t status, const char **message)
@@ -176,7 +179,8 @@ static void flush(er_store_t *st)
         st->b_head = b;
     st->b_tail = b;
     er__token_init(&b->token, on_appended, b, st->ctx);
-    rc = call_op(st, &b->token, st->ops->append(st->inst, b->evs, b->n, &b->token));
+    er__token_begin(&b->token);
+    rc = call_end(st, &b->token, st->ops->append(st->inst, b->evs, b->n, &b->token));
     if (rc != 0)
         on_appended(refused(&b->token, rc, "append"), ER_FAIL, 0, NULL);
 }
@@ -319,8 +323,8 @@ static void reserve(er_store_t *st, uint64_t upto)
 
     st->reserving = upto;
     er__token_init(&st->reserve_token, on_reserved, st, st->ctx);
-    rc = call_op(st, &st->reserve_token,
-                 st->ops->reserve(st->inst, upto, &st->reserve_token));
+    er__token_begin(&st->reserve_token);
+    rc = call_end(st, &st->reserve_token, st->ops->reserve(st->inst, upto, &st->reserve_token));
     if (rc != 0)
         on_reserved(refused(&st->reserve_token, rc, "reservation"), ER_FAIL, 0, NULL);
 }
@@ -403,12 +407,12 @@ static void rebuild(er_store_t *st)
     f.from_seq = st->head.last_seq > max ? st->head.last_seq - max + 1 : 1;
     f.to_seq = st->head.last_seq;
     er__token_init(&st->rebuild_token, on_rebuilt, st, st->ctx);
-    rc = call_op(st, &st->rebuild_token,
-                 st->ops->query(st->inst, &f, rebuild_row, st, &st->rebuild_token));
+    er__token_begin(&st->rebuild_token);
+    rc = call_end(st, &st->rebuild_token,
+                  st->ops->query(st->inst, &f, rebuild_row, st, &st->rebuild_token));
     if (rc != 0) {
         char m[160];
-        snprintf(m, sizeof(m), "reading the store's tail for de-duplication: %s",
-                 er_strerror(rc));
+        snprintf(m, sizeof(m), "reading the store's tail for de-duplication: %s", er_strerror(rc));
         start_failed(st, rc, m);
     }
 }
@@ -442,8 +446,8 @@ static void on_opened(er_token_t *t, er_status_t status, size_t n, const er_stat
     }
     er__token_clear(t);
     st->durability = st->ops->durability(st->inst);
-    st->next_seq = (st->head.reserved > st->head.last_seq ? st->head.reserved
-                                                           : st->head.last_seq) + 1;
+    st->next_seq =
+        (st->head.reserved > st->head.last_seq ? st->head.reserved : st->head.last_seq) + 1;
     st->reserved = st->next_seq - 1;
     er_log(ER_LOG_NOTICE, COMPONENT,
            "opened %s store (durability %s): %llu events, seq %llu..%llu, %s; next seq %llu",
@@ -472,8 +476,8 @@ int er__store_start(er_store_t *st, uv_loop_t *loop, const er_config_t *cfg, er_
     st->cfg = cfg;
     st->start_cb = done;
     st->pending_max = PENDING_MAX;
-    if ((rc = er__dedupe_init(&st->dedupe, cfg->limits.dedupe_max,
-                              cfg->limits.dedupe_window_ms)) != 0)
+    if ((rc = er__dedupe_init(&st->dedupe, cfg->limits.dedupe_max, cfg->limits.dedupe_window_ms)) !=
+        0)
         return rc;
     if ((st->ctx = er__plugin_ctx_new("store", sc->lib, sc->options, st)) == NULL)
         return -ENOMEM;
@@ -494,7 +498,8 @@ int er__store_start(er_store_t *st, uv_loop_t *loop, const er_config_t *cfg, er_
     st->handles = 2;
     st->head.size = sizeof(st->head);
     er__token_init(&st->open_token, on_opened, st, st->ctx);
-    rc = call_op(st, &st->open_token, st->ops->open(st->inst, &st->head, &st->open_token));
+    er__token_begin(&st->open_token);
+    rc = call_end(st, &st->open_token, st->ops->open(st->inst, &st->head, &st->open_token));
     if (rc != 0) {
         er_log(ER_LOG_ERROR, COMPONENT, "store %s: open: %s", sc->plugin, er_strerror(rc));
         st->start_cb = NULL;
@@ -565,7 +570,8 @@ int er__store_state_get(er_store_t *st, const char *scope, const char *key, cons
 {
     if (!st->opened || st->stopping || st->inst == NULL)
         return -EAGAIN;
-    return call_op(st, token, st->ops->state_get(st->inst, scope, key, value, len, token));
+    er__token_begin(token);
+    return call_end(st, token, st->ops->state_get(st->inst, scope, key, value, len, token));
 }
 
 int er__store_state_set(er_store_t *st, const char *scope, const char *key, const void *value,
@@ -573,7 +579,8 @@ int er__store_state_set(er_store_t *st, const char *scope, const char *key, cons
 {
     if (!st->opened || st->stopping || st->inst == NULL)
         return -EAGAIN;
-    return call_op(st, token, st->ops->state_set(st->inst, scope, key, value, len, token));
+    er__token_begin(token);
+    return call_end(st, token, st->ops->state_set(st->inst, scope, key, value, len, token));
 }
 
 /* --------------------------------------------------------------- stats */

@@ -100,7 +100,7 @@ struct er_store_s {
         uint64_t failed;     /* events whose append failed */
         uint64_t duplicates; /* events answered as duplicates */
         uint64_t reservations;
-        uint64_t waits;      /* times admission said wait */
+        uint64_t waits; /* times admission said wait */
     } stats;
 };
 

@@ -29,10 +29,10 @@
 #define WINDOW  8 /* requests in flight */
 
 typedef struct pub_s {
-    size_t total;      /* events (ids 0..total-1) */
-    uint64_t *acked;   /* seq acknowledged per id, 0: not yet */
-    size_t next_new;   /* the next id never sent */
-    size_t *resend;    /* ids to send again (stack) */
+    size_t total;    /* events (ids 0..total-1) */
+    uint64_t *acked; /* seq acknowledged per id, 0: not yet */
+    size_t next_new; /* the next id never sent */
+    size_t *resend;  /* ids to send again (stack) */
     size_t nresend;
     struct {
         uint32_t req;
@@ -201,7 +201,8 @@ START_TEST(crash_and_restart)
     uint64_t prev = 0, *acked_seqs;
     int status;
 
-    seed = env != NULL ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
+    seed =
+        env != NULL ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
     srand(seed);
     fprintf(stderr, "itest_crash: seed %u (set ER_CRASH_SEED to repeat)\n", seed);
     memset(&p, 0, sizeof(p));
@@ -254,8 +255,7 @@ START_TEST(crash_and_restart)
             gaps++;
         prev = v->seq;
         snprintf(text, sizeof(text), "%.*s", (int)v->id.len, v->id.ptr);
-        ck_assert_msg(sscanf(text, "crash-%zu", &id) == 1 && id < p.total, "foreign id %s",
-                      text);
+        ck_assert_msg(sscanf(text, "crash-%zu", &id) == 1 && id < p.total, "foreign id %s", text);
         ck_assert_msg(seen[id]++ == 0, "id %s stored twice", text);
         ck_assert_msg(p.acked[id] == v->seq, "id %s acked as seq %llu, stored as %llu", text,
                       (unsigned long long)p.acked[id], (unsigned long long)v->seq);

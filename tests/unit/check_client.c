@@ -631,8 +631,7 @@ START_TEST(test_publish_after_the_buffer_was_written_out)
                 usleep(100);
                 continue;
             }
-            ck_assert_msg(rc == 0, "publish after the buffer was written out: %s",
-                          er_strerror(rc));
+            ck_assert_msg(rc == 0, "publish after the buffer was written out: %s", er_strerror(rc));
             ck_assert_uint_eq(req, sent + 1);
             sent++;
             i++;

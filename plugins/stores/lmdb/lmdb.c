@@ -363,7 +363,7 @@ struct store_s {
     wstate_t committed, tent;
     MDB_cursor *wc[DB_COUNT]; /* cursors of the open write transaction */
     size_t txn_bytes;
-    er_buf_t enc;          /* writer: the event being stored, encoded (reused) */
+    er_buf_t enc; /* writer: the event being stored, encoded (reused) */
     uint64_t txn_start_us;
 
     /* Figures for stats(); written by the threads, read on the loop. */
@@ -467,8 +467,7 @@ static bool disk_full(const store_t *s)
 {
     struct statvfs v;
 
-    return statvfs(s->path, &v) == 0 &&
-           (uint64_t)v.f_bavail * v.f_frsize < DISK_FULL_MARGIN;
+    return statvfs(s->path, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize < DISK_FULL_MARGIN;
 }
 
 static void op_fail_mdb(store_t *s, op_t *op, const char *what, int rc)

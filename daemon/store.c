@@ -272,12 +272,20 @@ uint64_t er__store_sequence(er_store_t *st, uint32_t n)
     return first;
 }
 
+/*
+ * Resume the publishers that wait once the store can take a batch again
+ * (reservation ahead, half the pending events stored), or at once when it
+ * failed: they are then answered with its error rather than left waiting
+ * for a store that may stay full.
+ */
 static void check_ready(er_store_t *st)
 {
+    bool failing = st->error != 0 && uv_now(st->loop) < st->error_until_ms;
+
     if (!st->blocked || st->stopping)
         return;
-    if (st->next_seq + st->cfg->limits.max_batch - 1 > st->reserved ||
-        st->pending >= st->pending_max / 2)
+    if (!failing && (st->next_seq + st->cfg->limits.max_batch - 1 > st->reserved ||
+                     st->pending >= st->pending_max / 2))
         return;
     st->blocked = false;
     if (st->ready_cb)

@@ -247,7 +247,9 @@ typedef struct er_host_s {
      * key borrowed until return.
      * get completes token after filling *value (host memory, valid until
      * the token's callback returns; NULL with *len 0 for an absent key) and
-     * *len. set copies value; value NULL deletes the key. Loop thread. */
+     * *len. set copies value; value NULL deletes the key. A get sees the
+     * sets that completed before it was made: wait for a set's token
+     * before reading the key back. Loop thread. */
     int (*state_get)(er_plugin_ctx_t *ctx, const char *key, const void **value, size_t *len,
                      er_token_t *token);
     int (*state_set)(er_plugin_ctx_t *ctx, const char *key, const void *value, size_t len,

@@ -620,6 +620,54 @@ START_TEST(test_group_commit)
 }
 END_TEST
 
+/* Chunk boundaries of a query, seen from its rows: a chunk is delivered
+ * in one loop iteration, and the next one only after the loop took it, so
+ * a row in a later iteration than the previous row starts a chunk. */
+static uv_check_t iter_check;
+static uint64_t iterations, last_iteration;
+static int chunk_boundaries;
+
+static void on_iteration(uv_check_t *h)
+{
+    (void)h;
+    iterations++;
+}
+
+static int count_chunk_boundaries(void *arg, er_ev_t *ev, size_t index)
+{
+    (void)arg;
+    (void)ev;
+    if (index == 0 || iterations != last_iteration)
+        chunk_boundaries++;
+    last_iteration = iterations;
+    return 0;
+}
+
+/* A chunk holds at most 512 rows or 8 MiB of events, so 20 events of
+ * 1 MiB come in several chunks, not one of 20 MiB. */
+START_TEST(test_query_chunks_bounded_in_bytes)
+{
+    er_store_filter_t f = {.size = sizeof(f)};
+    er_st_rows_t rows = {0};
+    er_st_t *st;
+
+    new_dir();
+    st = opened(NULL);
+    append_n(st, 1, 20, 1, 1 << 20);
+    ck_assert_int_eq(uv_check_init(&st->loop, &iter_check), 0);
+    ck_assert_int_eq(uv_check_start(&iter_check, on_iteration), 0);
+    chunk_boundaries = 0;
+    rows.hook = count_chunk_boundaries;
+    ck_assert_int_eq(er_st_query(st, &f, &rows), ER_OK);
+    uv_close((uv_handle_t *)&iter_check, NULL);
+    ck_assert_uint_eq(rows.n, 20);
+    /* 8 MiB per chunk: at least 3 chunks for 20 MiB of rows. */
+    ck_assert_int_ge(chunk_boundaries, 3);
+    er_st_rows_free(&rows);
+    er_st_free(st);
+}
+END_TEST
+
 /* ------------------------------------------------------------- sync */
 
 START_TEST(test_sync_option)
@@ -660,6 +708,7 @@ static Suite *suite(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_created_then_clean);
+    tcase_add_test(tc, test_query_chunks_bounded_in_bytes);
     tcase_add_test(tc, test_missing_directories_are_made);
     tcase_add_test(tc, test_format_record);
     tcase_add_test(tc, test_foreign_file_refused);

@@ -99,6 +99,9 @@
 /* Results handed to the loop at a time (a query holds at most this many
  * decoded events). */
 #define CHUNK_ROWS 512
+/* ... or of this many encoded bytes, whichever comes first: 512 rows of
+ * large events would otherwise be hundreds of MiB. */
+#define CHUNK_BYTES (8u << 20)
 /* Rows examined per read transaction before it is reset and renewed, so a
  * selective filter over a long range still reads in short transactions. */
 #define SCAN_PER_TXN 4096
@@ -204,6 +207,7 @@ typedef struct chunk_s {
     bool last;     /* the op is finished: complete its token */
     bool consumed; /* the loop handed this chunk over */
     bool stop;     /* a callback asked to stop */
+    size_t bytes;  /* encoded bytes of the rows in it (queries) */
 } chunk_t;
 
 typedef struct query_s {
@@ -631,6 +635,15 @@ static int env_start(store_t *s, op_t *op)
             op_fail_mdb(s, op, "cannot open the store", rc);
         mdb_env_close(env);
         return op->err;
+    }
+    {
+        /* LMDB clears its reader table only when it is the first to open
+         * the environment: a reader that died while another process (a
+         * backup tool) had it open would pin old pages for ever. */
+        int dead = 0;
+        if (mdb_reader_check(env, &dead) == 0 && dead > 0)
+            s->host->log(s->ctx, ER_PLOG_NOTICE, "%s: cleared %d stale reader slot(s)", s->path,
+                         dead);
     }
     s->env = env;
     if ((rc = check_size(s, op)) != 0) {
@@ -1310,7 +1323,19 @@ static void run_ops(store_t *s, op_t **ops, size_t n, bool single)
             hand_back(s, ops, start, n);
             return;
         }
-        if ((rc = txn_begin(s, &txn)) != 0) {
+        if ((rc = txn_begin(s, &txn)) == MDB_PANIC) {
+            /* An earlier round left the environment fatal (a failed meta
+             * write): reopen before failing this unrelated round, and try
+             * again once. */
+            panic_reopen(s, rc);
+            if (s->env == NULL) {
+                fail_range_closed(s, ops, start, n);
+                hand_back(s, ops, start, n);
+                return;
+            }
+            rc = txn_begin(s, &txn);
+        }
+        if (rc != 0) {
             fail_range(s, ops, start, n, "cannot write to", rc);
             hand_back(s, ops, start, n);
             if (rc == MDB_PANIC)
@@ -1545,6 +1570,7 @@ static bool chunk_post(store_t *s, op_t *op, chunk_t *ch, bool last)
     stop = ch->stop;
     uv_mutex_unlock(&s->rlock);
     ch->n = 0;
+    ch->bytes = 0;
     if (stop) {
         chunk_post(s, op, ch, true);
         return false;
@@ -1745,6 +1771,7 @@ static int q_read(store_t *s, op_t *op, MDB_txn *txn, bool *done)
                           s->path, seq, strerror(-rc));
             } else if (host->event_get(e, &v, sizeof(v)) == 0 && q_match(q, &v)) {
                 ch->items[ch->n++] = e;
+                ch->bytes += ev.mv_size;
                 e = NULL;
                 q->matched++;
             }
@@ -1756,7 +1783,7 @@ static int q_read(store_t *s, op_t *op, MDB_txn *txn, bool *done)
             break;
         }
         rc = 0;
-        if (ch->n == CHUNK_ROWS || scanned >= SCAN_PER_TXN)
+        if (ch->n == CHUNK_ROWS || ch->bytes >= CHUNK_BYTES || scanned >= SCAN_PER_TXN)
             break;
     }
     mdb_cursor_close(c);
@@ -1794,7 +1821,7 @@ static void run_query(store_t *s, op_t *op)
             chunk_post(s, op, ch, true);
             return;
         }
-        if (ch->n == CHUNK_ROWS && !chunk_post(s, op, ch, false))
+        if ((ch->n == CHUNK_ROWS || ch->bytes >= CHUNK_BYTES) && !chunk_post(s, op, ch, false))
             return;
     }
 }
@@ -1871,7 +1898,7 @@ static uint8_t *dlq_encode(const er_dead_letter_t *dl, size_t *len)
     size_t dn = dl->destination.len, rn = dl->reason.len;
     uint8_t *p;
 
-    if (dn > UINT16_MAX || rn > SIZE_MAX - DLQ_HEAD - dn)
+    if (dn > UINT16_MAX || rn > SIZE_MAX - DLQ_HEAD - dn - 1)
         return NULL;
     if ((p = malloc(DLQ_HEAD + dn + rn + 1)) == NULL)
         return NULL;
@@ -2311,6 +2338,10 @@ static char *state_key(const char *scope, const char *key, size_t extra, size_t 
         *err = -EINVAL;
         return NULL;
     }
+    if (extra > UINT32_MAX) { /* LMDB's largest value, and no size overflow below */
+        *err = -E2BIG;
+        return NULL;
+    }
     if ((k = malloc(a + b + 1 + extra + 1)) == NULL) {
         *err = -ENOMEM;
         return NULL;
@@ -2379,8 +2410,12 @@ static int lmdb_create(const er_host_t *host, er_plugin_ctx_t *ctx, const er_opt
 static void on_mb_closed_early(er_mailbox_t *mb)
 {
     store_t *s = mb->data;
+    er_done_cb done = s->done;
 
     s->mb_closing = false;
+    s->done = NULL;
+    if (done != NULL) /* stop() came while the mailbox was closing */
+        done(s->done_arg);
 }
 
 static int lmdb_open(void *instance, er_store_head_t *head, er_token_t *token)
@@ -2431,10 +2466,19 @@ static void lmdb_stop(void *instance, er_done_cb done, void *done_arg)
     store_t *s = instance;
     op_t *rstop, *wstop;
 
-    if (!s->threads || s->state == ST_STOPPING) {
-        /* Never opened (or stop twice): nothing runs, nothing is pending. */
-        if (s->state != ST_STOPPING)
-            s->state = ST_STOPPED;
+    if (s->state == ST_STOPPING) {
+        s->host->log(s->ctx, ER_PLOG_ERROR, "plugin bug: stop() called twice; ignored");
+        return;
+    }
+    if (!s->threads) {
+        /* Never opened: nothing runs, nothing is pending. If a failed open
+         * is still closing the mailbox, done waits for it. */
+        s->state = ST_STOPPED;
+        if (s->mb_closing) {
+            s->done = done;
+            s->done_arg = done_arg;
+            return;
+        }
         done(done_arg);
         return;
     }

@@ -1223,6 +1223,10 @@ static void mem_stop(void *instance, er_done_cb done, void *done_arg)
 {
     mem_t *m = instance;
 
+    if (m->stopping) {
+        m->host->log(m->ctx, ER_PLOG_ERROR, "plugin bug: stop() called twice; ignored");
+        return;
+    }
     m->stopping = true;
     m->stop_done = done;
     m->stop_arg = done_arg;

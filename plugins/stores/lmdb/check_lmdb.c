@@ -643,6 +643,33 @@ static int count_chunk_boundaries(void *arg, er_ev_t *ev, size_t index)
     return 0;
 }
 
+/* stop() while a query is being read ends the query at its next chunk
+ * (-ECANCELED, "is stopping") instead of reading the rest first, so a
+ * shutdown does not grow with a query's size; then stop's done. */
+START_TEST(test_stop_during_a_query)
+{
+    size_t n = er_st_scale(20000);
+    er_store_filter_t f = {.size = sizeof(f)};
+    er_st_rows_t rows = {0};
+    er_st_call_t call = {0};
+    er_st_t *st;
+
+    new_dir();
+    st = opened(NULL);
+    append_n(st, 1, n, 500, 16);
+    ck_assert_int_eq(er_st_submit_query(st, &call, &f, &rows), ER_PENDING);
+    er_st_stop(st);
+    ck_assert(call.done);
+    ck_assert_int_eq(call.status, ER_RETRY); /* -ECANCELED: worth asking again */
+    ck_assert_int_eq(call.err, -ECANCELED);
+    ck_assert_msg(strstr(call.errmsg, "is stopping") != NULL, "%s", call.errmsg);
+    ck_assert_uint_le(rows.n, 1024); /* the chunk in hand and at most one more */
+    ck_assert_uint_lt(rows.n, n);
+    er_st_rows_free(&rows);
+    er_st_free(st);
+}
+END_TEST
+
 /* A chunk holds at most 512 rows or 8 MiB of events, so 20 events of
  * 1 MiB come in several chunks, not one of 20 MiB. */
 START_TEST(test_query_chunks_bounded_in_bytes)
@@ -708,6 +735,7 @@ static Suite *suite(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_created_then_clean);
+    tcase_add_test(tc, test_stop_during_a_query);
     tcase_add_test(tc, test_query_chunks_bounded_in_bytes);
     tcase_add_test(tc, test_missing_directories_are_made);
     tcase_add_test(tc, test_format_record);

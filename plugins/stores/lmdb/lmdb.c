@@ -363,6 +363,8 @@ struct store_s {
     int lock_fd;
     size_t psize;
 
+    _Atomic bool stopping; /* stop() was called: queries end at their next chunk */
+
     /* Writer thread only. */
     wstate_t committed, tent;
     MDB_cursor *wc[DB_COUNT]; /* cursors of the open write transaction */
@@ -1571,6 +1573,11 @@ static bool chunk_post(store_t *s, op_t *op, chunk_t *ch, bool last)
     uv_mutex_unlock(&s->rlock);
     ch->n = 0;
     ch->bytes = 0;
+    if (!stop && atomic_load(&s->stopping)) {
+        /* The store is stopping: the rest of the query is not read. */
+        op_fail(op, -ECANCELED, "query cancelled: the store %s is stopping", s->path);
+        stop = true;
+    }
     if (stop) {
         chunk_post(s, op, ch, true);
         return false;
@@ -2482,6 +2489,7 @@ static void lmdb_stop(void *instance, er_done_cb done, void *done_arg)
         done(done_arg);
         return;
     }
+    atomic_store(&s->stopping, true); /* a running query ends at its next chunk */
     s->state = ST_STOPPING;
     s->done = done;
     s->done_arg = done_arg;

@@ -219,6 +219,11 @@ START_TEST(map_full)
 }
 END_TEST
 
+/* The tmpfs a test mounted, unmounted by the teardown fixture even when
+ * an assertion ends the test early (its directory could not be removed
+ * otherwise). */
+static char mounted[400];
+
 static bool mount_tmpfs(const char *dir, const char *opts)
 {
     if (geteuid() != 0) {
@@ -229,7 +234,15 @@ static bool mount_tmpfs(const char *dir, const char *opts)
         fprintf(stderr, "SKIP: cannot mount a tmpfs on %s: %s\n", dir, strerror(errno));
         return false;
     }
+    snprintf(mounted, sizeof(mounted), "%s", dir);
     return true;
+}
+
+static void unmount_left(void)
+{
+    if (mounted[0] != '\0')
+        umount2(mounted, MNT_DETACH);
+    mounted[0] = '\0';
 }
 
 START_TEST(disk_full)
@@ -263,7 +276,7 @@ START_TEST(disk_full)
     ck_assert_int_eq(er_test_daemon_restart(&d), 0);
     check_nothing_lost(&d, seqs, acked);
     ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, 30), 0);
-    umount2(dir, MNT_DETACH);
+    unmount_left();
     er_test_daemon_cleanup(&d);
 }
 END_TEST
@@ -292,7 +305,7 @@ START_TEST(read_only_directory)
     snprintf(want, sizeof(want), "%s/ro/store", d.dir);
     expect_start_refused(&d, want);
     ck_assert_msg(strstr(read_log(&d), "Read-only file system") != NULL, "%s", read_log(&d));
-    umount2(dir, MNT_DETACH);
+    unmount_left();
     er_test_daemon_cleanup(&d);
 }
 END_TEST
@@ -305,6 +318,7 @@ int main(void)
     int failed;
 
     tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, NULL, unmount_left);
     tcase_add_test(tc, foreign_file);
     tcase_add_test(tc, truncated_file);
     tcase_add_test(tc, path_held_by_another_daemon);

@@ -31,14 +31,28 @@ typedef struct retry_s {
     struct retry_s *prev, *next;
 } retry_t;
 
+/* A delivery's deadline (the handler's `timeout`). */
+typedef struct deadline_s {
+    uv_timer_t timer;
+    delivery_t *dl;
+} deadline_t;
+
 struct delivery_s {
     er_token_t token; /* first: a token is its delivery */
     er_dest_t *dest;
     er_ev_t *ev;
+    const er_retry_conf_t *policy; /* the first matching route's override, or the handler's */
     uint32_t attempts;
     retry_t *retry;
+    deadline_t *deadline; /* while an attempt is pending and `timeout` is set */
     delivery_t *next_free;
 };
+
+/* An event waiting for the window, with the retry policy it goes with. */
+typedef struct queued_s {
+    er_ev_t *ev;
+    const er_retry_conf_t *policy;
+} queued_t;
 
 struct er_dest_s {
     er_dispatch_t *d;
@@ -51,12 +65,12 @@ struct er_dest_s {
     const char *const *types;
 
     uint32_t inflight;
-    er_ev_t **q; /* ring of events waiting for the window */
+    queued_t *q; /* ring of events waiting for the window */
     size_t qhead, qlen, qcap;
     retry_t *retries;
     delivery_t *free_list;
 
-    uint64_t delivered, retried, failed, gave_up, dropped;
+    uint64_t delivered, retried, failed, gave_up, dropped, timed_out;
 };
 
 static void attempt(delivery_t *dl);
@@ -65,11 +79,11 @@ static void check_drained(er_dispatch_t *d);
 
 /* ------------------------------------------------------------- queue */
 
-static int q_push(er_dest_t *dst, er_ev_t *ev)
+static int q_push(er_dest_t *dst, er_ev_t *ev, const er_retry_conf_t *policy)
 {
     if (dst->qlen == dst->qcap) {
         size_t ncap = dst->qcap ? dst->qcap * 2 : 64, i;
-        er_ev_t **nq = malloc(ncap * sizeof(*nq));
+        queued_t *nq = malloc(ncap * sizeof(*nq));
         if (nq == NULL)
             return -ENOMEM;
         for (i = 0; i < dst->qlen; i++)
@@ -79,22 +93,25 @@ static int q_push(er_dest_t *dst, er_ev_t *ev)
         dst->qcap = ncap;
         dst->qhead = 0;
     }
-    dst->q[(dst->qhead + dst->qlen) % dst->qcap] = ev;
+    dst->q[(dst->qhead + dst->qlen) % dst->qcap].ev = ev;
+    dst->q[(dst->qhead + dst->qlen) % dst->qcap].policy = policy;
     dst->qlen++;
     dst->d->queued++;
     return 0;
 }
 
-static er_ev_t *q_pop(er_dest_t *dst)
+/* The oldest waiting event (its reference passes to the caller), or NULL. */
+static er_ev_t *q_pop(er_dest_t *dst, const er_retry_conf_t **policy)
 {
-    er_ev_t *ev;
+    queued_t *e;
     if (dst->qlen == 0)
         return NULL;
-    ev = dst->q[dst->qhead];
+    e = &dst->q[dst->qhead];
     dst->qhead = (dst->qhead + 1) % dst->qcap;
     dst->qlen--;
     dst->d->queued--;
-    return ev;
+    *policy = e->policy;
+    return e->ev;
 }
 
 /* -------------------------------------------------------- deliveries */
@@ -156,6 +173,83 @@ static void on_retry_timer(uv_timer_t *t)
     attempt(dl);
 }
 
+/* A number in [0, 1) for the jitter (xorshift64*; not for secrets). */
+static double unit_random(void)
+{
+    static uint64_t x;
+
+    if (x == 0)
+        x = (uint64_t)uv_hrtime() | 1;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return (double)((x * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+
+uint64_t er__dispatch_backoff_ms(const er_retry_conf_t *p, uint32_t attempts)
+{
+    double d = (double)p->initial_ms;
+    uint32_t i;
+
+    for (i = 1; i < attempts && d < (double)p->max_ms; i++)
+        d *= p->multiplier;
+    if (d > (double)p->max_ms)
+        d = (double)p->max_ms;
+    if (p->jitter > 0)
+        d *= 1.0 + p->jitter * (2.0 * unit_random() - 1.0);
+    return d < 1.0 ? 1 : (uint64_t)d;
+}
+
+static void on_deadline_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* The attempt is over (completed or given up): no deadline any more. */
+static void deadline_clear(delivery_t *dl)
+{
+    if (dl->deadline == NULL)
+        return;
+    dl->deadline->dl = NULL;
+    uv_close((uv_handle_t *)&dl->deadline->timer, on_deadline_closed);
+    dl->deadline = NULL;
+}
+
+/* The handler's `timeout` passed: ask it to cancel (it completes the
+ * token with ER_CANCELLED, which is retried like RETRY). A handler without
+ * cancel() is waited for. */
+static void on_deadline(uv_timer_t *t)
+{
+    deadline_t *dd = t->data;
+    delivery_t *dl = dd->dl;
+    er_dest_t *dst = dl->dest;
+    const er_event_t *ev = er__ev_view(dl->ev);
+
+    deadline_clear(dl);
+    dst->timed_out++;
+    er_log_limited(ER_LOG_WARN, dst->ctx->component,
+                   "seq %llu (%.*s): no answer after %llu ms (timeout)%s",
+                   (unsigned long long)ev->seq, (int)ev->type.len, ev->type.ptr,
+                   (unsigned long long)dst->conf->timeout_ms,
+                   dst->ops.cancel ? ": cancelling" : "; the plugin cannot cancel, still waiting");
+    if (dst->ops.cancel)
+        dst->ops.cancel(dst->instance, &dl->token); /* may complete dl at once */
+}
+
+static void deadline_start(delivery_t *dl)
+{
+    er_dest_t *dst = dl->dest;
+    deadline_t *dd;
+
+    if (dst->conf->timeout_ms == 0 || (dd = malloc(sizeof(*dd))) == NULL)
+        return;
+    dd->dl = dl;
+    dd->timer.data = dd;
+    uv_timer_init(dst->d->loop, &dd->timer);
+    uv_timer_start(&dd->timer, on_deadline, dst->conf->timeout_ms, 0);
+    dl->deadline = dd;
+}
+
 static void schedule_retry(delivery_t *dl)
 {
     er_dest_t *dst = dl->dest;
@@ -170,7 +264,7 @@ static void schedule_retry(delivery_t *dl)
     r->dl = dl;
     r->timer.data = r;
     uv_timer_init(dst->d->loop, &r->timer);
-    uv_timer_start(&r->timer, on_retry_timer, dst->conf->retry.initial_ms, 0);
+    uv_timer_start(&r->timer, on_retry_timer, er__dispatch_backoff_ms(dl->policy, dl->attempts), 0);
     r->next = dst->retries;
     if (dst->retries)
         dst->retries->prev = r;
@@ -184,6 +278,7 @@ static void finish(delivery_t *dl, int status)
     er_dest_t *dst = dl->dest;
     const er_event_t *ev = er__ev_view(dl->ev);
 
+    deadline_clear(dl);
     switch (status) {
     case ER_OK:
         dst->delivered++;
@@ -202,7 +297,7 @@ static void finish(delivery_t *dl, int status)
             er_log_limited(ER_LOG_WARN, dst->ctx->component,
                            "handle() returned %d (%s): treated as RETRY", status,
                            status < 0 ? er_strerror(status) : "not a status");
-        if (dl->attempts >= dst->conf->retry.max_attempts || dst->d->stopping) {
+        if (dl->attempts >= dl->policy->max_attempts || dst->d->stopping) {
             dst->gave_up++;
             er_log_limited(ER_LOG_WARN, dst->ctx->component,
                            "seq %llu (%.*s): still failing after %u attempts, dropped",
@@ -240,6 +335,10 @@ static void attempt(delivery_t *dl)
     er__token_init(&dl->token, on_complete, dl, dst->ctx);
     er__token_begin(&dl->token);
     rc = dst->ops.handle(dst->instance, dl->ev, &dl->token);
+    /* Pending and not completed from inside handle(): the deadline runs
+     * (set before er__token_returned, after which dl may be recycled). */
+    if (rc == ER_PENDING && !dl->token.completed)
+        deadline_start(dl);
     /* After ER_PENDING a completion made inside handle() has been applied
      * (dl may be recycled already); a final status settles it here. */
     rc = er__token_returned(&dl->token, rc);
@@ -247,7 +346,7 @@ static void attempt(delivery_t *dl)
         finish(dl, rc);
 }
 
-static void deliver(er_dest_t *dst, er_ev_t *ev)
+static void deliver(er_dest_t *dst, er_ev_t *ev, const er_retry_conf_t *policy)
 {
     delivery_t *dl = delivery_new(dst, ev);
 
@@ -257,20 +356,27 @@ static void deliver(er_dest_t *dst, er_ev_t *ev)
         er__ev_unref(ev);
         return;
     }
+    dl->policy = policy;
     dst->inflight++;
     attempt(dl);
 }
 
 static void pump(er_dest_t *dst)
 {
-    while (dst->qlen > 0 && dst->inflight < dst->conf->window && !dst->stopped)
-        deliver(dst, q_pop(dst));
+    const er_retry_conf_t *policy;
+    er_ev_t *ev;
+
+    while (dst->qlen > 0 && dst->inflight < dst->conf->window && !dst->stopped) {
+        ev = q_pop(dst, &policy);
+        deliver(dst, ev, policy);
+    }
 }
 
 void er__dispatch_event(er_dispatch_t *d, er_ev_t *obj)
 {
     er_route_result_t res = {.dests = d->bits, .retry_route = -1};
     const er_event_t *ev = er__ev_view(obj);
+    const er_retry_conf_t *override;
     size_t i, w, words;
 
     if (d->router == NULL || er__router_match(d->router, ev, &res) == 0) {
@@ -278,6 +384,7 @@ void er__dispatch_event(er_dispatch_t *d, er_ev_t *obj)
         return;
     }
     d->routed++;
+    override = res.retry_route >= 0 ? er__router_retry(d->router, (size_t)res.retry_route) : NULL;
     words = er__router_words(d->router);
     for (w = 0; w < words; w++) {
         uint64_t bits = d->bits[w];
@@ -286,13 +393,14 @@ void er__dispatch_event(er_dispatch_t *d, er_ev_t *obj)
             i = w * 64 + (size_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             dst = &d->dests[i];
+            const er_retry_conf_t *policy = override ? override : &dst->conf->retry;
             if (dst->qlen == 0 && dst->inflight < dst->conf->window) {
-                deliver(dst, er__ev_ref(obj));
-            } else if (q_push(dst, er__ev_ref(obj)) != 0) {
+                deliver(dst, er__ev_ref(obj), policy);
+            } else if (q_push(dst, er__ev_ref(obj), policy) != 0) {
                 er__ev_unref(obj);
                 dst->dropped++;
-                er_log_limited(ER_LOG_ERROR, dst->ctx->component,
-                               "out of memory: seq %llu dropped", (unsigned long long)ev->seq);
+                er_log_limited(ER_LOG_ERROR, dst->ctx->component, "out of memory: seq %llu dropped",
+                               (unsigned long long)ev->seq);
             }
         }
     }
@@ -342,16 +450,16 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
         memcpy(&dst->ops, hc->lib->ops, n);
         rc = dst->ops.create(er__host(), dst->ctx, hc->options, &dst->instance);
         if (rc != 0) {
-            snprintf(err, cap, "handlers.%s: plugin %s: create failed: %s", hc->name,
-                     hc->lib->path, er_strerror(rc));
+            snprintf(err, cap, "handlers.%s: plugin %s: create failed: %s", hc->name, hc->lib->path,
+                     er_strerror(rc));
             break;
         }
         dst->created = true;
         dst->ctx->instance = dst->instance;
         rc = dst->ops.start(dst->instance);
         if (rc != 0) {
-            snprintf(err, cap, "handlers.%s: plugin %s: start failed: %s", hc->name,
-                     hc->lib->path, er_strerror(rc));
+            snprintf(err, cap, "handlers.%s: plugin %s: start failed: %s", hc->name, hc->lib->path,
+                     er_strerror(rc));
             break;
         }
         dst->started = true;
@@ -399,10 +507,11 @@ static void on_unload_turn(uv_idle_t *h)
 
 static void free_dest(er_dest_t *dst)
 {
+    const er_retry_conf_t *policy;
     delivery_t *dl;
     er_ev_t *ev;
 
-    while ((ev = q_pop(dst)) != NULL)
+    while ((ev = q_pop(dst, &policy)) != NULL)
         er__ev_unref(ev);
     free(dst->q);
     while ((dl = dst->free_list) != NULL) {
@@ -491,8 +600,8 @@ static void stop_waiting(er_dispatch_t *d, const char *why)
 
     for (i = 0; i < d->ndest; i++)
         inflight += d->dests[i].inflight;
-    er_log(ER_LOG_WARN, COMPONENT, "%s with %llu deliveries in flight: stopping the handlers",
-           why, (unsigned long long)inflight);
+    er_log(ER_LOG_WARN, COMPONENT, "%s with %llu deliveries in flight: stopping the handlers", why,
+           (unsigned long long)inflight);
     stop_instances(d);
 }
 
@@ -577,6 +686,7 @@ json_t *er__dispatch_handlers(const er_dispatch_t *d)
         json_object_set_new(o, "retried", json_integer((json_int_t)dst->retried));
         json_object_set_new(o, "failed", json_integer((json_int_t)dst->failed));
         json_object_set_new(o, "gave_up", json_integer((json_int_t)dst->gave_up));
+        json_object_set_new(o, "timed_out", json_integer((json_int_t)dst->timed_out));
         json_object_set_new(o, "dropped", json_integer((json_int_t)dst->dropped));
         json_object_set_new(o, "subscribe", json_boolean(dst->conf->subscribe));
         json_object_set_new(o, "types", types);

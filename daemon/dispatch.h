@@ -2,10 +2,12 @@
  * Dispatch: the destinations (handler instances) and the delivery of routed
  * events to them. Each destination has a window of deliveries in flight
  * (`window`); events beyond it wait in the destination's queue, in order.
- * A handler's statuses are honoured in this release's simple form: OK is
- * done; RETRY (and a negative errno) redelivers the same event after the
- * destination's retry.initial, up to retry.max_attempts, then gives up with
- * a log line; FAIL is logged, counted and dropped. The queues are in
+ * A handler's statuses: OK is done; RETRY (a negative errno, a timeout's
+ * CANCELLED) redelivers the same event after the back-off of its policy —
+ * the first matching route's retry override, else the destination's —
+ * up to retry.max_attempts, then gives up with a log line; FAIL is logged,
+ * counted and dropped. A delivery past the handler's `timeout` is
+ * cancelled through the plugin's cancel(). The queues are in
  * memory: events are stored, but a destination does not yet catch up from
  * the store, so what was queued at a restart is not delivered (counted and
  * logged at shutdown). Loop thread.
@@ -35,7 +37,7 @@ struct er_dispatch_s {
     er_router_t *router;
     er_dest_t *dests; /* one per cfg->handlers entry, same order */
     size_t ndest;
-    uint64_t *bits;   /* scratch bitset for router matches */
+    uint64_t *bits; /* scratch bitset for router matches */
 
     uint64_t routed;   /* events sent to at least one destination */
     uint64_t unrouted; /* events that matched no route */
@@ -80,6 +82,11 @@ json_t *er__dispatch_handlers(const er_dispatch_t *d);
 json_t *er__dispatch_stats(const er_dispatch_t *d);
 /* Overall health: the worst of the instances' (ER_HEALTH_*), and a reason. */
 int er__dispatch_health(const er_dispatch_t *d, json_t **details);
+
+/* The delay before retry number `attempts` (1 after the first failure)
+ * under policy p: initial × multiplier^(attempts-1), at most max, spread
+ * by ±jitter; at least 1 ms. */
+uint64_t er__dispatch_backoff_ms(const er_retry_conf_t *p, uint32_t attempts);
 
 /* The name of destination i. */
 const char *er__dispatch_dest_name(const er_dispatch_t *d, size_t i);

@@ -37,6 +37,7 @@ UNIT_TESTS = \
 	tests/unit/check_options \
 	tests/unit/check_router \
 	tests/unit/check_dedupe \
+	tests/unit/check_dispatch \
 	tests/unit/check_client
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -80,6 +81,9 @@ tests_unit_check_router_LDADD = $(DAEMON_UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_check_dedupe_SOURCES = tests/unit/check_dedupe.c
 tests_unit_check_dedupe_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
 tests_unit_check_dedupe_LDADD = $(DAEMON_UNIT_LDADD)
+tests_unit_check_dispatch_SOURCES = tests/unit/check_dispatch.c
+tests_unit_check_dispatch_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_check_dispatch_LDADD = $(DAEMON_UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_check_client_SOURCES = tests/unit/check_client.c
 tests_unit_check_client_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_check_client_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS) -lpthread

@@ -187,8 +187,7 @@ int ctl_cmd_routes(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
 
 static void fmt_route(const json_t *r)
 {
-    json_t *routes = json_object_get(r, "routes"), *dests = json_object_get(r, "destinations"),
-           *v;
+    json_t *routes = json_object_get(r, "routes"), *dests = json_object_get(r, "destinations"), *v;
     size_t i;
 
     if (json_is_true(json_object_get(r, "unrouted"))) {
@@ -205,10 +204,14 @@ static void fmt_route(const json_t *r)
 int ctl_cmd_route(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"type", required_argument, NULL, 't'},   {"topic", required_argument, NULL, 'o'},
-        {"priority", required_argument, NULL, 'p'}, {"stream", required_argument, NULL, 's'},
-        {"source", required_argument, NULL, 'S'}, {"from", required_argument, NULL, 'f'},
-        {"meta", required_argument, NULL, 'm'},   {"help", no_argument, NULL, 'h'},
+        {"type", required_argument, NULL, 't'},
+        {"topic", required_argument, NULL, 'o'},
+        {"priority", required_argument, NULL, 'p'},
+        {"stream", required_argument, NULL, 's'},
+        {"source", required_argument, NULL, 'S'},
+        {"from", required_argument, NULL, 'f'},
+        {"meta", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     json_t *args = json_object(), *meta = json_object(), *reply;
@@ -303,12 +306,13 @@ static void fmt_handlers(const json_t *r)
                json_string_value(json_object_get(h, "file")),
                json_string_value(json_object_get(h, "state")),
                json_string_value(json_object_get(h, "health")));
-        printf("  delivered %lld, retried %lld, failed %lld, gave up %lld, in flight %lld/%lld, "
-               "queued %lld\n",
+        printf("  delivered %lld, retried %lld, failed %lld, gave up %lld, timed out %lld, "
+               "in flight %lld/%lld, queued %lld\n",
                (long long)json_integer_value(json_object_get(h, "delivered")),
                (long long)json_integer_value(json_object_get(h, "retried")),
                (long long)json_integer_value(json_object_get(h, "failed")),
                (long long)json_integer_value(json_object_get(h, "gave_up")),
+               (long long)json_integer_value(json_object_get(h, "timed_out")),
                (long long)json_integer_value(json_object_get(h, "inflight")),
                (long long)json_integer_value(json_object_get(h, "window")),
                (long long)json_integer_value(json_object_get(h, "queued")));

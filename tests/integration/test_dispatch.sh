@@ -1,11 +1,13 @@
 #!/bin/bash
 # Delivery statuses through the real daemon and a real handler .so
 # (tests/plugins/test_handler: TestFail → FAIL, TestRetry → RETRY always,
-# TestPending → PENDING then OK from a timer, else OK): OK is delivered,
-# RETRY is redelivered up to retry.max_attempts and then given up, FAIL is
-# logged, counted and dropped, PENDING completes later — all through a
-# window of 4, so most events wait in the queue first. Counts come from
-# `eventctl handlers` and from the plugin's own stats.
+# TestPending → PENDING then OK from a timer, TestHang → PENDING until
+# cancelled, else OK): OK is delivered, RETRY is redelivered up to
+# retry.max_attempts with the policy's back-off and then given up, FAIL is
+# logged, counted and dropped, PENDING completes later, a delivery past
+# `timeout` is cancelled and retried — through a window of 4, so most
+# events wait in the queue first. Counts come from `eventctl handlers` and
+# from the plugin's own stats.
 set -u
 . "${ER_SRCDIR:-.}/tests/integration/lib.sh"
 [ -x "$EVENTROUTERD" ] || { echo "no $EVENTROUTERD"; exit 77; }
@@ -98,6 +100,56 @@ er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS after the second SIGTERM"
 grep -q 'asked again with 1 deliveries in flight: stopping the handlers' "$ER_TMP/daemon.log" ||
     fail "the cut-short drain is not logged"
+
+# Retry policy: back-off from `initial`, times `multiplier`, capped at
+# `max` (attempt gaps 200, 400, 600 ms here, each within +-50 %), given up
+# after exactly max_attempts; a route's override (the first matching route
+# with one) wins for its events; `timeout` cancels a delivery that does not
+# answer (the plugin completes it CANCELLED), which is retried like RETRY.
+er_write_config "handlers:
+  t:
+    plugin: $so
+    endpoint: test
+    timeout: 200ms
+    retry: { max_attempts: 4, initial: 200ms, multiplier: 2, max: 600ms, jitter: 0 }
+routes:
+  - match: { stream: \"override:\" }
+    to: [t]
+    retry: { max_attempts: 2, initial: 50ms, jitter: 0 }
+  - match: \"*\"
+    to: [t]"
+er_start_daemon
+seq=$(ctl publish --type TestRetry --stream plain:1) || fail "publish TestRetry"
+oseq=$(ctl publish --type TestRetry --stream override:1) || fail "publish TestRetry (override)"
+hseq=$(ctl publish --type TestHang) || fail "publish TestHang"
+for _ in $(seq 1 1000); do
+    [ "$(grep -cE "seq ($seq|$oseq|$hseq) \(Test(Retry|Hang)\): still failing after" \
+        "$ER_TMP/daemon.log")" -ge 3 ] && break
+    sleep 0.01
+done
+grep -q "seq $seq (TestRetry): still failing after 4 attempts, dropped" "$ER_TMP/daemon.log" ||
+    fail "the handler's policy: not given up after 4 attempts"
+grep -q "seq $oseq (TestRetry): still failing after 2 attempts, dropped" "$ER_TMP/daemon.log" ||
+    fail "the route's override: not given up after 2 attempts"
+[ "$(grep -c "TestRetry seq $seq attempt at" "$ER_TMP/daemon.log")" = 4 ] ||
+    fail "seq $seq: $(grep -c "TestRetry seq $seq attempt at" "$ER_TMP/daemon.log") attempts, expected 4"
+grep "TestRetry seq $seq attempt at" "$ER_TMP/daemon.log" | sed 's/.* at \([0-9]*\) ms$/\1/' |
+    awk 'NR > 1 { print $1 - prev } { prev = $1 }' > "$ER_TMP/gaps"
+paste -sd' ' "$ER_TMP/gaps" | {
+    read -r g1 g2 g3
+    [ "$g1" -ge 100 ] && [ "$g1" -le 300 ] && [ "$g2" -ge 200 ] && [ "$g2" -le 600 ] &&
+        [ "$g3" -ge 300 ] && [ "$g3" -le 900 ] ||
+        fail "retry gaps $g1 $g2 $g3 ms, expected 200 400 600 (+-50 %)"
+}
+[ "$(grep -c "seq $hseq (TestHang): no answer after 200 ms (timeout): cancelling" "$ER_TMP/daemon.log")" = 4 ] ||
+    fail "TestHang: expected 4 timed-out attempts: $(grep TestHang "$ER_TMP/daemon.log")"
+grep -q "seq $hseq (TestHang): still failing after 4 attempts, dropped" "$ER_TMP/daemon.log" ||
+    fail "TestHang: not given up after 4 cancelled attempts"
+ctl --json handlers > "$ER_TMP/h.json" || fail "handlers"
+[ "$(field timed_out)" = 4 ] || fail "timed_out $(field timed_out), expected 4"
+[ "$(field gave_up)" = 3 ] || fail "gave_up $(field gave_up), expected 3"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
 
 # Plugin state lives in the store: set by one daemon, read by the next
 # (same store directory), per instance, absent keys reported as such.

@@ -5,18 +5,18 @@
  * so the configuration tests exercise every check against a real .so
  * loaded the real way. handle() answers by the event's type, so dispatch
  * tests can drive every status: TestFail → ER_FAIL, TestRetry → ER_RETRY
- * (always), TestPending → ER_PENDING and ER_OK from a 1 ms timer,
- * TestHang → ER_PENDING until stop(), TestStateSet → the host's state_set
- * of key = the event's stream to its data, TestStateGet → state_get of
- * that key, logged as `state KEY = VALUE` (both ER_PENDING until the
- * store answers), anything else → ER_OK at once. Its `types` list becomes its declared
- * event types (an implicit route). stop() completes what is pending, then
- * calls done.
+ * (always, logging when each attempt came), TestPending → ER_PENDING and ER_OK from a 1 ms timer,
+ * TestHang → ER_PENDING until stop() or cancel() (ER_CANCELLED), TestStateSet → the host's
+ * state_set of key = the event's stream to its data, TestStateGet → state_get of that key, logged
+ * as `state KEY = VALUE` (both ER_PENDING until the store answers), anything else → ER_OK at once.
+ * Its `types` list becomes its declared event types (an implicit route). stop() completes what is
+ * pending, then calls done.
  */
 #include <errno.h>
 #include <stddef.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include <eventrouter/plugin.h>
 
@@ -38,7 +38,7 @@ struct instance_s {
     er_plugin_ctx_t *ctx;
     const char *types[MAX_TYPES + 1]; /* borrowed from the options; NULL-terminated */
     pending_t pending[MAX_PENDING];
-    int64_t calls, ok, fail, retry, pend;
+    int64_t calls, ok, fail, retry, pend, cancelled;
 };
 
 static const er_option_t options[] = {
@@ -229,7 +229,13 @@ static int handle(void *instance, er_ev_t *ev, er_token_t *token)
         return ER_FAIL;
     }
     if (type_is(&e, "TestRetry")) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         in->retry++;
+        /* When each attempt came, for the retry timing tests. */
+        in->host->log(in->ctx, ER_PLOG_INFO, "TestRetry seq %llu attempt at %lld ms",
+                      (unsigned long long)e.seq,
+                      (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
         return ER_RETRY;
     }
     if (type_is(&e, "TestHang")) {
@@ -264,6 +270,22 @@ static int handle(void *instance, er_ev_t *ev, er_token_t *token)
     return ER_OK;
 }
 
+/* The host's deadline passed: a TestHang delivery is completed
+ * ER_CANCELLED at once (TestPending ones finish by their timer). */
+static void cancel(void *instance, er_token_t *token)
+{
+    instance_t *in = instance;
+    size_t i;
+
+    for (i = 0; i < MAX_PENDING; i++)
+        if (in->pending[i].token == token && in->pending[i].timer == NULL) {
+            in->pending[i].token = NULL;
+            in->cancelled++;
+            in->host->complete(token, ER_CANCELLED);
+            return;
+        }
+}
+
 static void stats(void *instance, void (*emit)(void *arg, const char *name, int64_t value),
                   void *arg)
 {
@@ -274,6 +296,7 @@ static void stats(void *instance, void (*emit)(void *arg, const char *name, int6
     emit(arg, "fail", in->fail);
     emit(arg, "retry", in->retry);
     emit(arg, "pending", in->pend);
+    emit(arg, "cancelled", in->cancelled);
 }
 
 static const char *const *types(void *instance)
@@ -292,6 +315,7 @@ static const er_handler_ops_t ops = {
     .handle = handle,
     .types = types,
     .stats = stats,
+    .cancel = cancel,
 };
 
 ER_PLUGIN_DEFINE = {

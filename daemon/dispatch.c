@@ -19,6 +19,7 @@
 #include "host.h"
 #include "log.h"
 #include "plugin.h"
+#include "store.h"
 
 #define COMPONENT "dispatch"
 
@@ -43,6 +44,7 @@ struct delivery_s {
     er_ev_t *ev;
     const er_retry_conf_t *policy; /* the first matching route's override, or the handler's */
     uint32_t attempts;
+    int64_t first_failure_us; /* 0 until an attempt fails */
     retry_t *retry;
     deadline_t *deadline; /* while an attempt is pending and `timeout` is set */
     delivery_t *next_free;
@@ -272,6 +274,25 @@ static void schedule_retry(delivery_t *dl)
     dl->retry = r;
 }
 
+/* Park dl's event in the store's dead letters (reason "failed" or
+ * "retries_exhausted"). */
+static void dead_letter(delivery_t *dl, const char *reason)
+{
+    er_dest_t *dst = dl->dest;
+    er_dead_letter_t r;
+
+    if (dst->d->store == NULL)
+        return;
+    memset(&r, 0, sizeof(r));
+    r.seq = er__ev_view(dl->ev)->seq;
+    r.destination = er_str(dst->conf->name);
+    r.reason = er_str(reason);
+    r.attempts = dl->attempts;
+    r.last_failure_us = er_now_us();
+    r.first_failure_us = dl->first_failure_us ? dl->first_failure_us : r.last_failure_us;
+    er__store_dead_letter(dst->d->store, &r);
+}
+
 /* The outcome of one attempt. */
 static void finish(delivery_t *dl, int status)
 {
@@ -279,6 +300,8 @@ static void finish(delivery_t *dl, int status)
     const er_event_t *ev = er__ev_view(dl->ev);
 
     deadline_clear(dl);
+    if (status != ER_OK && dl->first_failure_us == 0)
+        dl->first_failure_us = er_now_us();
     switch (status) {
     case ER_OK:
         dst->delivered++;
@@ -286,10 +309,9 @@ static void finish(delivery_t *dl, int status)
         return;
     case ER_FAIL:
         dst->failed++;
-        er_log_limited(ER_LOG_WARN, dst->ctx->component,
-                       "seq %llu (%.*s): FAIL, dropped (dead letters arrive with the delivery "
-                       "engine)",
+        er_log_limited(ER_LOG_WARN, dst->ctx->component, "seq %llu (%.*s): FAIL, dead-lettered",
                        (unsigned long long)ev->seq, (int)ev->type.len, ev->type.ptr);
+        dead_letter(dl, "failed");
         release(dl);
         return;
     default: /* ER_RETRY, ER_CANCELLED, a negative errno, or a bad status */
@@ -297,10 +319,22 @@ static void finish(delivery_t *dl, int status)
             er_log_limited(ER_LOG_WARN, dst->ctx->component,
                            "handle() returned %d (%s): treated as RETRY", status,
                            status < 0 ? er_strerror(status) : "not a status");
-        if (dl->attempts >= dl->policy->max_attempts || dst->d->stopping) {
+        if (dl->attempts >= dl->policy->max_attempts) {
             dst->gave_up++;
             er_log_limited(ER_LOG_WARN, dst->ctx->component,
-                           "seq %llu (%.*s): still failing after %u attempts, dropped",
+                           "seq %llu (%.*s): still failing after %u attempts, dead-lettered",
+                           (unsigned long long)ev->seq, (int)ev->type.len, ev->type.ptr,
+                           dl->attempts);
+            dead_letter(dl, "retries_exhausted");
+            release(dl);
+            return;
+        }
+        if (dst->d->stopping) {
+            /* Shutting down: not retried now, and not a dead letter either
+             * (it did not exhaust its policy); the event stays stored. */
+            dst->gave_up++;
+            er_log_limited(ER_LOG_WARN, dst->ctx->component,
+                           "seq %llu (%.*s): not delivered before shutdown (attempt %u)",
                            (unsigned long long)ev->seq, (int)ev->type.len, ev->type.ptr,
                            dl->attempts);
             release(dl);

@@ -4,13 +4,14 @@
  * (`window`); events beyond it wait in the destination's queue, in order.
  * A handler's statuses: OK is done; RETRY (a negative errno, a timeout's
  * CANCELLED) redelivers the same event after the back-off of its policy —
- * the first matching route's retry override, else the destination's —
- * up to retry.max_attempts, then gives up with a log line; FAIL is logged,
- * counted and dropped. A delivery past the handler's `timeout` is
- * cancelled through the plugin's cancel(). The queues are in
- * memory: events are stored, but a destination does not yet catch up from
- * the store, so what was queued at a restart is not delivered (counted and
- * logged at shutdown). Loop thread.
+ * the first matching route's retry override, else the destination's — up
+ * to retry.max_attempts, then dead-letters it (reason "retries_exhausted");
+ * FAIL dead-letters it at once (reason "failed"): a record in the store,
+ * logged and counted. A delivery past the handler's `timeout` is cancelled
+ * through the plugin's cancel(). The queues are in memory: events are
+ * stored, but a destination does not yet catch up from the store, so what
+ * was queued at a restart is not delivered (counted and logged at
+ * shutdown). Loop thread.
  */
 #ifndef ER_DISPATCH_H
 #define ER_DISPATCH_H
@@ -37,7 +38,8 @@ struct er_dispatch_s {
     er_router_t *router;
     er_dest_t *dests; /* one per cfg->handlers entry, same order */
     size_t ndest;
-    uint64_t *bits; /* scratch bitset for router matches */
+    uint64_t *bits;           /* scratch bitset for router matches */
+    struct er_store_s *store; /* dead letters go there (set after start; may be NULL) */
 
     uint64_t routed;   /* events sent to at least one destination */
     uint64_t unrouted; /* events that matched no route */

@@ -146,6 +146,7 @@ static void on_store_started(er_store_t *st, int err, const char *message)
         er__dispatch_stop(&d->dispatch, on_dispatch_done);
         return;
     }
+    d->dispatch.store = st;
     d->admin.cfg = cfg;
     d->admin.server = &d->server;
     d->admin.dispatch = &d->dispatch;

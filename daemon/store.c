@@ -571,6 +571,61 @@ void er__store_stop(er_store_t *st, er_store_cb done)
     finish_stop(st);
 }
 
+/* --------------------------------------------------------- dead letters */
+
+typedef struct dlq_req_s {
+    er_token_t token;
+    er_store_t *st;
+    uint64_t dlq_id;
+    uint64_t seq;
+    char dest[64];
+} dlq_req_t;
+
+static void on_dead_lettered(er_token_t *t, er_status_t status, size_t n, const er_status_t *sts)
+{
+    dlq_req_t *r = t->owner;
+    const char *msg;
+    int err = token_error(t, status, &msg);
+
+    (void)n;
+    (void)sts;
+    if (err == 0)
+        er_log(ER_LOG_DEBUG, COMPONENT, "seq %llu for %s dead-lettered as %llu",
+               (unsigned long long)r->seq, r->dest, (unsigned long long)r->dlq_id);
+    else
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "seq %llu for %s: dead letter not stored: %s",
+                       (unsigned long long)r->seq, r->dest, msg);
+    er__token_clear(t);
+    free(r);
+}
+
+int er__store_dead_letter(er_store_t *st, const er_dead_letter_t *dl)
+{
+    dlq_req_t *r;
+    int rc;
+
+    if (!st->opened || st->inst == NULL) {
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "seq %llu: dead letter not stored: store closed",
+                       (unsigned long long)dl->seq);
+        return -EAGAIN;
+    }
+    if ((r = calloc(1, sizeof(*r))) == NULL)
+        return -ENOMEM;
+    r->st = st;
+    r->seq = dl->seq;
+    snprintf(r->dest, sizeof(r->dest), "%.*s", (int)dl->destination.len, dl->destination.ptr);
+    er__token_init(&r->token, on_dead_lettered, r, st->ctx);
+    er__token_begin(&r->token);
+    rc = call_end(st, &r->token, st->ops->dlq_add(st->inst, dl, &r->dlq_id, &r->token));
+    if (rc != 0) {
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "seq %llu for %s: dead letter not stored: %s",
+                       (unsigned long long)dl->seq, r->dest, er_strerror(rc));
+        er__token_clear(&r->token);
+        free(r);
+    }
+    return rc;
+}
+
 /* --------------------------------------------------------- plugin state */
 
 int er__store_state_get(er_store_t *st, const char *scope, const char *key, const void **value,

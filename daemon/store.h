@@ -132,6 +132,12 @@ int er__store_append(er_store_t *st, er_ev_t *ev);
  * when nothing is pending (w is not kept: the caller goes on at once). */
 int er__store_wait(er_store_t *st, er_store_waiter_t *w);
 
+/* Park a delivery that failed for good in the store's dead-letter table
+ * (dl borrowed until return; copied): fire and forget, the result is
+ * logged (debug when stored, error when not). Returns 0, or a negative
+ * errno when it could not even be submitted (also logged). */
+int er__store_dead_letter(er_store_t *st, const er_dead_letter_t *dl);
+
 /* The host's state_get/state_set for plugin instances (plugin.h): the
  * instance's state lives under `scope` (its component, "handler:NAME").
  * token is the plugin's (token_new). Returns 0 (the token completes

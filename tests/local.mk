@@ -96,7 +96,8 @@ INTEGRATION_C = \
 	tests/integration/itest_vectors \
 	tests/integration/itest_store \
 	tests/integration/itest_store_bad \
-	tests/integration/itest_crash
+	tests/integration/itest_crash \
+	tests/integration/itest_dlq
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
 ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
@@ -113,6 +114,10 @@ tests_integration_itest_crash_SOURCES = tests/integration/itest_crash.c $(ITEST_
 	$(STORETEST_SRC)
 tests_integration_itest_crash_CFLAGS = $(STORETEST_FLAGS)
 tests_integration_itest_crash_LDADD = $(STORETEST_LIBS)
+tests_integration_itest_dlq_SOURCES = tests/integration/itest_dlq.c $(ITEST_SOURCES) \
+	$(STORETEST_SRC)
+tests_integration_itest_dlq_CFLAGS = $(STORETEST_FLAGS)
+tests_integration_itest_dlq_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS)
 tests_integration_itest_shutdown_SOURCES = tests/integration/itest_shutdown.c $(ITEST_SOURCES)
 tests_integration_itest_shutdown_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_shutdown_LDADD = $(UNIT_LDADD)

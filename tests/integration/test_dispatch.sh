@@ -4,7 +4,7 @@
 # TestPending → PENDING then OK from a timer, TestHang → PENDING until
 # cancelled, else OK): OK is delivered, RETRY is redelivered up to
 # retry.max_attempts with the policy's back-off and then given up, FAIL is
-# logged, counted and dropped, PENDING completes later, a delivery past
+# logged, counted and dead-lettered, PENDING completes later, a delivery past
 # `timeout` is cancelled and retried — through a window of 4, so most
 # events wait in the queue first. Counts come from `eventctl handlers` and
 # from the plugin's own stats.
@@ -54,9 +54,9 @@ done
 [ "$(field calls)" = 74 ] || fail "plugin calls $(field calls), expected 74"
 [ "$(field pending)" = 50 ] || fail "plugin pending $(field pending), expected 50"
 [ "$(field ok)" = 70 ] || fail "plugin ok $(field ok), expected 70"
-grep -q "\[handler:t\] seq $fail_seq (TestFail): FAIL, dropped" "$ER_TMP/daemon.log" ||
+grep -q "\[handler:t\] seq $fail_seq (TestFail): FAIL, dead-lettered" "$ER_TMP/daemon.log" ||
     fail "FAIL not logged"
-grep -q "(TestRetry): still failing after 3 attempts, dropped" "$ER_TMP/daemon.log" ||
+grep -q "(TestRetry): still failing after 3 attempts, dead-lettered" "$ER_TMP/daemon.log" ||
     fail "giving up not logged"
 
 # The effective configuration is shown with the secret redacted, and the
@@ -127,9 +127,9 @@ for _ in $(seq 1 1000); do
         "$ER_TMP/daemon.log")" -ge 3 ] && break
     sleep 0.01
 done
-grep -q "seq $seq (TestRetry): still failing after 4 attempts, dropped" "$ER_TMP/daemon.log" ||
+grep -q "seq $seq (TestRetry): still failing after 4 attempts, dead-lettered" "$ER_TMP/daemon.log" ||
     fail "the handler's policy: not given up after 4 attempts"
-grep -q "seq $oseq (TestRetry): still failing after 2 attempts, dropped" "$ER_TMP/daemon.log" ||
+grep -q "seq $oseq (TestRetry): still failing after 2 attempts, dead-lettered" "$ER_TMP/daemon.log" ||
     fail "the route's override: not given up after 2 attempts"
 [ "$(grep -c "TestRetry seq $seq attempt at" "$ER_TMP/daemon.log")" = 4 ] ||
     fail "seq $seq: $(grep -c "TestRetry seq $seq attempt at" "$ER_TMP/daemon.log") attempts, expected 4"
@@ -143,7 +143,7 @@ paste -sd' ' "$ER_TMP/gaps" | {
 }
 [ "$(grep -c "seq $hseq (TestHang): no answer after 200 ms (timeout): cancelling" "$ER_TMP/daemon.log")" = 4 ] ||
     fail "TestHang: expected 4 timed-out attempts: $(grep TestHang "$ER_TMP/daemon.log")"
-grep -q "seq $hseq (TestHang): still failing after 4 attempts, dropped" "$ER_TMP/daemon.log" ||
+grep -q "seq $hseq (TestHang): still failing after 4 attempts, dead-lettered" "$ER_TMP/daemon.log" ||
     fail "TestHang: not given up after 4 cancelled attempts"
 ctl --json handlers > "$ER_TMP/h.json" || fail "handlers"
 [ "$(field timed_out)" = 4 ] || fail "timed_out $(field timed_out), expected 4"

@@ -75,8 +75,8 @@ static const char *cmd_health(er_admin_env_t *env, json_t *args, json_t **reply,
         return code;
     if (env->dispatch)
         h = er__dispatch_health(env->dispatch, &details);
-    *reply = json_pack("{s:s, s:o}", "state", names[h], "handlers",
-                       details ? details : json_object());
+    *reply =
+        json_pack("{s:s, s:o}", "state", names[h], "handlers", details ? details : json_object());
     return *reply ? NULL : "unavailable";
 }
 
@@ -110,8 +110,8 @@ static const char *route_event(json_t *args, er_event_t *ev, er_meta_t *meta, si
         const char *key;
         size_t off;
     } strs[] = {
-        {"type", offsetof(er_event_t, type)},     {"topic", offsetof(er_event_t, topic)},
-        {"stream", offsetof(er_event_t, stream)}, {"source", offsetof(er_event_t, source)},
+        {"type", offsetof(er_event_t, type)},       {"topic", offsetof(er_event_t, topic)},
+        {"stream", offsetof(er_event_t, stream)},   {"source", offsetof(er_event_t, source)},
         {"from", offsetof(er_event_t, via.broker)},
     };
     json_t *v;
@@ -131,8 +131,8 @@ static const char *route_event(json_t *args, er_event_t *ev, er_meta_t *meta, si
         slot->len = json_string_length(v);
     }
     if ((v = json_object_get(args, "priority")) != NULL) {
-        int p = json_is_string(v) ? er_priority_parse(json_string_value(v), json_string_length(v))
-                                  : -1;
+        int p =
+            json_is_string(v) ? er_priority_parse(json_string_value(v), json_string_length(v)) : -1;
         if (p < 0) {
             snprintf(msg, cap, "priority: must be low, normal, high or critical");
             return "invalid";
@@ -217,8 +217,8 @@ static const char *cmd_route(er_admin_env_t *env, json_t *args, json_t **reply, 
             json_array_append_new(dests, json_string(er__dispatch_dest_name(env->dispatch, i)));
     free(bits);
     json_decref(table);
-    *reply = json_pack("{s:o, s:o, s:b}", "routes", routes, "destinations", dests, "unrouted",
-                       n == 0);
+    *reply =
+        json_pack("{s:o, s:o, s:b}", "routes", routes, "destinations", dests, "unrouted", n == 0);
     return *reply ? NULL : "unavailable";
 }
 
@@ -254,16 +254,96 @@ static const char *cmd_config(er_admin_env_t *env, json_t *args, json_t **reply,
     return *reply ? NULL : "unavailable";
 }
 
+/* ------------------------------------------------- commands on the store */
+
+const char ER_ADMIN_ASYNC[] = "async";
+
+typedef const char *(*admin_async_fn)(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                                      er_admin_done_cb done, void *done_arg);
+
+typedef struct pending_s {
+    er_admin_done_cb done;
+    void *arg;
+} pending_t;
+
+static void on_dlq_rows(void *arg, int err, const char *message, json_t *rows)
+{
+    pending_t *p = arg;
+    json_t *reply = NULL;
+
+    if (err == 0 && (reply = json_pack("{s:o}", "dead_letters", rows)) != NULL)
+        p->done(p->arg, NULL, reply, NULL);
+    else
+        p->done(p->arg, "unavailable", NULL, err != 0 ? message : "out of memory");
+    free(p);
+}
+
+/* dlq.list {destination?, after?, limit?}: the dead letters, oldest first
+ * (limit default 1000). */
+static const char *cmd_dlq_list(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                                er_admin_done_cb done, void *done_arg)
+{
+    static const char *const known[] = {"destination", "after", "limit", NULL};
+    const char *code = check_args(args, known, msg, cap), *dest = NULL;
+    json_t *v;
+    json_int_t after = 0, limit = 1000;
+    pending_t *p;
+    int rc;
+
+    if (code)
+        return code;
+    if ((v = json_object_get(args, "destination")) != NULL) {
+        if (!json_is_string(v)) {
+            snprintf(msg, cap, "destination: expected a string");
+            return "invalid";
+        }
+        dest = json_string_value(v);
+    }
+    if ((v = json_object_get(args, "after")) != NULL &&
+        (!json_is_integer(v) || (after = json_integer_value(v)) < 0)) {
+        snprintf(msg, cap, "after: expected a dead letter id (an integer >= 0)");
+        return "invalid";
+    }
+    if ((v = json_object_get(args, "limit")) != NULL &&
+        (!json_is_integer(v) || (limit = json_integer_value(v)) < 1)) {
+        snprintf(msg, cap, "limit: expected an integer >= 1");
+        return "invalid";
+    }
+    if (env->store == NULL) {
+        snprintf(msg, cap, "no store");
+        return "unavailable";
+    }
+    if ((p = malloc(sizeof(*p))) == NULL)
+        return "unavailable";
+    p->done = done;
+    p->arg = done_arg;
+    rc = er__store_dlq_list(env->store, dest, (uint64_t)after, (uint64_t)limit, on_dlq_rows, p);
+    if (rc != 0) {
+        free(p);
+        snprintf(msg, cap, "the store refused the request: %s", er_strerror(rc));
+        return "unavailable";
+    }
+    return ER_ADMIN_ASYNC;
+}
+
+static const struct {
+    const char *name;
+    admin_async_fn fn;
+} async_commands[] = {
+    {"dlq.list", cmd_dlq_list},
+};
+
 static const struct {
     const char *name;
     admin_fn fn;
 } commands[] = {
-    {"stats", cmd_stats},       {"health", cmd_health},     {"routes", cmd_routes},
-    {"route", cmd_route},       {"handlers", cmd_handlers}, {"config", cmd_config},
+    {"stats", cmd_stats}, {"health", cmd_health},     {"routes", cmd_routes},
+    {"route", cmd_route}, {"handlers", cmd_handlers}, {"config", cmd_config},
 };
 
 const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, json_t *args,
-                          json_t **reply, char *msg, size_t cap)
+                          json_t **reply, char *msg, size_t cap, er_admin_done_cb done,
+                          void *done_arg)
 {
     size_t i;
 
@@ -272,8 +352,13 @@ const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, j
     for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (strlen(commands[i].name) == cmdlen && memcmp(commands[i].name, cmd, cmdlen) == 0)
             return commands[i].fn(env, args, reply, msg, cap);
-    snprintf(msg, cap, "unknown command \"%.*s\" (this version: stats, health, routes, route, "
-                       "handlers, config)",
+    for (i = 0; i < sizeof(async_commands) / sizeof(async_commands[0]); i++)
+        if (strlen(async_commands[i].name) == cmdlen &&
+            memcmp(async_commands[i].name, cmd, cmdlen) == 0)
+            return async_commands[i].fn(env, args, msg, cap, done, done_arg);
+    snprintf(msg, cap,
+             "unknown command \"%.*s\" (this version: stats, health, routes, route, "
+             "handlers, config, dlq.list)",
              (int)(cmdlen > 64 ? 64 : cmdlen), cmd);
     return "unsupported";
 }

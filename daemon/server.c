@@ -438,12 +438,46 @@ static void op_ping(er_conn_t *c, const er_msg_t *m)
         conn_close(c);
 }
 
+/* An admin command answered later (it reads the store): the connection
+ * is kept (a waiter) until the answer is written or dropped. */
+typedef struct admin_wait_s {
+    er_conn_t *c;
+    uint32_t req;
+} admin_wait_t;
+
+static void answer_admin(er_conn_t *c, uint32_t req, const char *code, json_t *reply,
+                         const char *msg)
+{
+    if (code != NULL)
+        nack(c, req, code, -1, "%s", msg != NULL ? msg : "");
+    else if (er__reply_encode(&c->out, req, reply) != 0)
+        nack(c, req, "unavailable", -1, "the reply could not be encoded (too large?)");
+}
+
+static void on_admin_done(void *arg, const char *code, json_t *reply, const char *msg)
+{
+    admin_wait_t *aw = arg;
+    er_conn_t *c = aw->c;
+
+    c->waiters--;
+    if (!c->closing) {
+        answer_admin(c, aw->req, code, reply, msg);
+        flush(c);
+        arm_timer(c);
+    } else if (c->waiters == 0 && c->handles == 0) {
+        conn_free(c);
+    }
+    json_decref(reply);
+    free(aw);
+}
+
 static void op_admin(er_conn_t *c, const er_msg_t *m)
 {
     er_server_t *s = c->srv;
     er_error_t err;
     er_str_t cmd;
     json_t *args = NULL, *reply = NULL;
+    admin_wait_t *aw;
     const char *code;
     char msg[512];
     int rc;
@@ -453,11 +487,20 @@ static void op_admin(er_conn_t *c, const er_msg_t *m)
         return;
     }
     s->stats.admin_commands++;
-    code = er__admin_run(s->admin, cmd.ptr, cmd.len, args, &reply, msg, sizeof(msg));
-    if (code != NULL) {
-        nack(c, m->req, code, -1, "%s", msg);
-    } else if (er__reply_encode(&c->out, m->req, reply) != 0) {
-        nack(c, m->req, "unavailable", -1, "the reply could not be encoded (too large?)");
+    if ((aw = malloc(sizeof(*aw))) == NULL) {
+        nack(c, m->req, "unavailable", -1, "out of memory");
+        json_decref(args);
+        return;
+    }
+    aw->c = c;
+    aw->req = m->req;
+    code = er__admin_run(s->admin, cmd.ptr, cmd.len, args, &reply, msg, sizeof(msg), on_admin_done,
+                         aw);
+    if (code == ER_ADMIN_ASYNC)
+        c->waiters++; /* aw is on_admin_done's now */
+    else {
+        free(aw);
+        answer_admin(c, m->req, code, reply, msg);
     }
     er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: ADMIN %.*s: %s", (unsigned long long)c->id,
            (int)cmd.len, cmd.ptr, code ? code : "ok");

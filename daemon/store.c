@@ -626,6 +626,73 @@ int er__store_dead_letter(er_store_t *st, const er_dead_letter_t *dl)
     return rc;
 }
 
+typedef struct dlq_list_s {
+    er_token_t token;
+    json_t *rows;
+    void (*done)(void *arg, int err, const char *message, json_t *rows);
+    void *arg;
+} dlq_list_t;
+
+static int dlq_row(void *arg, const er_dead_letter_t *dl)
+{
+    dlq_list_t *l = arg;
+
+    json_array_append_new(
+        l->rows,
+        json_pack("{s:I, s:I, s:s%, s:s%, s:I, s:I, s:I}", "id", (json_int_t)dl->dlq_id, "seq",
+                  (json_int_t)dl->seq, "destination",
+                  dl->destination.ptr ? dl->destination.ptr : "", dl->destination.len, "reason",
+                  dl->reason.ptr ? dl->reason.ptr : "", dl->reason.len, "attempts",
+                  (json_int_t)dl->attempts, "first_failure", (json_int_t)dl->first_failure_us,
+                  "last_failure", (json_int_t)dl->last_failure_us));
+    return 0;
+}
+
+static void on_dlq_listed(er_token_t *t, er_status_t status, size_t n, const er_status_t *sts)
+{
+    dlq_list_t *l = t->owner;
+    const char *msg;
+    int err = token_error(t, status, &msg);
+
+    (void)n;
+    (void)sts;
+    if (err == 0) {
+        l->done(l->arg, 0, NULL, l->rows);
+    } else {
+        json_decref(l->rows);
+        l->done(l->arg, err, msg, NULL);
+    }
+    er__token_clear(t);
+    free(l);
+}
+
+int er__store_dlq_list(er_store_t *st, const char *destination, uint64_t after, uint64_t max,
+                       void (*done)(void *arg, int err, const char *message, json_t *rows),
+                       void *arg)
+{
+    dlq_list_t *l;
+    int rc;
+
+    if (!st->opened || st->stopping || st->inst == NULL)
+        return -EAGAIN;
+    if ((l = calloc(1, sizeof(*l))) == NULL || (l->rows = json_array()) == NULL) {
+        free(l);
+        return -ENOMEM;
+    }
+    l->done = done;
+    l->arg = arg;
+    er__token_init(&l->token, on_dlq_listed, l, st->ctx);
+    er__token_begin(&l->token);
+    rc = call_end(st, &l->token,
+                  st->ops->dlq_list(st->inst, destination, after, max, dlq_row, l, &l->token));
+    if (rc != 0) {
+        json_decref(l->rows);
+        er__token_clear(&l->token);
+        free(l);
+    }
+    return rc;
+}
+
 /* --------------------------------------------------------- plugin state */
 
 int er__store_state_get(er_store_t *st, const char *scope, const char *key, const void **value,

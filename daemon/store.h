@@ -138,6 +138,15 @@ int er__store_wait(er_store_t *st, er_store_waiter_t *w);
  * errno when it could not even be submitted (also logged). */
 int er__store_dead_letter(er_store_t *st, const er_dead_letter_t *dl);
 
+/* The dead letters (of destination, or all when NULL; after dlq id
+ * `after`; at most max, 0: no limit) as a JSON array of objects {id, seq,
+ * destination, reason, attempts, first_failure, last_failure} (µs), handed
+ * to done(arg, 0, NULL, rows: a new reference, taken) — or done(arg, err,
+ * message, NULL). Returns 0, or a negative errno with done not called. */
+int er__store_dlq_list(er_store_t *st, const char *destination, uint64_t after, uint64_t max,
+                       void (*done)(void *arg, int err, const char *message, json_t *rows),
+                       void *arg);
+
 /* The host's state_get/state_set for plugin instances (plugin.h): the
  * instance's state lives under `scope` (its component, "handler:NAME").
  * token is the plugin's (token_new). Returns 0 (the token completes

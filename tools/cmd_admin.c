@@ -340,3 +340,90 @@ int ctl_cmd_config(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
 {
     return simple(ctl, cmd, argc, argv, "config", NULL, fmt_config, NULL);
 }
+
+/* ---------------------------------------------------------------- dlq */
+
+static void fmt_dlq(const json_t *r)
+{
+    const json_t *rows = json_object_get(r, "dead_letters");
+    size_t i;
+
+    if (json_array_size(rows) == 0) {
+        printf("no dead letters\n");
+        return;
+    }
+    printf("%-8s %-10s %-20s %-18s %8s  %s\n", "id", "seq", "destination", "reason", "attempts",
+           "last failure (us)");
+    for (i = 0; i < json_array_size(rows); i++) {
+        const json_t *d = json_array_get(rows, i);
+        printf("%-8lld %-10lld %-20s %-18s %8lld  %lld\n",
+               (long long)json_integer_value(json_object_get(d, "id")),
+               (long long)json_integer_value(json_object_get(d, "seq")),
+               json_string_value(json_object_get(d, "destination")),
+               json_string_value(json_object_get(d, "reason")),
+               (long long)json_integer_value(json_object_get(d, "attempts")),
+               (long long)json_integer_value(json_object_get(d, "last_failure")));
+    }
+}
+
+int ctl_cmd_dlq(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"destination", required_argument, NULL, 'd'},
+        {"after", required_argument, NULL, 'a'},
+        {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    json_t *args = json_object(), *reply;
+    ctl_session_t s;
+    char *text, *end;
+    long long n;
+    int c, status;
+
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (ctl_common_option(cmd, c, argv, &status)) {
+            json_decref(args);
+            return status;
+        }
+        switch (c) {
+        case 'd':
+            json_object_set_new(args, "destination", json_string(optarg));
+            break;
+        case 'a':
+        case 'l':
+            n = strtoll(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || n < (c == 'a' ? 0 : 1)) {
+                json_decref(args);
+                return ctl_usage_error(cmd, "--%s takes %s, not '%s'", c == 'a' ? "after" : "limit",
+                                       c == 'a' ? "a dead letter id" : "a count >= 1", optarg);
+            }
+            json_object_set_new(args, c == 'a' ? "after" : "limit", json_integer(n));
+            break;
+        }
+    }
+    if (optind >= argc || strcmp(argv[optind], "list") != 0 || optind + 1 != argc) {
+        json_decref(args);
+        return ctl_usage_error(cmd, "expected 'list' (retry and drop arrive with the delivery "
+                                    "engine's next release)");
+    }
+    text = json_dumps(args, JSON_COMPACT);
+    json_decref(args);
+    if (text == NULL)
+        return CTL_REFUSED;
+    if ((status = ctl_open_admin(ctl, &s)) != CTL_OK) {
+        free(text);
+        return status;
+    }
+    status = ctl_admin(&s, "dlq.list", text, &reply);
+    ctl_close(&s);
+    free(text);
+    if (status != CTL_OK)
+        return status;
+    if (ctl->json)
+        print_json(reply);
+    else
+        fmt_dlq(reply);
+    json_decref(reply);
+    return CTL_OK;
+}

@@ -85,6 +85,14 @@ static const ctl_cmd_t commands[] = {
     {"config", "", "print the effective configuration, secrets redacted",
      "The configuration the daemon runs with, every default included (admin socket).\n",
      ctl_cmd_config},
+    {"dlq", "list [--destination D] [--after ID] [--limit N]",
+     "list the dead letters: deliveries FAILed or given up after their retries",
+     "  --destination D  only D's (default: every destination's)\n"
+     "  --after ID       those after dead letter ID (for paging)\n"
+     "  --limit N        at most N (default 1000)\n"
+     "One line each: id, seq, destination, reason (failed, retries_exhausted),\n"
+     "attempts, last failure in us since the epoch (admin socket).\n",
+     ctl_cmd_dlq},
     {"help", "[COMMAND]", "show the usage of eventctl or of a command", "", cmd_help},
 };
 

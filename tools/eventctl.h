@@ -53,6 +53,7 @@ int ctl_cmd_routes(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_route(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_handlers(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_config(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+int ctl_cmd_dlq(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_publish(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 /* publish --from-file (cmd_publish_file.c): path "-" is stdin. */
 int ctl_publish_from_file(ctl_t *ctl, const char *path, er_ack_mode_t ack, bool reimport);

@@ -1,9 +1,11 @@
 /*
  * Dead letters through the real daemon: a delivery the handler FAILs and
  * one that is still RETRY after max_attempts are parked in the store's
- * dead-letter table — read back through the lmdb store plugin after the
- * daemon has stopped, with their seq, destination, reason, attempts and
- * failure times — while a delivery that succeeds leaves none.
+ * dead-letter table — listed by the admin socket's dlq.list (filtered by
+ * destination, paged by id and limit, and again after a restart), and read
+ * back through the lmdb store plugin after the daemon has stopped, with
+ * their seq, destination, reason, attempts and failure times — while a
+ * delivery that succeeds leaves none.
  */
 #include <check.h>
 #include <signal.h>
@@ -28,6 +30,40 @@ static uint64_t publish_type(er_client_t *c, const char *type)
     ev.type = er_str(type);
     ck_assert_msg(er_publish(c, &ev, &seq, &nack, NULL) == 0, "publish %s: %s", type, nack.message);
     return seq;
+}
+
+/* The admin socket's dlq.list with args_json: its dead_letters array (a
+ * new reference). */
+static json_t *dlq_list(const er_test_daemon_t *d, const char *args_json)
+{
+    char path[400], *reply = NULL;
+    er_client_t *a = NULL;
+    er_nack_t nack;
+    json_t *j, *rows;
+
+    snprintf(path, sizeof(path), "%s/admin.sock", d->dir);
+    ck_assert_int_eq(er_connect(path, "itest_dlq", ER_ACK_RECEIVED, 5000, &a), 0);
+    ck_assert_msg(er_admin(a, "dlq.list", args_json, &reply, &nack, 5000) == 0, "dlq.list: %s",
+                  nack.message);
+    j = json_loads(reply, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    rows = json_incref(json_object_get(j, "dead_letters"));
+    ck_assert(json_is_array(rows));
+    json_decref(j);
+    free(reply);
+    er_client_free(a);
+    return rows;
+}
+
+static void expect_row(json_t *rows, size_t i, uint64_t seq, const char *reason, int attempts)
+{
+    json_t *r = json_array_get(rows, i);
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(json_integer_value(json_object_get(r, "seq")), seq);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "destination")), "t");
+    ck_assert_str_eq(json_string_value(json_object_get(r, "reason")), reason);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "attempts")), attempts);
 }
 
 /* The handler's counter `key` from the admin socket's `handlers`. */
@@ -61,6 +97,9 @@ START_TEST(failed_and_exhausted_are_parked)
     int64_t before = er_now_us();
     er_st_t *st;
     er_st_dlqs_t dl = {0};
+    json_t *rows;
+    json_int_t first_id;
+    char args[64];
     int i;
 
     snprintf(extra, sizeof(extra),
@@ -84,6 +123,33 @@ START_TEST(failed_and_exhausted_are_parked)
     ck_assert_int_eq(handler_count(&d, "gave_up"), 1);
     ck_assert_int_eq(handler_count(&d, "failed"), 1);
     ck_assert_int_eq(handler_count(&d, "delivered"), 1);
+
+    /* Listed through the admin socket while running, filtered and paged,
+     * and after a restart. */
+    rows = dlq_list(&d, NULL);
+    ck_assert_uint_eq(json_array_size(rows), 2);
+    expect_row(rows, 0, fail_seq, "failed", 1);
+    expect_row(rows, 1, retry_seq, "retries_exhausted", 3);
+    first_id = json_integer_value(json_object_get(json_array_get(rows, 0), "id"));
+    json_decref(rows);
+    snprintf(args, sizeof(args), "{\"after\": %lld}", first_id);
+    rows = dlq_list(&d, args);
+    ck_assert_uint_eq(json_array_size(rows), 1);
+    expect_row(rows, 0, retry_seq, "retries_exhausted", 3);
+    json_decref(rows);
+    rows = dlq_list(&d, "{\"limit\": 1}");
+    ck_assert_uint_eq(json_array_size(rows), 1);
+    expect_row(rows, 0, fail_seq, "failed", 1);
+    json_decref(rows);
+    rows = dlq_list(&d, "{\"destination\": \"nobody\"}");
+    ck_assert_uint_eq(json_array_size(rows), 0);
+    json_decref(rows);
+    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, 30), 0);
+    ck_assert_int_eq(er_test_daemon_restart(&d), 0);
+    rows = dlq_list(&d, "{\"destination\": \"t\"}");
+    ck_assert_uint_eq(json_array_size(rows), 2);
+    expect_row(rows, 0, fail_seq, "failed", 1);
+    json_decref(rows);
     ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, 30), 0);
 
     /* The daemon has stopped: read its store through the plugin. */

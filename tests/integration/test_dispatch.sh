@@ -148,6 +148,17 @@ grep -q "seq $hseq (TestHang): still failing after 4 attempts, dead-lettered" "$
 ctl --json handlers > "$ER_TMP/h.json" || fail "handlers"
 [ "$(field timed_out)" = 4 ] || fail "timed_out $(field timed_out), expected 4"
 [ "$(field gave_up)" = 3 ] || fail "gave_up $(field gave_up), expected 3"
+# They are dead letters now (with the earlier daemons' TestFail and
+# TestRetry: the store is the same directory).
+ctl dlq list --destination t > "$ER_TMP/dlq.out" || fail "dlq list"
+for want in "$seq t retries_exhausted 4" "$oseq t retries_exhausted 2" \
+    "$hseq t retries_exhausted 4" "$fail_seq t failed 1"; do
+    awk '{ print $2, $3, $4, $5 }' "$ER_TMP/dlq.out" | grep -qx "$want" ||
+        fail "dlq list lacks '$want': $(cat "$ER_TMP/dlq.out")"
+done
+[ "$(ctl --json dlq list --limit 2 | grep -o '"reason"' | wc -l)" = 2 ] || fail "dlq list --limit 2"
+ctl dlq list --destination nobody | grep -qx 'no dead letters' || fail "dlq list of nobody"
+ctl dlq retry 1 2>/dev/null; [ $? -eq 2 ] || fail "dlq retry must be a usage error in this version"
 er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
 

@@ -60,13 +60,14 @@ static const ctl_cmd_t commands[] = {
      "nothing with --ack none).\n",
      ctl_cmd_publish},
     {"stats", "", "show the daemon's counters (admin socket)",
-     "Connections, requests, events sequenced, routed and unrouted, per the daemon.\n",
+     "Connections, requests, events sequenced, routed and unrouted, and the\n"
+     "store's figures (events stored, commits, de-duplication), per the daemon.\n",
      ctl_cmd_stats},
     {"health", "", "show the daemon's health; exit 0 UP, 1 DEGRADED or DOWN",
      "Prints UP, DEGRADED or DOWN and each handler's state (admin socket).\n", ctl_cmd_health},
     {"handlers", "", "list the handlers with their state and counters",
      "Per handler: plugin and file, state, health, delivered, retried, failed,\n"
-     "in flight, queued and declared types (admin socket).\n",
+     "gave up, timed out, in flight, queued and declared types (admin socket).\n",
      ctl_cmd_handlers},
     {"routes", "", "show the effective routing table, implicit routes included",
      "One line per route in evaluation order: index, implicit or not, match,\n"

@@ -26,6 +26,29 @@ const char *er_test_bin(const char *rel)
     return path;
 }
 
+int er_test_connect_raw(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 size_t er_test_scale(size_t n)
 {
     const char *s = getenv("ER_TEST_SCALE");
@@ -45,20 +68,12 @@ static void sleep_ms(int ms)
 
 static int socket_answers(const char *path)
 {
-    struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+    int fd = er_test_connect_raw(path);
+
     if (fd < 0)
         return 0;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        close(fd);
-        return 0;
-    }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
     close(fd);
-    return rc == 0;
+    return 1;
 }
 
 void er_test_daemon_dump_log(const er_test_daemon_t *d)

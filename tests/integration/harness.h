@@ -44,6 +44,10 @@ void er_test_daemon_cleanup(er_test_daemon_t *d);
 /* Print the daemon's log to stderr (for failing tests). */
 void er_test_daemon_dump_log(const er_test_daemon_t *d);
 
+/* A plain connected socket to the Unix socket at path (for tests that
+ * write frames by hand), or -1 with errno set. */
+int er_test_connect_raw(const char *path);
+
 /* n scaled by $ER_TEST_SCALE (at least 1). */
 size_t er_test_scale(size_t n);
 

@@ -71,14 +71,9 @@ static bool instrumented(void)
 
 static int raw_connect(void)
 {
-    struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    ck_assert_int_ge(fd, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, daemon_.sock, strlen(daemon_.sock) + 1);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s",
-                  strerror(errno));
+    int fd = er_test_connect_raw(daemon_.sock);
+
+    ck_assert_msg(fd >= 0, "connect: %s", strerror(errno));
     return fd;
 }
 
@@ -95,8 +90,7 @@ static void raw_send(int fd, const void *p, size_t n)
 
 static void send_len(int fd, uint32_t len)
 {
-    uint8_t h[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                    (uint8_t)len};
+    uint8_t h[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
     raw_send(fd, h, 4);
 }
 
@@ -765,8 +759,8 @@ START_TEST(client_sent_daemon_fields)
     static const struct {
         const char *field;
         pack_fn fn;
-    } cases[] = {{"seq", v_seq}, {"received", v_seq}, {"origin", v_map}, {"via", v_map},
-                 {"hops", v_seq}};
+    } cases[] = {
+        {"seq", v_seq}, {"received", v_seq}, {"origin", v_map}, {"via", v_map}, {"hops", v_seq}};
     int fd = hello_conn();
     size_t i;
     char msg[80];
@@ -1150,8 +1144,9 @@ START_TEST(memory_back_to_baseline)
             worst = lat;
     }
     now = rss_anon_kb(daemon_.pid);
-    fprintf(stderr, "daemon RssAnon: baseline %ld kB, after the hostile suite %ld kB; canary "
-                    "worst of 100 after: %.0f us\n",
+    fprintf(stderr,
+            "daemon RssAnon: baseline %ld kB, after the hostile suite %ld kB; canary "
+            "worst of 100 after: %.0f us\n",
             baseline_kb, now, worst);
     ck_assert_int_gt(baseline_kb, 0);
     /* Under valgrind or ASan the process's RSS is the tool's (freed blocks

@@ -212,20 +212,6 @@ END_TEST
 
 /* ------------------------------------------------- in-flight limit (raw) */
 
-static int raw_connect(const char *path)
-{
-    struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return fd;
-}
-
 static void write_all(int fd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
@@ -255,7 +241,8 @@ START_TEST(inflight_limit_busy)
     int fd;
 
     ck_assert_int_eq(er_test_daemon_start(&d, "limits:\n  max_inflight_per_connection: 4\n"), 0);
-    fd = raw_connect(d.sock);
+    fd = er_test_connect_raw(d.sock);
+    ck_assert_msg(fd >= 0, "connect: %s", strerror(errno));
     ck_assert_int_eq(er__hello_encode(&out, 0, "raw", ER_ACK_DURABLE), 0);
     for (i = 1; i <= n; i++)
         ck_assert_int_eq(er__publish_encode(&out, (uint32_t)i, &ev), 0);

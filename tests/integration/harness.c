@@ -167,7 +167,7 @@ int er_test_daemon_restart(er_test_daemon_t *d)
 {
     const char *wrapper = getenv("ER_TEST_WRAPPER");
     char *argv[64];
-    char wbuf[1024];
+    char wbuf[1024], admin[300];
     int argc = 0, i;
 
     if (wrapper && wrapper[0]) {
@@ -199,10 +199,12 @@ int er_test_daemon_restart(er_test_daemon_t *d)
         perror(argv[0]);
         _exit(127);
     }
-    /* Up to 30 s: valgrind takes a while to start. */
+    /* Up to 30 s: valgrind takes a while to start. Both sockets: the
+     * admin socket is bound just after the publish socket. */
+    snprintf(admin, sizeof(admin), "%s/admin.sock", d->dir);
     for (i = 0; i < 3000; i++) {
         int st;
-        if (socket_answers(d->sock))
+        if (socket_answers(d->sock) && socket_answers(admin))
             return 0;
         if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
             fprintf(stderr, "daemon exited during start-up\n");

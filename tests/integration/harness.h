@@ -23,10 +23,10 @@ typedef struct er_test_daemon_s {
     char log[320];    /* the daemon's stderr */
 } er_test_daemon_t;
 
-/* Write a config (listen.socket in the temp dir, the lmdb store in its
- * `store` subdirectory unless `extra` has a store section, plus `extra`
+/* Write a config (listen.socket and admin.sock in the temp dir, the lmdb
+ * store in its `store` subdirectory unless `extra` has a store section, plus `extra`
  * YAML appended with "@DIR@" replaced by the temp dir; may be NULL), start
- * the daemon and wait for its socket.
+ * the daemon and wait until both sockets answer.
  * Returns 0 or -1 (the reason printed on stderr, with the daemon's log). */
 int er_test_daemon_start(er_test_daemon_t *d, const char *extra);
 

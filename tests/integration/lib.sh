@@ -75,6 +75,10 @@ er_start_daemon() {
     ${ER_TEST_WRAPPER:-} "$EVENTROUTERD" -c "$ER_CONFIG" >> "$ER_TMP/daemon.log" 2>&1 &
     ER_PID=$!
     er_wait_socket "$ER_SOCK" || fail "daemon did not start on $ER_SOCK"
+    # The admin socket is bound just after the publish socket.
+    if grep -q "admin_socket: $ER_TMP/admin.sock" "$ER_CONFIG"; then
+        er_wait_socket "$ER_TMP/admin.sock" || fail "no admin socket at $ER_TMP/admin.sock"
+    fi
 }
 
 er_stop_daemon() {

@@ -5,7 +5,8 @@
  * the sections a flat table cannot express — handlers (each block's host
  * keys typed here, the rest checked against its plugin's own option table,
  * so the plugin is loaded), routes (match keys, destinations that must be
- * declared handlers) and plugin_path.
+ * declared handlers), dead_letter (a handler that must be declared) and
+ * plugin_path.
  */
 #include "config.h"
 
@@ -348,6 +349,25 @@ static const er_schema_entry_t route_entries[] = {
 
 static const er_schema_t route_schema = {route_entries, ER_SCHEMA_COUNT(route_entries)};
 
+/* ------------------------------------------------------------- dead_letter */
+
+/* The `dead_letter:` section as the schema fills it; the loader keeps only
+ * the name, in er_config_t.dead_letter_to, once it names a handler. */
+typedef struct dead_letter_conf_s {
+    char *forward_to;
+} dead_letter_conf_t;
+
+static const er_schema_entry_t dead_letter_entries[] = {
+    {.key = "forward_to",
+     .type = ER_SCHEMA_STRING,
+     .max = HANDLER_NAME_MAX,
+     .offset = offsetof(dead_letter_conf_t, forward_to),
+     .desc = "a declared handler that also gets every event dead-lettered for a destination"},
+};
+
+static const er_schema_t dead_letter_schema = {dead_letter_entries,
+                                               ER_SCHEMA_COUNT(dead_letter_entries)};
+
 /* Value checks of match keys: 0, or -EINVAL with what is wrong in why. */
 typedef int (*match_check_fn)(const char *s, size_t len, char *why, size_t cap);
 
@@ -509,9 +529,11 @@ static const er_schema_entry_t top_entries[] = {
     {.key = "store",
      .type = ER_SCHEMA_CUSTOM,
      .desc = "the event store: {plugin, plugin options}"},
+    {.key = "dead_letter",
+     .type = ER_SCHEMA_CUSTOM,
+     .desc = "where parked events also go: {forward_to: HANDLER}"},
     REFUSED("brokers", "broker destinations"),
     REFUSED("sources", "subscriptions to brokers"),
-    REFUSED("dead_letter", "where parked events also go"),
     REFUSED("acl", "who may publish and read what"),
     REFUSED("metrics", "the Prometheus endpoint"),
     REFUSED("handlers_dir", "drop-in handler plugins"),
@@ -1137,6 +1159,42 @@ static void load_routes(loader_t *L, const er_conf_node_t *n)
         load_route(L, n->items[i], i, &L->c->routes[i]);
 }
 
+/* ------------------------------------------------------------ dead_letter */
+
+/*
+ * dead_letter: {forward_to: NAME}: NAME must be a declared handler (so the
+ * handlers are loaded first); reported at the name's value. Absent or
+ * empty: no forwarding (dead_letter_to stays NULL).
+ */
+static void load_dead_letter(loader_t *L, const er_conf_pair_t *p)
+{
+    dead_letter_conf_t dl = {NULL};
+    const er_conf_node_t *v;
+    char q[96];
+    int rc;
+
+    if (p == NULL || er__conf_is_empty(p->value))
+        return;
+    if (p->value->kind != ER_CONF_MAP) {
+        lerror(L, &p->value->pos, "dead_letter: expected a map with forward_to, got %s",
+               got(p->value, q, sizeof(q)));
+        return;
+    }
+    rc = er__schema_apply_node(&dead_letter_schema, p->value, &p->key->pos, "dead_letter", &dl,
+                               L->diag);
+    if (rc == -ENOMEM)
+        L->nomem = true;
+    else if (dl.forward_to != NULL && !is_handler(L->c, dl.forward_to)) {
+        v = er__conf_map_get(p->value, "forward_to");
+        lerror(L, &v->pos, "dead_letter.forward_to: no handler named %s",
+               er__conf_quote(dl.forward_to, strlen(dl.forward_to), q, sizeof(q)));
+    } else {
+        L->c->dead_letter_to = dl.forward_to;
+        dl.forward_to = NULL;
+    }
+    er__schema_free(&dead_letter_schema, &dl);
+}
+
 /* ----------------------------------------------------------------- loading */
 
 int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
@@ -1168,6 +1226,7 @@ int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
         load_store(&L, er__conf_map_find(root, "store"));
         load_handlers(&L, er__conf_map_get(root, "handlers"));
         load_routes(&L, er__conf_map_get(root, "routes"));
+        load_dead_letter(&L, er__conf_map_find(root, "dead_letter"));
         if (L.nomem)
             rc = -ENOMEM;
     }
@@ -1233,6 +1292,7 @@ void er__config_free(er_config_t *cfg)
     for (i = 0; cfg->plugin_path != NULL && cfg->plugin_path[i] != NULL; i++)
         free(cfg->plugin_path[i]);
     free(cfg->plugin_path);
+    free(cfg->dead_letter_to);
     er__schema_free(&config_schema, cfg);
     free(cfg->path);
     free(cfg);
@@ -1319,5 +1379,12 @@ int er__config_dump(const er_config_t *cfg, FILE *f)
     er__options_dump_yaml(cfg->store.options, 2, f);
     dump_handlers(cfg, f);
     dump_routes(cfg, f);
+    if (cfg->dead_letter_to == NULL) {
+        fputs("# dead_letter: not set\n", f);
+    } else {
+        dead_letter_conf_t dl = {cfg->dead_letter_to};
+        fputs("dead_letter:\n", f);
+        er__schema_dump_indent(&dead_letter_schema, &dl, 2, f);
+    }
     return ferror(f) || fflush(f) != 0 ? -EIO : 0;
 }

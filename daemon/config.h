@@ -123,6 +123,8 @@ typedef struct er_config_s {
     er_route_conf_t *routes;     /* in file order */
     size_t nroutes;
     char **plugin_path;          /* NULL-terminated, may be NULL */
+    char *dead_letter_to;        /* dead_letter.forward_to: a handler's name (one of
+                                  * handlers[]), or NULL: dead letters are only parked */
 } er_config_t;
 
 /*

@@ -160,6 +160,24 @@ routes:
     to: [events, evnets]
 ' 'unknown-destination.yaml:5:18: routes[0].to[1]: "evnets" is not a declared handler'
 
+# dead_letter.forward_to names a declared handler.
+printf 'handlers:\n  events: {plugin: log}\n  parked: {plugin: log, path: %s/parked.jsonl}\nroutes:\n  - match: "*"\n    to: [events]\ndead_letter:\n  forward_to: parked\n' \
+    "$TMP" >"$TMP/dead-letter.yaml"
+expect_ok "dead_letter.forward_to" "$TMP/dead-letter.yaml"
+
+expect_errors dead-letter 'handlers:
+  events: {plugin: log}
+dead_letter:
+  forward_to: evnets
+  also: 1
+' 'dead-letter.yaml:4:15: dead_letter.forward_to: no handler named "evnets"
+dead-letter.yaml:5:3: dead_letter.also: unknown key'
+
+expect_errors dead-letter-shape 'handlers:
+  events: {plugin: log}
+dead_letter: events
+' 'dead-letter-shape.yaml:3:14: dead_letter: expected a map with forward_to, got "events"'
+
 expect_errors bad-match 'handlers:
   events: {plugin: log}
 routes:

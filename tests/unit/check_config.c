@@ -6,7 +6,7 @@
  * handlers (host keys, plugin loading, plugin options checked against the
  * plugin's table — tests/plugins/test_handler.so has one of every type),
  * routes (match keys, globs, priorities, destinations), plugin_path,
- * fingerprints; the dump. Messages and positions are asserted exactly.
+ * dead_letter.forward_to, fingerprints; the dump. Messages and positions are asserted exactly.
  */
 #include <check.h>
 #include <errno.h>
@@ -166,6 +166,7 @@ static void assert_shipped_routing(const er_config_t *c)
     ck_assert(!c->routes[0].cont);
     ck_assert(!c->routes[0].retry.set);
     ck_assert_ptr_null(c->plugin_path);
+    ck_assert_ptr_null(c->dead_letter_to);
 }
 
 /* ============================================================== defaults */
@@ -179,6 +180,7 @@ START_TEST(empty_file_is_all_defaults)
     ck_assert_uint_eq(cfg->nhandlers, 0);
     ck_assert_uint_eq(cfg->nroutes, 0);
     ck_assert_ptr_null(cfg->plugin_path);
+    ck_assert_ptr_null(cfg->dead_letter_to);
     ck_assert_int_eq(load("# nothing but comments\n---\n"), 0);
     assert_defaults(cfg, "/run/eventrouter");
     /* Empty sections are empty maps. */
@@ -407,9 +409,8 @@ END_TEST
 
 START_TEST(refused_and_unknown_sections)
 {
-    static const char *const refused[] = {"brokers", "sources",      "dead_letter",
-                                          "acl",     "metrics",      "handlers_dir",
-                                          "handlers_conf_dir"};
+    static const char *const refused[] = {"brokers", "sources",      "acl",
+                                          "metrics", "handlers_dir", "handlers_conf_dir"};
     char text[128], expect[256];
     size_t i;
 
@@ -983,6 +984,78 @@ START_TEST(route_errors)
 }
 END_TEST
 
+/* ========================================================== dead_letter */
+
+/* dead_letter: {forward_to: NAME}: a declared handler, positioned errors. */
+START_TEST(dead_letter_forward_to)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    ck_assert_int_eq(
+        loadp("handlers:\n" HANDLER("h") HANDLER("parked") "dead_letter:\n  forward_to: parked\n"),
+        0);
+    ck_assert_str_eq(cfg->dead_letter_to, "parked");
+    ck_assert_int_eq(loadp("handlers:\n" HANDLER("h") "dead_letter: {forward_to: h}\n"), 0);
+    ck_assert_str_eq(cfg->dead_letter_to, "h");
+    /* Absent, empty: no forwarding. */
+    ck_assert_int_eq(loadp("handlers:\n" HANDLER("h") "dead_letter:\n"), 0);
+    ck_assert_ptr_null(cfg->dead_letter_to);
+    ck_assert_int_eq(loadp("handlers:\n" HANDLER("h") "dead_letter: {}\n"), 0);
+    ck_assert_ptr_null(cfg->dead_letter_to);
+
+    /* The name must be a declared handler: reported at the value. */
+    ck_assert_str_eq(one_errorp("handlers:\n" HANDLER("h") "dead_letter:\n  forward_to: nope\n"),
+                     "eventrouter.yaml:6:15: dead_letter.forward_to: no handler named \"nope\"");
+    ck_assert_str_eq(one_error("dead_letter: {forward_to: h}\n"),
+                     "eventrouter.yaml:1:27: dead_letter.forward_to: no handler named \"h\"");
+    /* Brokers are not supported yet: a broker's name is no handler. */
+    ck_assert_int_eq(load("brokers:\n  redis-main: {plugin: redis}\n"
+                          "dead_letter: {forward_to: redis-main}\n"),
+                     -EINVAL);
+    ck_assert_uint_eq(diag.count, 2);
+    ck_assert_str_eq(msg(1), "eventrouter.yaml:3:27: dead_letter.forward_to: no handler named "
+                             "\"redis-main\"");
+
+    /* Shapes and keys. */
+    ck_assert_str_eq(one_errorp("handlers:\n" HANDLER("h") "dead_letter:\n  forwad_to: h\n"),
+                     "eventrouter.yaml:6:3: dead_letter.forwad_to: unknown key (did you mean "
+                     "\"forward_to\"?)");
+    ck_assert_str_eq(
+        one_errorp("handlers:\n" HANDLER("h") "dead_letter: {forward_to: h, also: x}\n"),
+        "eventrouter.yaml:5:30: dead_letter.also: unknown key");
+    ck_assert_str_eq(one_errorp("handlers:\n" HANDLER("h") "dead_letter: h\n"),
+                     "eventrouter.yaml:5:14: dead_letter: expected a map with forward_to, got "
+                     "\"h\"");
+    ck_assert_str_eq(one_errorp("handlers:\n" HANDLER("h") "dead_letter: [h]\n"),
+                     "eventrouter.yaml:5:14: dead_letter: expected a map with forward_to, got a "
+                     "list");
+    ck_assert_str_eq(one_errorp("handlers:\n" HANDLER("h") "dead_letter: {forward_to: [h]}\n"),
+                     "eventrouter.yaml:5:27: dead_letter.forward_to: expected a string, got a "
+                     "list");
+    ck_assert_str_eq(one_errorp("handlers:\n" HANDLER("h") "dead_letter: {forward_to: ''}\n"),
+                     "eventrouter.yaml:5:27: dead_letter.forward_to: expected a string, got \"\"");
+
+    /* The dump shows it and loads back. */
+    ck_assert_int_eq(loadp("handlers:\n" HANDLER("h") "dead_letter: {forward_to: h}\n"), 0);
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(er__config_dump(cfg, f), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "\ndead_letter:\n  forward_to: \"h\"\n") != NULL, "%s", out);
+    ck_assert_msg(load(out) == 0, "%s", diag.count ? msg(0) : "");
+    free(out);
+    ck_assert_str_eq(cfg->dead_letter_to, "h");
+    ck_assert_int_eq(load(""), 0);
+    out = NULL;
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(er__config_dump(cfg, f), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "\nroutes: []\n# dead_letter: not set\n") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(plugin_path_forms)
 {
     ck_assert_int_eq(load("plugin_path: /a\n"), 0);
@@ -1120,6 +1193,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, fingerprints);
     tcase_add_test(tc, routes_hybrid_example);
     tcase_add_test(tc, route_errors);
+    tcase_add_test(tc, dead_letter_forward_to);
     tcase_add_test(tc, plugin_path_forms);
     tcase_add_test(tc, many_errors_across_sections);
     tcase_add_test(tc, dump_handlers_and_routes);

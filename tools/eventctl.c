@@ -86,13 +86,61 @@ static const ctl_cmd_t commands[] = {
     {"config", "", "print the effective configuration, secrets redacted",
      "The configuration the daemon runs with, every default included (admin socket).\n",
      ctl_cmd_config},
-    {"dlq", "list [--destination D] [--after ID] [--limit N]",
-     "list the dead letters: deliveries FAILed or given up after their retries",
+    {"destinations", "", "list the destinations with their state, cursor and lag",
+     "One line per destination (admin socket):\n"
+     "  NAME       the destination\n"
+     "  STATE      live: delivering fresh events from memory; catching_up: reading\n"
+     "             the store because it is behind; paused: nothing new delivered\n"
+     "             until `eventctl resume` (or a restart); stopped: its plugin\n"
+     "             is not running\n"
+     "  CURSOR     every seq up to it is done for this destination\n"
+     "  LAG        events stored after the cursor; LAG_S the age in seconds of the\n"
+     "             oldest one not done yet (0 when none)\n"
+     "  WINDOW     deliveries in flight / the window\n"
+     "  RETRYING   events waiting for a retry\n"
+     "  DELIVERED  events delivered; DEAD events dead-lettered\n"
+     "--json shows every counter the daemon keeps (retried, failed, gave up, timed\n"
+     "out, dropped, read from the store, the persisted cursor, the head, ...).\n",
+     ctl_cmd_destinations},
+    {"pause", "DEST", "stop delivering new events to a destination until resume",
+     "Nothing new is delivered to DEST; deliveries in flight finish. Events keep\n"
+     "being stored, and DEST catches up after `eventctl resume DEST`. A restart\n"
+     "of the daemon un-pauses it.\n"
+     "Prints \"DEST: paused (was STATE)\" (admin socket).\n",
+     ctl_cmd_pause},
+    {"resume", "DEST", "deliver to a paused destination again",
+     "DEST goes on from its cursor, reading the store for what it missed.\n"
+     "Prints \"DEST: STATE (was paused)\" (admin socket).\n",
+     ctl_cmd_resume},
+    {"cursor", "set DEST SEQ|head", "move a destination's cursor: replay or skip events",
+     "  set DEST SEQ   every event up to SEQ is treated as done for DEST, and\n"
+     "                 delivery goes on at SEQ+1: lower than the cursor to replay\n"
+     "                 stored events, higher to skip them\n"
+     "  set DEST head  skip everything stored so far\n"
+     "Prints \"DEST: cursor N (was M)\" (admin socket).\n",
+     ctl_cmd_cursor},
+    {"dlq",
+     "list [--destination D] [--after ID] [--limit N]\n"
+     "   or: eventctl dlq retry ID... | --destination D --all\n"
+     "   or: eventctl dlq drop ID... | --destination D --all",
+     "list, retry or drop dead letters: deliveries given up on",
+     "list:\n"
      "  --destination D  only D's (default: every destination's)\n"
      "  --after ID       those after dead letter ID (for paging)\n"
      "  --limit N        at most N (default 1000)\n"
-     "One line each: id, seq, destination, reason (failed, retries_exhausted),\n"
-     "attempts, last failure in us since the epoch (admin socket).\n",
+     "  One line each: id, seq, destination, reason (failed, retries_exhausted),\n"
+     "  attempts, last failure in us since the epoch.\n"
+     "retry: deliver each dead letter again to its destination, with that\n"
+     "  destination's retry policy; its record goes once delivered (failing\n"
+     "  again parks it again, under a new id). Prints \"N dead letters sent back\n"
+     "  to their destinations\".\n"
+     "drop: delete the records (the events stay stored). Prints \"N dead letters\n"
+     "  dropped\".\n"
+     "retry and drop take either\n"
+     "  ID...                  the dead letters with these ids (see dlq list); ids\n"
+     "                         not found are named on stderr, exit status 1\n"
+     "  --destination D --all  every dead letter of D\n"
+     "(admin socket)\n",
      ctl_cmd_dlq},
     {"help", "[COMMAND]", "show the usage of eventctl or of a command", "", cmd_help},
 };
@@ -115,7 +163,7 @@ static void print_main_usage(FILE *f)
     fprintf(f, "usage: eventctl [--socket PATH] [--admin-socket PATH] [--json] COMMAND [ARGS]\n"
                "       eventctl --help | --version\n\ncommands:\n");
     for (i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\nThe publish socket is --socket, else $EVENTROUTER_SOCKET, else %s;\n"
             "the admin socket --admin-socket, else $EVENTROUTER_ADMIN_SOCKET, else\n"

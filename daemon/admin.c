@@ -254,6 +254,45 @@ static const char *cmd_config(er_admin_env_t *env, json_t *args, json_t **reply,
     return *reply ? NULL : "unavailable";
 }
 
+static const char *cmd_destinations(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                                    size_t cap)
+{
+    const char *code = check_args(args, no_args, msg, cap);
+
+    if (code)
+        return code;
+    *reply = json_pack("{s:o}", "destinations", er__dispatch_destinations(env->dispatch));
+    return *reply ? NULL : "unavailable";
+}
+
+static const char *pause_or_resume(er_admin_env_t *env, json_t *args, bool pause, json_t **reply,
+                                   char *msg, size_t cap)
+{
+    static const char *const known[] = {"destination", NULL};
+    const char *code = check_args(args, known, msg, cap);
+    json_t *v = json_object_get(args, "destination");
+
+    if (code)
+        return code;
+    if (!json_is_string(v)) {
+        snprintf(msg, cap, "destination: expected a string");
+        return "invalid";
+    }
+    return er__dispatch_pause(env->dispatch, json_string_value(v), pause, reply, msg, cap);
+}
+
+static const char *cmd_pause(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                             size_t cap)
+{
+    return pause_or_resume(env, args, true, reply, msg, cap);
+}
+
+static const char *cmd_resume(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                              size_t cap)
+{
+    return pause_or_resume(env, args, false, reply, msg, cap);
+}
+
 /* ------------------------------------------------- commands on the store */
 
 const char ER_ADMIN_ASYNC[] = "async";
@@ -266,16 +305,47 @@ typedef struct pending_s {
     void *arg;
 } pending_t;
 
-static void on_dlq_rows(void *arg, int err, const char *message, json_t *rows)
+/* dlq.list: rows gathered as the store hands them over. */
+typedef struct dlq_list_s {
+    pending_t p;
+    json_t *rows;
+} dlq_list_t;
+
+static int on_dlq_row(void *arg, const er_dead_letter_t *dl)
 {
-    pending_t *p = arg;
+    dlq_list_t *l = arg;
+
+    return json_array_append_new(l->rows, er__store_dlq_json(dl)) != 0;
+}
+
+static void on_dlq_listed(void *arg, int err, const char *message)
+{
+    dlq_list_t *l = arg;
     json_t *reply = NULL;
 
-    if (err == 0 && (reply = json_pack("{s:o}", "dead_letters", rows)) != NULL)
-        p->done(p->arg, NULL, reply, NULL);
+    if (err == 0 && (reply = json_pack("{s:O}", "dead_letters", l->rows)) != NULL)
+        l->p.done(l->p.arg, NULL, reply, NULL);
     else
-        p->done(p->arg, "unavailable", NULL, err != 0 ? message : "out of memory");
-    free(p);
+        l->p.done(l->p.arg, "unavailable", NULL, err != 0 ? message : "out of memory");
+    json_decref(l->rows);
+    free(l);
+}
+
+/* A string argument (required: NULL with the reason when absent). */
+static const char *string_arg(json_t *args, const char *key, bool required, const char **out,
+                              char *msg, size_t cap)
+{
+    json_t *v = json_object_get(args, key);
+
+    *out = NULL;
+    if (v == NULL && !required)
+        return NULL;
+    if (!json_is_string(v)) {
+        snprintf(msg, cap, "%s: expected a string", key);
+        return "invalid";
+    }
+    *out = json_string_value(v);
+    return NULL;
 }
 
 /* dlq.list {destination?, after?, limit?}: the dead letters, oldest first
@@ -287,18 +357,11 @@ static const char *cmd_dlq_list(er_admin_env_t *env, json_t *args, char *msg, si
     const char *code = check_args(args, known, msg, cap), *dest = NULL;
     json_t *v;
     json_int_t after = 0, limit = 1000;
-    pending_t *p;
+    dlq_list_t *l;
     int rc;
 
-    if (code)
+    if (code || (code = string_arg(args, "destination", false, &dest, msg, cap)) != NULL)
         return code;
-    if ((v = json_object_get(args, "destination")) != NULL) {
-        if (!json_is_string(v)) {
-            snprintf(msg, cap, "destination: expected a string");
-            return "invalid";
-        }
-        dest = json_string_value(v);
-    }
     if ((v = json_object_get(args, "after")) != NULL &&
         (!json_is_integer(v) || (after = json_integer_value(v)) < 0)) {
         snprintf(msg, cap, "after: expected a dead letter id (an integer >= 0)");
@@ -313,17 +376,95 @@ static const char *cmd_dlq_list(er_admin_env_t *env, json_t *args, char *msg, si
         snprintf(msg, cap, "no store");
         return "unavailable";
     }
-    if ((p = malloc(sizeof(*p))) == NULL)
+    if ((l = calloc(1, sizeof(*l))) == NULL || (l->rows = json_array()) == NULL) {
+        free(l);
         return "unavailable";
-    p->done = done;
-    p->arg = done_arg;
-    rc = er__store_dlq_list(env->store, dest, (uint64_t)after, (uint64_t)limit, on_dlq_rows, p);
+    }
+    l->p.done = done;
+    l->p.arg = done_arg;
+    rc = er__store_dlq_each(env->store, dest, (uint64_t)after, (uint64_t)limit, on_dlq_row, l,
+                            on_dlq_listed, l);
     if (rc != 0) {
-        free(p);
+        json_decref(l->rows);
+        free(l);
         snprintf(msg, cap, "the store refused the request: %s", er_strerror(rc));
         return "unavailable";
     }
     return ER_ADMIN_ASYNC;
+}
+
+/* cursor {destination, seq: N | "head"}: answered once written. */
+static const char *cmd_cursor(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                              er_admin_done_cb done, void *done_arg)
+{
+    static const char *const known[] = {"destination", "seq", NULL};
+    const char *code = check_args(args, known, msg, cap), *dest;
+    json_t *v = json_object_get(args, "seq");
+    bool head = json_is_string(v) && strcmp(json_string_value(v), "head") == 0;
+
+    if (code || (code = string_arg(args, "destination", true, &dest, msg, cap)) != NULL)
+        return code;
+    if (!head && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+        snprintf(msg, cap, "seq: expected a seq (an integer >= 0) or \"head\"");
+        return "invalid";
+    }
+    code = er__dispatch_cursor_set(env->dispatch, dest, head ? 0 : (uint64_t)json_integer_value(v),
+                                   head, msg, cap, done, done_arg);
+    return code ? code : ER_ADMIN_ASYNC;
+}
+
+/* dlq.retry / dlq.drop {ids: [N, …]} or {destination, all: true}. */
+static const char *dlq_act(er_admin_env_t *env, json_t *args, bool drop, char *msg, size_t cap,
+                           er_admin_done_cb done, void *done_arg)
+{
+    static const char *const known[] = {"ids", "destination", "all", NULL};
+    const char *code = check_args(args, known, msg, cap), *dest;
+    json_t *ids = json_object_get(args, "ids"), *all = json_object_get(args, "all"), *v;
+    uint64_t *list = NULL;
+    size_t i, n = 0;
+
+    if (code || (code = string_arg(args, "destination", false, &dest, msg, cap)) != NULL)
+        return code;
+    if (ids != NULL && (dest != NULL || all != NULL)) {
+        snprintf(msg, cap, "give either ids, or destination with all: true");
+        return "invalid";
+    }
+    if (ids == NULL && (dest == NULL || !json_is_true(all))) {
+        snprintf(msg, cap, "give ids, or destination with all: true");
+        return "invalid";
+    }
+    if (ids != NULL) {
+        if (!json_is_array(ids) || (n = json_array_size(ids)) == 0) {
+            snprintf(msg, cap, "ids: expected a non-empty array of dead letter ids");
+            return "invalid";
+        }
+        if ((list = calloc(n, sizeof(*list))) == NULL)
+            return "unavailable";
+        json_array_foreach(ids, i, v)
+        {
+            if (!json_is_integer(v) || json_integer_value(v) < 1) {
+                snprintf(msg, cap, "ids[%zu]: expected a dead letter id (an integer >= 1)", i);
+                free(list);
+                return "invalid";
+            }
+            list[i] = (uint64_t)json_integer_value(v);
+        }
+    }
+    code = er__dispatch_dlq(env->dispatch, drop, list, n, dest, msg, cap, done, done_arg);
+    free(list);
+    return code ? code : ER_ADMIN_ASYNC;
+}
+
+static const char *cmd_dlq_retry(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                                 er_admin_done_cb done, void *done_arg)
+{
+    return dlq_act(env, args, false, msg, cap, done, done_arg);
+}
+
+static const char *cmd_dlq_drop(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                                er_admin_done_cb done, void *done_arg)
+{
+    return dlq_act(env, args, true, msg, cap, done, done_arg);
 }
 
 static const struct {
@@ -331,6 +472,9 @@ static const struct {
     admin_async_fn fn;
 } async_commands[] = {
     {"dlq.list", cmd_dlq_list},
+    {"dlq.retry", cmd_dlq_retry},
+    {"dlq.drop", cmd_dlq_drop},
+    {"cursor", cmd_cursor},
 };
 
 static const struct {
@@ -339,6 +483,7 @@ static const struct {
 } commands[] = {
     {"stats", cmd_stats}, {"health", cmd_health},     {"routes", cmd_routes},
     {"route", cmd_route}, {"handlers", cmd_handlers}, {"config", cmd_config},
+    {"destinations", cmd_destinations}, {"pause", cmd_pause}, {"resume", cmd_resume},
 };
 
 const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, json_t *args,
@@ -358,7 +503,8 @@ const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, j
             return async_commands[i].fn(env, args, msg, cap, done, done_arg);
     snprintf(msg, cap,
              "unknown command \"%.*s\" (this version: stats, health, routes, route, "
-             "handlers, config, dlq.list)",
+             "handlers, config, destinations, pause, resume, cursor, dlq.list, dlq.retry, "
+             "dlq.drop)",
              (int)(cmdlen > 64 ? 64 : cmdlen), cmd);
     return "unsupported";
 }

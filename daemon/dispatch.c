@@ -1,12 +1,17 @@
 /*
- * Dispatch (see dispatch.h): handler instances, routing each sequenced
- * event to them, and the deliveries with their statuses.
+ * Dispatch (see dispatch.h): handler instances, the fresh cache, each
+ * destination's walk through the sequence with its store reads, the
+ * deliveries with their statuses, cursors, and the operator commands.
  *
- * An event that goes anywhere is copied once into an er_ev_t and every
- * destination takes a reference. A destination delivers at most `window`
- * events at a time; the rest wait in its FIFO. A delivery owns its token:
- * the handler completes it at once (its return value) or later through
- * the host's complete(), which lands in on_complete().
+ * A destination examines seqs in order: first what an operator sent back
+ * (dead letters, forwarded ones: "side" deliveries, outside the cursor),
+ * then what a store read buffered, then the fresh cache; when the next seq
+ * is older than the cache it reads the store (at most CATCHUP_ROWS rows or
+ * CATCHUP_BYTES of events at a time, never past the committed head). A
+ * delivery owns its token and one timer (its attempt's deadline, or the
+ * delay before its next attempt); the handler completes the token at once
+ * (its return value) or later through the host's complete(), which lands
+ * in on_complete().
  */
 #include <errno.h>
 #include <stddef.h>
@@ -20,41 +25,57 @@
 #include "log.h"
 #include "plugin.h"
 #include "store.h"
+#include "track.h"
 
 #define COMPONENT "dispatch"
 
+/* A store read: at most this many rows, and it stops early once this many
+ * bytes of events wait in the destination's buffer. */
+#define CATCHUP_ROWS  1024
+#define CATCHUP_BYTES (8u << 20)
+/* Cursors that moved are written this often (and at shutdown). */
+#define CURSOR_FLUSH_MS 50
+/* A failed store read is tried again after this long. */
+#define READ_RETRY_MS 1000
+
+typedef struct er_centry_s {
+    er_ev_t *ev; /* NULL: routed nowhere */
+    uint32_t bytes;
+    int32_t retry_route; /* the first matched route with a retry override, or -1 */
+} centry_t;
+
+/* An event waiting for a window slot. */
+typedef struct slot_s {
+    er_ev_t *ev;
+    uint64_t dlq_id;     /* a dead letter sent back (side) */
+    int32_t retry_route; /* read from the store: its route's override, or -1 */
+    bool forwarded;      /* sent by dead_letter.forward_to (side) */
+} slot_t;
+
+typedef struct ring_s {
+    slot_t *s;
+    size_t head, len, cap;
+    uint64_t bytes;
+} ring_t;
+
 typedef struct delivery_s delivery_t;
-
-/* A retry waiting for its delay. */
-typedef struct retry_s {
-    uv_timer_t timer;
-    delivery_t *dl;
-    struct retry_s *prev, *next;
-} retry_t;
-
-/* A delivery's deadline (the handler's `timeout`). */
-typedef struct deadline_s {
-    uv_timer_t timer;
-    delivery_t *dl;
-} deadline_t;
-
 struct delivery_s {
     er_token_t token; /* first: a token is its delivery */
     er_dest_t *dest;
     er_ev_t *ev;
+    uint64_t seq;
     const er_retry_conf_t *policy; /* the first matching route's override, or the handler's */
     uint32_t attempts;
     int64_t first_failure_us; /* 0 until an attempt fails */
-    retry_t *retry;
-    deadline_t *deadline; /* while an attempt is pending and `timeout` is set */
-    delivery_t *next_free;
+    bool side;                /* outside the cursor (a dead letter sent back, forwarded) */
+    bool forwarded;
+    uint64_t dlq_id; /* side: the dead letter it came from (0: none) */
+    uint64_t slot;   /* not side: its place in the destination's track */
+    bool waiting;    /* the timer is the delay before the next attempt */
+    bool timing;     /* the timer is the pending attempt's deadline */
+    uv_timer_t timer;
+    delivery_t *prev, *next; /* the destination's active deliveries, or the free list */
 };
-
-/* An event waiting for the window, with the retry policy it goes with. */
-typedef struct queued_s {
-    er_ev_t *ev;
-    const er_retry_conf_t *policy;
-} queued_t;
 
 struct er_dest_s {
     er_dispatch_t *d;
@@ -63,116 +84,315 @@ struct er_dest_s {
     er_plugin_ctx_t *ctx;
     er_handler_ops_t ops; /* host-side copy: missing members are NULL */
     void *instance;
-    bool created, started, stopped;
+    bool created, started, stopped, paused;
+    bool positioned; /* knows where it resumes (cursors read) */
     const char *const *types;
 
-    uint32_t inflight;
-    queued_t *q; /* ring of events waiting for the window */
-    size_t qhead, qlen, qcap;
-    retry_t *retries;
-    delivery_t *free_list;
+    er_track_t track;
+    uint64_t persisted; /* the cursor as last written to the store */
+    bool writing;       /* a cursor write is in flight */
 
-    uint64_t delivered, retried, failed, gave_up, dropped, timed_out;
+    ring_t buf;  /* read from the store, routed here, not yet begun */
+    ring_t side; /* dead letters sent back, forwarded dead letters */
+    bool reading;
+    uint64_t read_gen;  /* bumped when the cursor moves: older reads are ignored */
+    uint64_t read_seen; /* every seq below it was examined by store reads */
+    bool wait_commit;   /* the next seq to read is not committed yet */
+    uint64_t read_retry_at;
+    int64_t last_received; /* `received` of the last event it took */
+
+    uint32_t inflight; /* deliveries begun, not yet released (retries waiting too) */
+    uint32_t retrying; /* of them, waiting for their next attempt */
+    delivery_t *active, *free_list;
+
+    uint64_t delivered, retried, failed, gave_up, timed_out, dead_lettered, read_from_store;
 };
 
 static void attempt(delivery_t *dl);
 static void pump(er_dest_t *dst);
 static void check_drained(er_dispatch_t *d);
+static void arm(er_dispatch_t *d);
 
-/* ------------------------------------------------------------- queue */
+/* -------------------------------------------------------------- rings */
 
-static int q_push(er_dest_t *dst, er_ev_t *ev, const er_retry_conf_t *policy)
+static int ring_push(ring_t *r, er_ev_t *ev, uint64_t dlq_id, int32_t retry_route, bool forwarded)
 {
-    if (dst->qlen == dst->qcap) {
-        size_t ncap = dst->qcap ? dst->qcap * 2 : 64, i;
-        queued_t *nq = malloc(ncap * sizeof(*nq));
-        if (nq == NULL)
+    if (r->len == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 64, i;
+        slot_t *ns = malloc(ncap * sizeof(*ns));
+        if (ns == NULL)
             return -ENOMEM;
-        for (i = 0; i < dst->qlen; i++)
-            nq[i] = dst->q[(dst->qhead + i) % dst->qcap];
-        free(dst->q);
-        dst->q = nq;
-        dst->qcap = ncap;
-        dst->qhead = 0;
+        for (i = 0; i < r->len; i++)
+            ns[i] = r->s[(r->head + i) % r->cap];
+        free(r->s);
+        r->s = ns;
+        r->cap = ncap;
+        r->head = 0;
     }
-    dst->q[(dst->qhead + dst->qlen) % dst->qcap].ev = ev;
-    dst->q[(dst->qhead + dst->qlen) % dst->qcap].policy = policy;
-    dst->qlen++;
-    dst->d->queued++;
+    r->s[(r->head + r->len) % r->cap] =
+        (slot_t){.ev = ev, .dlq_id = dlq_id, .retry_route = retry_route, .forwarded = forwarded};
+    r->len++;
+    r->bytes += er__ev_size(ev);
     return 0;
 }
 
-/* The oldest waiting event (its reference passes to the caller), or NULL. */
-static er_ev_t *q_pop(er_dest_t *dst, const er_retry_conf_t **policy)
+/* The oldest slot (its reference passes to the caller); r not empty. */
+static slot_t ring_pop(ring_t *r)
 {
-    queued_t *e;
-    if (dst->qlen == 0)
-        return NULL;
-    e = &dst->q[dst->qhead];
-    dst->qhead = (dst->qhead + 1) % dst->qcap;
-    dst->qlen--;
-    dst->d->queued--;
-    *policy = e->policy;
-    return e->ev;
+    slot_t s = r->s[r->head];
+
+    r->head = (r->head + 1) % r->cap;
+    r->len--;
+    r->bytes -= er__ev_size(s.ev);
+    return s;
+}
+
+static void ring_clear(ring_t *r)
+{
+    while (r->len > 0)
+        er__ev_unref(ring_pop(r).ev);
+}
+
+static bool ring_has_dlq(const ring_t *r, uint64_t dlq_id)
+{
+    for (size_t i = 0; i < r->len; i++)
+        if (r->s[(r->head + i) % r->cap].dlq_id == dlq_id)
+            return true;
+    return false;
+}
+
+/* -------------------------------------------------------------- cache */
+
+static bool cache_has(const er_cache_t *c, uint64_t seq)
+{
+    return c->count > 0 && seq >= c->base && seq < c->base + c->count;
+}
+
+static size_t cache_index(const er_cache_t *c, uint64_t seq)
+{
+    return (c->head + (size_t)(seq - c->base)) % c->cap;
+}
+
+static uint64_t entry_cost(const er_cache_t *c, const centry_t *e)
+{
+    return e->bytes + sizeof(centry_t) + c->words * sizeof(uint64_t);
+}
+
+static void cache_pop(er_cache_t *c)
+{
+    centry_t *e = &c->e[c->head];
+
+    c->bytes -= entry_cost(c, e);
+    er__ev_unref(e->ev);
+    e->ev = NULL;
+    c->head = (c->head + 1) % c->cap;
+    c->base++;
+    c->count--;
+}
+
+static int cache_resize(er_cache_t *c, size_t ncap)
+{
+    centry_t *ne = malloc(ncap * sizeof(*ne));
+    uint64_t *nb = malloc(ncap * c->words * sizeof(*nb));
+    size_t i;
+
+    if (ne == NULL || nb == NULL) {
+        free(ne);
+        free(nb);
+        return -ENOMEM;
+    }
+    for (i = 0; i < c->count; i++) {
+        size_t from = (c->head + i) % c->cap;
+        ne[i] = c->e[from];
+        memcpy(&nb[i * c->words], &c->bits[from * c->words], c->words * sizeof(*nb));
+    }
+    free(c->e);
+    free(c->bits);
+    c->e = ne;
+    c->bits = nb;
+    c->cap = ncap;
+    c->head = 0;
+    return 0;
+}
+
+static void cache_clear(er_cache_t *c)
+{
+    while (c->count > 0)
+        cache_pop(c);
+}
+
+/* Append seq's entry (ev: a reference taken, NULL when routed nowhere;
+ * bits: its destinations). Seqs missing before it get empty entries. */
+static int cache_push(er_cache_t *c, uint64_t seq, er_ev_t *ev, const uint64_t *bits,
+                      int32_t retry_route)
+{
+    if (c->count == 0)
+        c->base = seq;
+    if (seq < c->base + c->count) {
+        er__ev_unref(ev);
+        return -EINVAL; /* not in order: a bug upstream */
+    }
+    while (c->base + c->count <= seq) {
+        centry_t *e;
+        bool last = c->base + c->count == seq;
+        size_t i;
+        if (c->count == c->cap && cache_resize(c, c->cap ? c->cap * 2 : 1024) != 0) {
+            er__ev_unref(ev);
+            return -ENOMEM;
+        }
+        i = (c->head + c->count) % c->cap;
+        e = &c->e[i];
+        e->ev = last ? ev : NULL;
+        e->bytes = last && ev ? (uint32_t)er__ev_size(ev) : 0;
+        e->retry_route = last ? retry_route : -1;
+        if (last && bits)
+            memcpy(&c->bits[i * c->words], bits, c->words * sizeof(*bits));
+        else
+            memset(&c->bits[i * c->words], 0, c->words * sizeof(*bits));
+        c->bytes += entry_cost(c, e);
+        c->count++;
+    }
+    return 0;
+}
+
+/* The lowest seq destination dst may still take from the cache. */
+static uint64_t cache_need(const er_dest_t *dst)
+{
+    return dst->read_seen > dst->track.scan ? dst->read_seen : dst->track.scan;
+}
+
+/* Drop what no destination needs any more, and the oldest entries beyond
+ * limits.fresh_cache (a destination that needed them reads the store). */
+static void cache_evict(er_dispatch_t *d)
+{
+    er_cache_t *c = &d->cache;
+    uint64_t need = UINT64_MAX;
+    size_t i;
+
+    if (c->count == 0)
+        return;
+    for (i = 0; i < d->ndest; i++) {
+        const er_dest_t *dst = &d->dests[i];
+        if (dst->started && dst->positioned && cache_need(dst) < need)
+            need = cache_need(dst);
+    }
+    while (c->count > 0 && (c->base < need || c->bytes > d->cfg->limits.fresh_cache))
+        cache_pop(c);
+    if (c->cap > 4096 && c->count < c->cap / 8)
+        cache_resize(c, c->cap / 2); /* on failure it stays as large */
+}
+
+static bool has_bit(const uint64_t *bits, size_t i)
+{
+    return (bits[i / 64] >> (i % 64)) & 1;
+}
+
+static const er_retry_conf_t *policy_of(const er_dest_t *dst, int32_t retry_route)
+{
+    const er_retry_conf_t *p = NULL;
+
+    if (retry_route >= 0 && dst->d->router)
+        p = er__router_retry(dst->d->router, (size_t)retry_route);
+    return p ? p : &dst->conf->retry;
 }
 
 /* -------------------------------------------------------- deliveries */
 
 static void on_complete(er_token_t *t, er_status_t status, size_t n, const er_status_t *statuses);
+static void on_timer(uv_timer_t *t);
 
-static delivery_t *delivery_new(er_dest_t *dst, er_ev_t *ev)
+static delivery_t *delivery_new(er_dest_t *dst, er_ev_t *ev, uint64_t seq)
 {
     delivery_t *dl = dst->free_list;
-    if (dl)
-        dst->free_list = dl->next_free;
-    else if ((dl = malloc(sizeof(*dl))) == NULL)
-        return NULL;
-    memset(dl, 0, sizeof(*dl));
+
+    if (dl) {
+        dst->free_list = dl->next;
+    } else {
+        if ((dl = malloc(sizeof(*dl))) == NULL)
+            return NULL;
+        uv_timer_init(dst->d->loop, &dl->timer);
+    }
     dl->dest = dst;
     dl->ev = ev;
+    dl->seq = seq;
+    dl->policy = &dst->conf->retry;
+    dl->attempts = 0;
+    dl->first_failure_us = 0;
+    dl->side = dl->forwarded = dl->waiting = dl->timing = false;
+    dl->dlq_id = 0;
+    dl->slot = 0;
+    memset(&dl->token, 0, sizeof(dl->token));
+    dl->timer.data = dl;
+    dl->prev = NULL;
+    dl->next = dst->active;
+    if (dst->active)
+        dst->active->prev = dl;
+    dst->active = dl;
+    dst->inflight++;
     return dl;
 }
 
-static void release(delivery_t *dl)
+static void on_dlq_deleted(void *arg, int err, const char *message)
+{
+    uint64_t *id = arg;
+
+    if (err != 0 && err != -ENOENT)
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "dead letter %llu not deleted: %s",
+                       (unsigned long long)*id, message);
+    free(id);
+}
+
+/* Delete a dead letter whose event was settled again (fire and forget). */
+static void dlq_delete(er_dispatch_t *d, uint64_t dlq_id)
+{
+    uint64_t *id = malloc(sizeof(*id));
+    int rc;
+
+    if (id == NULL) {
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "out of memory: dead letter %llu not deleted",
+                       (unsigned long long)dlq_id);
+        return;
+    }
+    *id = dlq_id;
+    if ((rc = er__store_dlq_delete(d->store, dlq_id, on_dlq_deleted, id)) != 0)
+        on_dlq_deleted(id, rc, er_strerror(rc));
+}
+
+/* The delivery is over. done: its event counts as done for the cursor
+ * (delivered or dead-lettered), not when it was given up at shutdown or
+ * dropped by an operator's cursor move. */
+static void release(delivery_t *dl, bool done)
 {
     er_dest_t *dst = dl->dest;
 
+    if (dl->waiting) {
+        uv_timer_stop(&dl->timer);
+        dst->retrying--;
+    } else if (dl->timing) {
+        uv_timer_stop(&dl->timer);
+    }
+    dl->waiting = dl->timing = false;
+    if (!dl->side && done) {
+        er__track_done(&dst->track, dl->slot);
+        arm(dst->d);
+    }
+    if (dl->side && done && dl->dlq_id != 0)
+        dlq_delete(dst->d, dl->dlq_id);
+    if (dl->prev)
+        dl->prev->next = dl->next;
+    else
+        dst->active = dl->next;
+    if (dl->next)
+        dl->next->prev = dl->prev;
     er__ev_unref(dl->ev);
     dl->ev = NULL;
     er__token_clear(&dl->token);
-    dl->next_free = dst->free_list;
+    dl->next = dst->free_list;
     dst->free_list = dl;
     dst->inflight--;
     pump(dst);
     if (dst->d->stopping)
         check_drained(dst->d);
-}
-
-static void on_retry_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void retry_unlink(retry_t *r)
-{
-    er_dest_t *dst = r->dl->dest;
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        dst->retries = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->dl->retry = NULL;
-    uv_close((uv_handle_t *)&r->timer, on_retry_closed);
-}
-
-static void on_retry_timer(uv_timer_t *t)
-{
-    retry_t *r = t->data;
-    delivery_t *dl = r->dl;
-
-    retry_unlink(r);
-    attempt(dl);
 }
 
 /* A number in [0, 1) for the jitter (xorshift64*; not for secrets). */
@@ -202,32 +422,15 @@ uint64_t er__dispatch_backoff_ms(const er_retry_conf_t *p, uint32_t attempts)
     return d < 1.0 ? 1 : (uint64_t)d;
 }
 
-static void on_deadline_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-/* The attempt is over (completed or given up): no deadline any more. */
-static void deadline_clear(delivery_t *dl)
-{
-    if (dl->deadline == NULL)
-        return;
-    dl->deadline->dl = NULL;
-    uv_close((uv_handle_t *)&dl->deadline->timer, on_deadline_closed);
-    dl->deadline = NULL;
-}
-
 /* The handler's `timeout` passed: ask it to cancel (it completes the
  * token with ER_CANCELLED, which is retried like RETRY). A handler without
  * cancel() is waited for. */
-static void on_deadline(uv_timer_t *t)
+static void on_deadline(delivery_t *dl)
 {
-    deadline_t *dd = t->data;
-    delivery_t *dl = dd->dl;
     er_dest_t *dst = dl->dest;
     const er_event_t *ev = er__ev_view(dl->ev);
 
-    deadline_clear(dl);
+    dl->timing = false;
     dst->timed_out++;
     er_log_limited(ER_LOG_WARN, dst->ctx->component,
                    "seq %llu (%.*s): no answer after %llu ms (timeout)%s",
@@ -238,51 +441,27 @@ static void on_deadline(uv_timer_t *t)
         dst->ops.cancel(dst->instance, &dl->token); /* may complete dl at once */
 }
 
-static void deadline_start(delivery_t *dl)
+static void on_timer(uv_timer_t *t)
 {
-    er_dest_t *dst = dl->dest;
-    deadline_t *dd;
+    delivery_t *dl = t->data;
 
-    if (dst->conf->timeout_ms == 0 || (dd = malloc(sizeof(*dd))) == NULL)
-        return;
-    dd->dl = dl;
-    dd->timer.data = dd;
-    uv_timer_init(dst->d->loop, &dd->timer);
-    uv_timer_start(&dd->timer, on_deadline, dst->conf->timeout_ms, 0);
-    dl->deadline = dd;
-}
-
-static void schedule_retry(delivery_t *dl)
-{
-    er_dest_t *dst = dl->dest;
-    retry_t *r = calloc(1, sizeof(*r));
-
-    if (r == NULL) {
-        er_log_limited(ER_LOG_ERROR, dst->ctx->component, "out of memory scheduling a retry");
-        dst->dropped++;
-        release(dl);
-        return;
+    if (dl->waiting) {
+        dl->waiting = false;
+        dl->dest->retrying--;
+        attempt(dl);
+    } else if (dl->timing) {
+        on_deadline(dl);
     }
-    r->dl = dl;
-    r->timer.data = r;
-    uv_timer_init(dst->d->loop, &r->timer);
-    uv_timer_start(&r->timer, on_retry_timer, er__dispatch_backoff_ms(dl->policy, dl->attempts), 0);
-    r->next = dst->retries;
-    if (dst->retries)
-        dst->retries->prev = r;
-    dst->retries = r;
-    dl->retry = r;
 }
 
 /* Park dl's event in the store's dead letters (reason "failed" or
- * "retries_exhausted"). */
+ * "retries_exhausted") and forward it when the config says so. */
 static void dead_letter(delivery_t *dl, const char *reason)
 {
     er_dest_t *dst = dl->dest;
+    er_dispatch_t *d = dst->d;
     er_dead_letter_t r;
 
-    if (dst->d->store == NULL)
-        return;
     memset(&r, 0, sizeof(r));
     r.seq = er__ev_view(dl->ev)->seq;
     r.destination = er_str(dst->conf->name);
@@ -290,7 +469,21 @@ static void dead_letter(delivery_t *dl, const char *reason)
     r.attempts = dl->attempts;
     r.last_failure_us = er_now_us();
     r.first_failure_us = dl->first_failure_us ? dl->first_failure_us : r.last_failure_us;
-    er__store_dead_letter(dst->d->store, &r);
+    er__store_dead_letter(d->store, &r);
+    dst->dead_lettered++;
+    /* A dead letter sent back and failing again was forwarded the first
+     * time; one forwarded and failing is the forward destination's own. */
+    if (d->forward >= 0 && (size_t)d->forward != dst->index && !dl->side) {
+        er_dest_t *to = &d->dests[d->forward];
+        if (ring_push(&to->side, er__ev_ref(dl->ev), 0, -1, true) != 0) {
+            er__ev_unref(dl->ev);
+            er_log_limited(ER_LOG_ERROR, COMPONENT,
+                           "out of memory: seq %llu not forwarded to %s (it is a dead letter)",
+                           (unsigned long long)r.seq, to->conf->name);
+        } else {
+            pump(to);
+        }
+    }
 }
 
 /* The outcome of one attempt. */
@@ -299,20 +492,23 @@ static void finish(delivery_t *dl, int status)
     er_dest_t *dst = dl->dest;
     const er_event_t *ev = er__ev_view(dl->ev);
 
-    deadline_clear(dl);
+    if (dl->timing) {
+        uv_timer_stop(&dl->timer);
+        dl->timing = false;
+    }
     if (status != ER_OK && dl->first_failure_us == 0)
         dl->first_failure_us = er_now_us();
     switch (status) {
     case ER_OK:
         dst->delivered++;
-        release(dl);
+        release(dl, true);
         return;
     case ER_FAIL:
         dst->failed++;
         er_log_limited(ER_LOG_WARN, dst->ctx->component, "seq %llu (%.*s): FAIL, dead-lettered",
                        (unsigned long long)ev->seq, (int)ev->type.len, ev->type.ptr);
         dead_letter(dl, "failed");
-        release(dl);
+        release(dl, true);
         return;
     default: /* ER_RETRY, ER_CANCELLED, a negative errno, or a bad status */
         if (status != ER_RETRY && status != ER_CANCELLED)
@@ -326,22 +522,25 @@ static void finish(delivery_t *dl, int status)
                            (unsigned long long)ev->seq, (int)ev->type.len, ev->type.ptr,
                            dl->attempts);
             dead_letter(dl, "retries_exhausted");
-            release(dl);
+            release(dl, true);
             return;
         }
         if (dst->d->stopping) {
             /* Shutting down: not retried now, and not a dead letter either
-             * (it did not exhaust its policy); the event stays stored. */
+             * (it did not exhaust its policy); its cursor stays before it,
+             * so it is delivered after a restart. */
             dst->gave_up++;
             er_log_limited(ER_LOG_WARN, dst->ctx->component,
                            "seq %llu (%.*s): not delivered before shutdown (attempt %u)",
                            (unsigned long long)ev->seq, (int)ev->type.len, ev->type.ptr,
                            dl->attempts);
-            release(dl);
+            release(dl, false);
             return;
         }
         dst->retried++;
-        schedule_retry(dl);
+        dst->retrying++;
+        dl->waiting = true;
+        uv_timer_start(&dl->timer, on_timer, er__dispatch_backoff_ms(dl->policy, dl->attempts), 0);
         return;
     }
 }
@@ -371,8 +570,10 @@ static void attempt(delivery_t *dl)
     rc = dst->ops.handle(dst->instance, dl->ev, &dl->token);
     /* Pending and not completed from inside handle(): the deadline runs
      * (set before er__token_returned, after which dl may be recycled). */
-    if (rc == ER_PENDING && !dl->token.completed)
-        deadline_start(dl);
+    if (rc == ER_PENDING && !dl->token.completed && dst->conf->timeout_ms > 0) {
+        dl->timing = true;
+        uv_timer_start(&dl->timer, on_timer, dst->conf->timeout_ms, 0);
+    }
     /* After ER_PENDING a completion made inside handle() has been applied
      * (dl may be recycled already); a final status settles it here. */
     rc = er__token_returned(&dl->token, rc);
@@ -380,70 +581,426 @@ static void attempt(delivery_t *dl)
         finish(dl, rc);
 }
 
-static void deliver(er_dest_t *dst, er_ev_t *ev, const er_retry_conf_t *policy)
-{
-    delivery_t *dl = delivery_new(dst, ev);
+/* ----------------------------------------------------- store reads */
 
-    if (dl == NULL) {
-        er_log_limited(ER_LOG_ERROR, dst->ctx->component, "out of memory: event dropped");
-        dst->dropped++;
+typedef struct read_s {
+    er_dest_t *dst;
+    uint64_t gen;
+    uint64_t to;
+    uint64_t rows;
+    bool early;
+} read_t;
+
+static int on_row(void *arg, er_ev_t *ev)
+{
+    read_t *rd = arg;
+    er_dest_t *dst = rd->dst;
+    er_dispatch_t *d = dst->d;
+    const er_event_t *v = er__ev_view(ev);
+    er_route_result_t res = {.dests = d->bits, .retry_route = -1};
+
+    if (rd->gen != dst->read_gen || d->stopping) {
+        rd->early = true;
+        return 1;
+    }
+    rd->rows++;
+    dst->read_from_store++;
+    if (d->router && er__router_match(d->router, v, &res) > 0 && has_bit(d->bits, dst->index) &&
+        ring_push(&dst->buf, er__ev_ref(ev), 0, res.retry_route, false) != 0) {
         er__ev_unref(ev);
+        er_log_limited(ER_LOG_ERROR, dst->ctx->component,
+                       "out of memory reading the store: seq %llu read again later",
+                       (unsigned long long)v->seq);
+        rd->early = true;
+        return 1;
+    }
+    dst->read_seen = v->seq + 1;
+    pump(dst);
+    if (dst->buf.bytes >= CATCHUP_BYTES) {
+        rd->early = true;
+        return 1;
+    }
+    return 0;
+}
+
+static void on_read(void *arg, int err, const char *message)
+{
+    read_t *rd = arg;
+    er_dest_t *dst = rd->dst;
+    er_dispatch_t *d = dst->d;
+
+    dst->reading = false;
+    d->reads--;
+    if (rd->gen == dst->read_gen) {
+        if (err != 0) {
+            er_log_limited(ER_LOG_ERROR, dst->ctx->component,
+                           "reading the store from seq %llu failed (tried again in %d ms): %s",
+                           (unsigned long long)cache_need(dst), READ_RETRY_MS, message);
+            dst->read_retry_at = uv_now(d->loop) + READ_RETRY_MS;
+            arm(d);
+        } else if (!rd->early && rd->rows < CATCHUP_ROWS && rd->to + 1 > dst->read_seen) {
+            dst->read_seen = rd->to + 1; /* the rest of the range holds nothing */
+        }
+    }
+    free(rd);
+    pump(dst);
+    if (d->stopping)
+        check_drained(d);
+}
+
+/* Read the next batch from the store when the destination's next seq is
+ * older than the cache (and committed). */
+static void read_more(er_dest_t *dst)
+{
+    er_dispatch_t *d = dst->d;
+    uint64_t from = cache_need(dst), lim = d->store->committed;
+    er_store_filter_t f;
+    read_t *rd;
+    int rc;
+
+    if (dst->reading || d->stopping || dst->paused || !dst->started)
+        return;
+    if (from > d->head || cache_has(&d->cache, from) || uv_now(d->loop) < dst->read_retry_at)
+        return;
+    if (d->cache.count > 0 && d->cache.base - 1 < lim)
+        lim = d->cache.base - 1;
+    if (from > lim) {
+        dst->wait_commit = true; /* er__dispatch_committed goes on */
         return;
     }
+    if ((rd = calloc(1, sizeof(*rd))) == NULL)
+        return;
+    rd->dst = dst;
+    rd->gen = dst->read_gen;
+    rd->to = lim;
+    memset(&f, 0, sizeof(f));
+    f.size = sizeof(f);
+    f.from_seq = from;
+    f.to_seq = lim;
+    f.limit = CATCHUP_ROWS;
+    dst->reading = true;
+    d->reads++;
+    if ((rc = er__store_query(d->store, &f, on_row, rd, on_read, rd)) != 0) {
+        dst->reading = false;
+        d->reads--;
+        free(rd);
+        er_log_limited(ER_LOG_ERROR, dst->ctx->component,
+                       "cannot read the store from seq %llu (tried again in %d ms): %s",
+                       (unsigned long long)from, READ_RETRY_MS, er_strerror(rc));
+        dst->read_retry_at = uv_now(d->loop) + READ_RETRY_MS;
+        arm(d);
+    }
+}
+
+void er__dispatch_committed(void *arg)
+{
+    er_dispatch_t *d = arg;
+
+    for (size_t i = 0; i < d->ndest; i++)
+        if (d->dests[i].wait_commit) {
+            d->dests[i].wait_commit = false;
+            pump(&d->dests[i]);
+        }
+}
+
+/* ------------------------------------------------------------ pumping */
+
+/* Begin a delivery of ev (a reference taken) at seq; side ones come from
+ * the side ring (dlq_id, forwarded). Returns false when out of memory
+ * (ev released). */
+static bool begin(er_dest_t *dst, er_ev_t *ev, uint64_t seq, const er_retry_conf_t *policy,
+                  const slot_t *side)
+{
+    delivery_t *dl = delivery_new(dst, ev, seq);
+
+    if (dl == NULL) {
+        er__ev_unref(ev);
+        return false;
+    }
     dl->policy = policy;
-    dst->inflight++;
+    if (side) {
+        dl->side = true;
+        dl->dlq_id = side->dlq_id;
+        dl->forwarded = side->forwarded;
+    } else if (er__track_begin(&dst->track, seq, &dl->slot) != 0) {
+        dl->side = true; /* cannot be tracked: released without counting */
+        release(dl, false);
+        return false;
+    }
+    dst->last_received = er__ev_view(ev)->received;
     attempt(dl);
+    return true;
 }
 
 static void pump(er_dest_t *dst)
 {
-    const er_retry_conf_t *policy;
-    er_ev_t *ev;
+    er_dispatch_t *d = dst->d;
 
-    while (dst->qlen > 0 && dst->inflight < dst->conf->window && !dst->stopped) {
-        ev = q_pop(dst, &policy);
-        deliver(dst, ev, policy);
+    if (!dst->started || dst->stopped || dst->paused || !dst->positioned)
+        return;
+    while (dst->inflight < dst->conf->window) {
+        uint64_t seq;
+        if (dst->side.len > 0 && !d->stopping) {
+            slot_t s = ring_pop(&dst->side);
+            if (!begin(dst, s.ev, er__ev_view(s.ev)->seq, &dst->conf->retry, &s))
+                break;
+            continue;
+        }
+        if (dst->buf.len > 0) {
+            slot_t s = ring_pop(&dst->buf);
+            seq = er__ev_view(s.ev)->seq;
+            if (!begin(dst, s.ev, seq, policy_of(dst, s.retry_route), NULL))
+                break;
+            continue;
+        }
+        er__track_skip(&dst->track, dst->read_seen);
+        seq = dst->track.scan;
+        if (seq > d->head)
+            break;
+        if (cache_has(&d->cache, seq)) {
+            size_t i = cache_index(&d->cache, seq);
+            const centry_t *e = &d->cache.e[i];
+            if (e->ev != NULL && has_bit(&d->cache.bits[i * d->cache.words], dst->index)) {
+                if (!begin(dst, er__ev_ref(e->ev), seq, policy_of(dst, e->retry_route), NULL))
+                    break;
+            } else {
+                er__track_skip(&dst->track, seq + 1);
+            }
+            continue;
+        }
+        break; /* older than the cache: the store has it */
     }
+    if (dst->buf.len < CATCHUP_ROWS / 2)
+        read_more(dst);
 }
 
 void er__dispatch_event(er_dispatch_t *d, er_ev_t *obj)
 {
     er_route_result_t res = {.dests = d->bits, .retry_route = -1};
     const er_event_t *ev = er__ev_view(obj);
-    const er_retry_conf_t *override;
-    size_t i, w, words;
+    size_t i, n = 0;
+    int rc;
 
-    if (d->router == NULL || er__router_match(d->router, ev, &res) == 0) {
+    if (d->router)
+        n = er__router_match(d->router, ev, &res);
+    if (n == 0)
         d->unrouted++;
-        return;
+    else
+        d->routed++;
+    rc = cache_push(&d->cache, ev->seq, n > 0 ? er__ev_ref(obj) : NULL, n > 0 ? d->bits : NULL,
+                    res.retry_route);
+    if (rc != 0) {
+        /* Every destination reads it from the store instead. */
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "fresh cache: %s at seq %llu (emptied)",
+                       er_strerror(rc), (unsigned long long)ev->seq);
+        cache_clear(&d->cache);
     }
-    d->routed++;
-    override = res.retry_route >= 0 ? er__router_retry(d->router, (size_t)res.retry_route) : NULL;
-    words = er__router_words(d->router);
-    for (w = 0; w < words; w++) {
-        uint64_t bits = d->bits[w];
-        while (bits) {
-            er_dest_t *dst;
-            i = w * 64 + (size_t)__builtin_ctzll(bits);
-            bits &= bits - 1;
-            dst = &d->dests[i];
-            const er_retry_conf_t *policy = override ? override : &dst->conf->retry;
-            if (dst->qlen == 0 && dst->inflight < dst->conf->window) {
-                deliver(dst, er__ev_ref(obj), policy);
-            } else if (q_push(dst, er__ev_ref(obj), policy) != 0) {
-                er__ev_unref(obj);
-                dst->dropped++;
-                er_log_limited(ER_LOG_ERROR, dst->ctx->component, "out of memory: seq %llu dropped",
-                               (unsigned long long)ev->seq);
+    if (ev->seq > d->head)
+        d->head = ev->seq;
+    for (i = 0; i < d->ndest; i++)
+        pump(&d->dests[i]);
+    cache_evict(d);
+    if (d->cache.count > 0)
+        arm(d);
+}
+
+/* ------------------------------------------------------------ cursors */
+
+/* The cursor a destination may persist: its low-water mark, never past the
+ * last seq handed to the store (writes are applied in order, so the
+ * cursor never gets ahead of the log). */
+static uint64_t cursor_of(const er_dest_t *dst)
+{
+    uint64_t low = er__track_low(&dst->track);
+
+    return low < dst->d->store->submitted ? low : dst->d->store->submitted;
+}
+
+typedef struct cursor_write_s {
+    er_dispatch_t *d;
+    size_t index;
+    uint64_t seq;
+    /* An operator's cursor set: answered once written. */
+    er_dispatch_reply_cb done;
+    void *arg;
+    uint64_t cursor, previous;
+} cursor_write_t;
+
+static void on_cursor_written(void *arg, int err, const char *message)
+{
+    cursor_write_t *w = arg;
+    er_dispatch_t *d = w->d;
+    const char *name = d->cfg->handlers[w->index].name;
+
+    d->writes--;
+    if (d->dests != NULL && !d->dests[w->index].stopped) {
+        er_dest_t *dst = &d->dests[w->index];
+        dst->writing = false;
+        if (err == 0)
+            dst->persisted = w->seq;
+    }
+    if (err != 0)
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "%s: cursor %llu not written: %s", name,
+                       (unsigned long long)w->seq, message);
+    if (w->done) {
+        json_t *reply = err != 0
+                            ? NULL
+                            : json_pack("{s:s, s:I, s:I}", "destination", name, "cursor",
+                                        (json_int_t)w->cursor, "previous", (json_int_t)w->previous);
+        if (reply)
+            w->done(w->arg, NULL, reply, NULL);
+        else
+            w->done(w->arg, "unavailable", NULL, err != 0 ? message : "out of memory");
+    }
+    free(w);
+}
+
+/* Write dst's cursor (seq); w carries an operator's reply, or is NULL. */
+static void write_cursor(er_dest_t *dst, uint64_t seq, cursor_write_t *w)
+{
+    er_dispatch_t *d = dst->d;
+    int rc;
+
+    if (w == NULL && (w = calloc(1, sizeof(*w))) == NULL)
+        return; /* tried again at the next flush */
+    w->d = d;
+    w->index = dst->index;
+    w->seq = seq;
+    dst->writing = true;
+    d->writes++;
+    if ((rc = er__store_cursor_set(d->store, dst->conf->name, seq, on_cursor_written, w)) != 0)
+        on_cursor_written(w, rc, er_strerror(rc));
+}
+
+/* Write the cursors that moved. */
+static void flush_cursors(er_dispatch_t *d)
+{
+    for (size_t i = 0; i < d->ndest; i++) {
+        er_dest_t *dst = &d->dests[i];
+        if (dst->positioned && !dst->writing && cursor_of(dst) != dst->persisted)
+            write_cursor(dst, cursor_of(dst), NULL);
+    }
+}
+
+/* Housekeeping while something is moving: cursors, the cache, failed
+ * reads. */
+static void on_tick(uv_timer_t *t)
+{
+    er_dispatch_t *d = t->data;
+    bool again = false;
+    size_t i;
+
+    if (d->dests == NULL)
+        return;
+    flush_cursors(d);
+    cache_evict(d);
+    for (i = 0; i < d->ndest; i++) {
+        er_dest_t *dst = &d->dests[i];
+        if (dst->read_retry_at != 0) {
+            if (uv_now(d->loop) >= dst->read_retry_at) {
+                dst->read_retry_at = 0;
+                pump(dst);
+            } else {
+                again = true;
             }
         }
+        if (dst->positioned && (dst->writing || cursor_of(dst) != dst->persisted))
+            again = true;
     }
+    if (again || d->cache.count > 0)
+        arm(d);
+}
+
+static void arm(er_dispatch_t *d)
+{
+    if (!d->stopping && !uv_is_active((uv_handle_t *)&d->cursor_timer))
+        uv_timer_start(&d->cursor_timer, on_tick, CURSOR_FLUSH_MS, 0);
 }
 
 /* ------------------------------------------------------------- start */
 
-int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg, char *err,
-                       size_t cap)
+static er_dest_t *find_dest(er_dispatch_t *d, const char *name)
+{
+    for (size_t i = 0; i < d->ndest; i++)
+        if (strcmp(d->dests[i].conf->name, name) == 0)
+            return &d->dests[i];
+    return NULL;
+}
+
+/* Where dst resumes: after seq (its cursor, or where `start` puts a new
+ * one). */
+static void position(er_dest_t *dst, uint64_t cursor)
+{
+    er__track_reset(&dst->track, cursor + 1);
+    dst->read_seen = cursor + 1;
+    dst->positioned = true;
+}
+
+static int on_cursor_row(void *arg, const char *name, uint64_t seq)
+{
+    er_dispatch_t *d = arg;
+    er_dest_t *dst = find_dest(d, name);
+    uint64_t head = d->store->committed;
+
+    if (dst == NULL) {
+        er_log(ER_LOG_INFO, COMPONENT, "cursor of \"%s\" (not a destination now) kept at %llu",
+               name, (unsigned long long)seq);
+        return 0;
+    }
+    dst->persisted = seq;
+    if (seq > head) {
+        er_log(ER_LOG_WARN, dst->ctx->component,
+               "cursor %llu is past the store's head %llu (lost in a crash): moved back to it",
+               (unsigned long long)seq, (unsigned long long)head);
+        seq = head;
+    }
+    position(dst, seq);
+    return 0;
+}
+
+static void on_cursors_listed(void *arg, int err, const char *message)
+{
+    er_dispatch_t *d = arg;
+    const er_store_head_t *h = &d->store->head;
+    char why[320];
+    size_t i;
+
+    d->store_ops--;
+    if (d->stopping) {
+        check_drained(d);
+        return;
+    }
+    if (err != 0) {
+        snprintf(why, sizeof(why), "reading the destinations' cursors: %s", message);
+        d->ready(d, err, why);
+        return;
+    }
+    for (i = 0; i < d->ndest; i++) {
+        er_dest_t *dst = &d->dests[i];
+        if (!dst->positioned) {
+            uint64_t c = d->head;
+            if (dst->conf->start == ER_START_EARLIEST)
+                c = h->first_seq > 0 ? h->first_seq - 1 : d->head;
+            position(dst, c);
+            er_log(ER_LOG_INFO, dst->ctx->component,
+                   "new destination: starts at %s (after seq %llu)",
+                   dst->conf->start == ER_START_EARLIEST ? "the earliest stored event" : "the head",
+                   (unsigned long long)c);
+        } else {
+            er_log(ER_LOG_INFO, dst->ctx->component, "resumes after seq %llu (%llu behind)",
+                   (unsigned long long)er__track_low(&dst->track),
+                   (unsigned long long)(d->head - er__track_low(&dst->track)));
+        }
+    }
+    for (i = 0; i < d->ndest; i++)
+        pump(&d->dests[i]);
+    arm(d); /* new destinations' cursors are written at once */
+    d->ready_called = true;
+    d->ready(d, 0, NULL);
+}
+
+int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg,
+                       struct er_store_s *store, er_dispatch_ready_cb ready, char *err, size_t cap)
 {
     const char *const **declared = NULL;
     size_t i;
@@ -452,9 +1009,15 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
     memset(d, 0, sizeof(*d));
     d->loop = loop;
     d->cfg = cfg;
+    d->store = store;
+    d->ready = ready;
+    d->forward = -1;
     d->ndest = cfg->nhandlers;
+    d->head = store->next_seq - 1;
     uv_timer_init(loop, &d->drain_timer);
     d->drain_timer.data = d;
+    uv_timer_init(loop, &d->cursor_timer);
+    d->cursor_timer.data = d;
     uv_idle_init(loop, &d->unload_idle);
     d->unload_idle.data = d;
     if (d->ndest > 0) {
@@ -474,6 +1037,13 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
         dst->d = d;
         dst->index = i;
         dst->conf = hc;
+        if (er__track_init(&dst->track, 1) != 0) {
+            snprintf(err, cap, "out of memory");
+            rc = -ENOMEM;
+            break;
+        }
+        if (cfg->dead_letter_to && strcmp(cfg->dead_letter_to, hc->name) == 0)
+            d->forward = (long)i;
         dst->ctx = er__plugin_ctx_new(hc->name, hc->lib, hc->options, dst);
         if (dst->ctx == NULL) {
             snprintf(err, cap, "handlers.%s: out of memory", hc->name);
@@ -507,7 +1077,10 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
     if (rc == 0) {
         rc = er__router_build(cfg, declared, &d->router);
         if (rc == 0) {
-            d->bits = calloc(er__router_words(d->router) + 1, sizeof(*d->bits));
+            d->cache.words = er__router_words(d->router);
+            if (d->cache.words == 0)
+                d->cache.words = 1;
+            d->bits = calloc(d->cache.words + 1, sizeof(*d->bits));
             if (d->bits == NULL)
                 rc = -ENOMEM;
         }
@@ -515,10 +1088,22 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
             snprintf(err, cap, "routing table: %s", er_strerror(rc));
     }
     free(declared);
+    if (rc == 0) {
+        rc = er__store_cursor_list(store, on_cursor_row, d, on_cursors_listed, d);
+        if (rc != 0)
+            snprintf(err, cap, "reading the destinations' cursors: %s", er_strerror(rc));
+        else
+            d->store_ops++;
+    }
     return rc;
 }
 
 /* -------------------------------------------------------------- stop */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
 
 static void on_unload_turn(uv_idle_t *h)
 {
@@ -530,6 +1115,10 @@ static void on_unload_turn(uv_idle_t *h)
     uv_idle_stop(h);
     uv_close((uv_handle_t *)&d->unload_idle, NULL);
     uv_close((uv_handle_t *)&d->drain_timer, NULL);
+    uv_close((uv_handle_t *)&d->cursor_timer, NULL);
+    cache_clear(&d->cache);
+    free(d->cache.e);
+    free(d->cache.bits);
     er__router_free(d->router);
     d->router = NULL;
     free(d->bits);
@@ -541,17 +1130,17 @@ static void on_unload_turn(uv_idle_t *h)
 
 static void free_dest(er_dest_t *dst)
 {
-    const er_retry_conf_t *policy;
     delivery_t *dl;
-    er_ev_t *ev;
 
-    while ((ev = q_pop(dst, &policy)) != NULL)
-        er__ev_unref(ev);
-    free(dst->q);
+    ring_clear(&dst->buf);
+    ring_clear(&dst->side);
+    free(dst->buf.s);
+    free(dst->side.s);
     while ((dl = dst->free_list) != NULL) {
-        dst->free_list = dl->next_free;
-        free(dl);
+        dst->free_list = dl->next;
+        uv_close((uv_handle_t *)&dl->timer, on_timer_closed);
     }
+    er__track_free(&dst->track);
     if (dst->created && dst->ops.destroy)
         dst->ops.destroy(dst->instance);
     dst->created = false;
@@ -560,17 +1149,30 @@ static void free_dest(er_dest_t *dst)
     dst->ctx = NULL;
 }
 
+/* Every instance has stopped: write the final cursors, free, unload. */
+static void all_stopped(er_dispatch_t *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->ndest; i++) {
+        er_dest_t *dst = &d->dests[i];
+        if (dst->positioned && cursor_of(dst) != dst->persisted)
+            write_cursor(dst, cursor_of(dst), NULL);
+    }
+    for (i = 0; i < d->ndest; i++) {
+        d->dests[i].stopped = true;
+        free_dest(&d->dests[i]);
+    }
+    uv_idle_start(&d->unload_idle, on_unload_turn);
+}
+
 static void on_stopped(void *arg)
 {
     er_dest_t *dst = arg;
     er_dispatch_t *d = dst->d;
 
-    dst->stopped = true;
-    if (--d->stops_pending > 0)
-        return;
-    for (size_t i = 0; i < d->ndest; i++)
-        free_dest(&d->dests[i]);
-    uv_idle_start(&d->unload_idle, on_unload_turn);
+    if (--d->stops_pending == 0)
+        all_stopped(d);
 }
 
 /* Every delivery finished (or the drain time is up): stop the instances. */
@@ -579,21 +1181,22 @@ static void stop_instances(er_dispatch_t *d)
     size_t i, n = 0;
 
     uv_timer_stop(&d->drain_timer);
+    uv_timer_stop(&d->cursor_timer);
     for (i = 0; i < d->ndest; i++) {
         er_dest_t *dst = &d->dests[i];
-        /* Retries not yet due are given up. */
-        while (dst->retries) {
-            delivery_t *dl = dst->retries->dl;
-            retry_unlink(dst->retries);
-            dst->gave_up++;
-            release(dl);
+        delivery_t *dl, *next;
+        /* Retries not yet due are given up (delivered after a restart). */
+        for (dl = dst->active; dl != NULL; dl = next) {
+            next = dl->next;
+            if (dl->waiting) {
+                dst->gave_up++;
+                release(dl, false);
+            }
         }
-        if (dst->qlen > 0)
-            er_log(ER_LOG_WARN, dst->ctx ? dst->ctx->component : COMPONENT,
-                   "%zu queued events not delivered (they are stored; catching up from the "
-                   "store arrives with the delivery engine)",
-                   dst->qlen);
-        dst->stopped = true;
+        if (dst->started && dst->positioned && d->head > er__track_low(&dst->track))
+            er_log(ER_LOG_INFO, dst->ctx->component,
+                   "stopping %llu events behind (delivered after the next start)",
+                   (unsigned long long)(d->head - er__track_low(&dst->track)));
         if (dst->started)
             n++;
     }
@@ -606,24 +1209,33 @@ static void stop_instances(er_dispatch_t *d)
         }
     }
     /* The extra count keeps a synchronous done() from finishing early. */
-    d->stops_pending--;
-    if (d->stops_pending == 0) {
-        for (i = 0; i < d->ndest; i++)
-            free_dest(&d->dests[i]);
-        uv_idle_start(&d->unload_idle, on_unload_turn);
+    if (--d->stops_pending == 0)
+        all_stopped(d);
+}
+
+/* Still waiting for something before the instances can stop? */
+static bool busy(const er_dispatch_t *d)
+{
+    if (d->reads > 0 || d->store_ops > 0)
+        return true;
+    for (size_t i = 0; i < d->ndest; i++) {
+        const er_dest_t *dst = &d->dests[i];
+        if (dst->inflight > 0)
+            return true;
+        /* A caught-up destination delivers the fresh events it has. */
+        if (dst->started && dst->positioned && !dst->paused && dst->buf.len == 0 &&
+            dst->track.scan <= d->head && cache_has(&d->cache, dst->track.scan))
+            return true;
     }
+    return false;
 }
 
 static void check_drained(er_dispatch_t *d)
 {
-    size_t i;
-
     if (!uv_is_active((uv_handle_t *)&d->drain_timer))
         return; /* not waiting (already stopping the instances) */
-    for (i = 0; i < d->ndest; i++)
-        if (d->dests[i].inflight > 0 || (d->dests[i].qlen > 0 && d->dests[i].started))
-            return;
-    stop_instances(d);
+    if (!busy(d))
+        stop_instances(d);
 }
 
 /* Stop waiting for deliveries (why: "shutdown_timeout reached", ...). */
@@ -641,14 +1253,22 @@ static void stop_waiting(er_dispatch_t *d, const char *why)
 
 static void on_drain_timeout(uv_timer_t *t)
 {
-    stop_waiting(t->data, "shutdown_timeout reached");
+    er_dispatch_t *d = t->data;
+
+    if (d->reads > 0 || d->store_ops > 0) {
+        /* Store requests hold destinations: they end soon (reads stop at
+         * their next chunk). */
+        uv_timer_start(&d->drain_timer, on_drain_timeout, 10, 0);
+        return;
+    }
+    stop_waiting(d, "shutdown_timeout reached");
 }
 
 void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done)
 {
     if (d->stopping) {
         /* Asked again (a second signal): stop waiting for deliveries. */
-        if (uv_is_active((uv_handle_t *)&d->drain_timer))
+        if (uv_is_active((uv_handle_t *)&d->drain_timer) && d->reads == 0 && d->store_ops == 0)
             stop_waiting(d, "asked again");
         return;
     }
@@ -679,6 +1299,28 @@ static void emit_int(void *arg, const char *name, int64_t value)
 }
 
 static const char *const health_names[] = {"UP", "DEGRADED", "DOWN"};
+
+/* Events known to wait for dst beyond its deliveries in flight. */
+static uint64_t waiting(const er_dest_t *dst)
+{
+    uint64_t scan = cache_need(dst), head = dst->d->head;
+
+    return dst->buf.len + dst->side.len + (scan <= head ? head + 1 - scan : 0);
+}
+
+static const char *state_of(const er_dest_t *dst)
+{
+    const er_dispatch_t *d = dst->d;
+
+    if (!dst->started)
+        return "stopped";
+    if (dst->paused)
+        return "paused";
+    if (dst->reading || dst->buf.len > 0 || dst->wait_commit ||
+        (cache_need(dst) <= d->head && !cache_has(&d->cache, cache_need(dst))))
+        return "catching_up";
+    return "live";
+}
 
 json_t *er__dispatch_handlers(const er_dispatch_t *d)
 {
@@ -715,13 +1357,12 @@ json_t *er__dispatch_handlers(const er_dispatch_t *d)
             json_object_set_new(o, "health_reason", json_string(dst->ctx->health_reason));
         json_object_set_new(o, "window", json_integer((json_int_t)dst->conf->window));
         json_object_set_new(o, "inflight", json_integer(dst->inflight));
-        json_object_set_new(o, "queued", json_integer((json_int_t)dst->qlen));
+        json_object_set_new(o, "queued", json_integer((json_int_t)waiting(dst)));
         json_object_set_new(o, "delivered", json_integer((json_int_t)dst->delivered));
         json_object_set_new(o, "retried", json_integer((json_int_t)dst->retried));
         json_object_set_new(o, "failed", json_integer((json_int_t)dst->failed));
         json_object_set_new(o, "gave_up", json_integer((json_int_t)dst->gave_up));
         json_object_set_new(o, "timed_out", json_integer((json_int_t)dst->timed_out));
-        json_object_set_new(o, "dropped", json_integer((json_int_t)dst->dropped));
         json_object_set_new(o, "subscribe", json_boolean(dst->conf->subscribe));
         json_object_set_new(o, "types", types);
         json_object_set_new(o, "metrics", metrics);
@@ -731,10 +1372,65 @@ json_t *er__dispatch_handlers(const er_dispatch_t *d)
     return arr;
 }
 
+/* The age in seconds of the oldest event dst has not finished with, when
+ * known; for a destination behind the cache, the age of the last event it
+ * took. */
+static double lag_seconds(const er_dest_t *dst)
+{
+    const er_dispatch_t *d = dst->d;
+    uint64_t oldest = er__track_oldest(&dst->track), scan = dst->track.scan;
+    int64_t received = 0;
+    const delivery_t *dl;
+
+    if (oldest != 0) {
+        for (dl = dst->active; dl != NULL; dl = dl->next)
+            if (!dl->side && dl->seq == oldest)
+                received = er__ev_view(dl->ev)->received;
+    } else if (dst->buf.len > 0) {
+        received = er__ev_view(dst->buf.s[dst->buf.head].ev)->received;
+    } else if (scan <= d->head) {
+        const centry_t *e =
+            cache_has(&d->cache, scan) ? &d->cache.e[cache_index(&d->cache, scan)] : NULL;
+        received = e && e->ev ? er__ev_view(e->ev)->received : dst->last_received;
+    }
+    if (received <= 0)
+        return 0.0;
+    return (double)(er_now_us() - received) / 1e6;
+}
+
+json_t *er__dispatch_destinations(const er_dispatch_t *d)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    for (i = 0; arr && i < d->ndest; i++) {
+        const er_dest_t *dst = &d->dests[i];
+        uint64_t cursor = dst->positioned ? er__track_low(&dst->track) : 0;
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+            "s:I, s:I, s:I, s:I}",
+            "name", dst->conf->name, "plugin", dst->conf->lib->desc->name, "state", state_of(dst),
+            "cursor", (json_int_t)cursor, "persisted", (json_int_t)dst->persisted, "head",
+            (json_int_t)d->head, "lag_events",
+            (json_int_t)(d->head > cursor ? d->head - cursor : 0), "lag_seconds", lag_seconds(dst),
+            "inflight", (json_int_t)dst->inflight, "window", (json_int_t)dst->conf->window,
+            "buffered", (json_int_t)dst->buf.len, "retrying", (json_int_t)dst->retrying,
+            "delivered", (json_int_t)dst->delivered, "retried", (json_int_t)dst->retried, "failed",
+            (json_int_t)dst->failed, "gave_up", (json_int_t)dst->gave_up, "timed_out",
+            (json_int_t)dst->timed_out, "dead_lettered", (json_int_t)dst->dead_lettered,
+            "read_from_store", (json_int_t)dst->read_from_store, "forwarded_waiting",
+            (json_int_t)dst->side.len);
+        if (o)
+            json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
 json_t *er__dispatch_stats(const er_dispatch_t *d)
 {
-    return json_pack("{s:I, s:I, s:I}", "routed", (json_int_t)d->routed, "unrouted",
-                     (json_int_t)d->unrouted, "queued", (json_int_t)d->queued);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "routed", (json_int_t)d->routed, "unrouted",
+                     (json_int_t)d->unrouted, "head", (json_int_t)d->head, "cached",
+                     (json_int_t)d->cache.count, "cache_bytes", (json_int_t)d->cache.bytes);
 }
 
 int er__dispatch_health(const er_dispatch_t *d, json_t **details)
@@ -759,4 +1455,406 @@ int er__dispatch_health(const er_dispatch_t *d, json_t **details)
 const char *er__dispatch_dest_name(const er_dispatch_t *d, size_t i)
 {
     return i < d->ndest ? d->dests[i].conf->name : "?";
+}
+
+/* ----------------------------------------------- operator commands */
+
+/* The destination an operator named, or NULL with the NACK reason. */
+static er_dest_t *operated(er_dispatch_t *d, const char *name, char *msg, size_t cap)
+{
+    er_dest_t *dst = d->dests && !d->stopping ? find_dest(d, name) : NULL;
+
+    if (d->stopping)
+        snprintf(msg, cap, "the daemon is shutting down");
+    else if (dst == NULL)
+        snprintf(msg, cap, "no destination named \"%s\"", name);
+    else if (!dst->positioned || !dst->started)
+        snprintf(msg, cap, "destination \"%s\" is not running", name);
+    else
+        return dst;
+    return NULL;
+}
+
+const char *er__dispatch_pause(er_dispatch_t *d, const char *name, bool pause, json_t **reply,
+                               char *msg, size_t cap)
+{
+    er_dest_t *dst = operated(d, name, msg, cap);
+    const char *was;
+
+    if (dst == NULL)
+        return d->stopping ? "unavailable" : "invalid";
+    was = state_of(dst);
+    if (dst->paused != pause)
+        er_log(ER_LOG_NOTICE, dst->ctx->component, "%s by an operator at seq %llu",
+               pause ? "paused" : "resumed", (unsigned long long)er__track_low(&dst->track));
+    dst->paused = pause;
+    if (!pause)
+        pump(dst);
+    *reply = json_pack("{s:s, s:s, s:s}", "destination", name, "state", state_of(dst), "was", was);
+    return *reply ? NULL : "unavailable";
+}
+
+const char *er__dispatch_cursor_set(er_dispatch_t *d, const char *name, uint64_t seq, bool to_head,
+                                    char *msg, size_t cap, er_dispatch_reply_cb done, void *arg)
+{
+    er_dest_t *dst = operated(d, name, msg, cap);
+    cursor_write_t *w;
+    delivery_t *dl, *next;
+
+    if (dst == NULL)
+        return d->stopping ? "unavailable" : "invalid";
+    if (to_head)
+        seq = d->head;
+    if (seq > d->head) {
+        snprintf(msg, cap, "seq %llu is past the last assigned seq %llu", (unsigned long long)seq,
+                 (unsigned long long)d->head);
+        return "invalid";
+    }
+    if (dst->writing) {
+        snprintf(msg, cap, "a cursor write for \"%s\" is in progress: try again", name);
+        return "busy";
+    }
+    if ((w = calloc(1, sizeof(*w))) == NULL)
+        return "unavailable";
+    w->done = done;
+    w->arg = arg;
+    w->previous = er__track_low(&dst->track);
+    w->cursor = seq;
+    er_log(ER_LOG_NOTICE, dst->ctx->component, "cursor moved by an operator: %llu -> %llu",
+           (unsigned long long)w->previous, (unsigned long long)seq);
+    /* Deliveries in flight finish but no longer count; those waiting to
+     * be retried are dropped; what was read ahead is forgotten. */
+    er__track_reset(&dst->track, seq + 1);
+    ring_clear(&dst->buf);
+    dst->read_gen++;
+    dst->read_seen = seq + 1;
+    dst->wait_commit = false;
+    dst->read_retry_at = 0;
+    for (dl = dst->active; dl != NULL; dl = next) {
+        next = dl->next;
+        if (!dl->side && dl->waiting)
+            release(dl, false);
+    }
+    write_cursor(dst, seq < d->store->submitted ? seq : d->store->submitted, w);
+    pump(dst);
+    return NULL;
+}
+
+/* ---------------------------------------------- dead letters, again */
+
+/* One `dlq retry|drop` command: look the records up, then act on each,
+ * and answer once every store request has come back. */
+typedef struct dlqop_s {
+    er_dispatch_t *d;
+    bool drop;
+    bool acting; /* the second phase */
+    er_dispatch_reply_cb done;
+    void *arg;
+    er_dead_letter_t *recs; /* found; destination strings owned */
+    size_t nrec, cap;
+    size_t outstanding;
+    uint64_t count;
+    json_t *missing;
+    int err;
+    char errmsg[200];
+} dlqop_t;
+
+/* One store request of a dlqop. */
+typedef struct dlqreq_s {
+    dlqop_t *op;
+    uint64_t id; /* the dead letter asked for */
+    size_t rec;  /* its record (the second phase) */
+    bool found;
+} dlqreq_t;
+
+static void dlqop_step(dlqop_t *op);
+
+static void dlqop_error(dlqop_t *op, int err, const char *message)
+{
+    if (op->err == 0) {
+        op->err = err;
+        snprintf(op->errmsg, sizeof(op->errmsg), "%s", message);
+    }
+}
+
+static dlqreq_t *dlqreq_new(dlqop_t *op, uint64_t id, size_t rec)
+{
+    dlqreq_t *q = calloc(1, sizeof(*q));
+
+    if (q == NULL) {
+        dlqop_error(op, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    q->op = op;
+    q->id = id;
+    q->rec = rec;
+    op->outstanding++;
+    op->d->store_ops++;
+    return q;
+}
+
+/* A request of op ended (q freed); the last one moves op on. */
+static void dlqreq_end(dlqreq_t *q)
+{
+    dlqop_t *op = q->op;
+
+    free(q);
+    op->d->store_ops--;
+    if (--op->outstanding == 0)
+        dlqop_step(op);
+}
+
+/* The request could not even be submitted. */
+static void dlqreq_refused(dlqreq_t *q, int rc)
+{
+    dlqop_error(q->op, rc, er_strerror(rc));
+    dlqreq_end(q);
+}
+
+static int on_dlq_record(void *arg, const er_dead_letter_t *dl)
+{
+    dlqreq_t *q = arg;
+    dlqop_t *op = q->op;
+    er_dead_letter_t *r;
+
+    if (q->id != 0 && dl->dlq_id != q->id)
+        return 1; /* the next one after it: the one asked for is gone */
+    if (op->nrec == op->cap) {
+        size_t ncap = op->cap ? op->cap * 2 : 16;
+        er_dead_letter_t *n = realloc(op->recs, ncap * sizeof(*n));
+        if (n == NULL) {
+            dlqop_error(op, -ENOMEM, "out of memory");
+            return 1;
+        }
+        op->recs = n;
+        op->cap = ncap;
+    }
+    r = &op->recs[op->nrec];
+    *r = *dl;
+    r->reason.ptr = NULL;
+    r->reason.len = 0;
+    r->destination.ptr =
+        strndup(dl->destination.ptr ? dl->destination.ptr : "", dl->destination.len);
+    if (r->destination.ptr == NULL) {
+        dlqop_error(op, -ENOMEM, "out of memory");
+        return 1;
+    }
+    op->nrec++;
+    q->found = true;
+    return q->id != 0;
+}
+
+static void on_dlq_looked_up(void *arg, int err, const char *message)
+{
+    dlqreq_t *q = arg;
+
+    if (err != 0)
+        dlqop_error(q->op, err, message);
+    else if (q->id != 0 && !q->found)
+        json_array_append_new(q->op->missing, json_integer((json_int_t)q->id));
+    dlqreq_end(q);
+}
+
+static void on_dlq_dropped(void *arg, int err, const char *message)
+{
+    dlqreq_t *q = arg;
+    dlqop_t *op = q->op;
+
+    if (err == -ENOENT)
+        json_array_append_new(op->missing, json_integer((json_int_t)op->recs[q->rec].dlq_id));
+    else if (err != 0)
+        dlqop_error(op, err, message);
+    else
+        op->count++;
+    dlqreq_end(q);
+}
+
+static int on_dlq_event(void *arg, er_ev_t *ev)
+{
+    dlqreq_t *q = arg;
+    dlqop_t *op = q->op;
+    const er_dead_letter_t *r = &op->recs[q->rec];
+    er_dest_t *dst = find_dest(op->d, r->destination.ptr);
+
+    if (dst == NULL || er__ev_view(ev)->seq != r->seq)
+        return 1;
+    if (ring_push(&dst->side, er__ev_ref(ev), r->dlq_id, -1, false) != 0) {
+        er__ev_unref(ev);
+        dlqop_error(op, -ENOMEM, "out of memory");
+        return 1;
+    }
+    q->found = true;
+    op->count++;
+    return 1;
+}
+
+static void on_dlq_fetched(void *arg, int err, const char *message)
+{
+    dlqreq_t *q = arg;
+    dlqop_t *op = q->op;
+
+    if (err != 0)
+        dlqop_error(op, err, message);
+    else if (!q->found) {
+        er_log(ER_LOG_WARN, COMPONENT, "dead letter %llu: seq %llu is no longer stored",
+               (unsigned long long)op->recs[q->rec].dlq_id,
+               (unsigned long long)op->recs[q->rec].seq);
+        json_array_append_new(op->missing, json_integer((json_int_t)op->recs[q->rec].dlq_id));
+    }
+    dlqreq_end(q);
+}
+
+/* Is dead letter id already on its way back to dst? */
+static bool dlq_in_progress(const er_dest_t *dst, uint64_t id)
+{
+    const delivery_t *dl;
+
+    for (dl = dst->active; dl != NULL; dl = dl->next)
+        if (dl->side && dl->dlq_id == id)
+            return true;
+    return ring_has_dlq(&dst->side, id);
+}
+
+static void dlqop_free(dlqop_t *op)
+{
+    for (size_t i = 0; i < op->nrec; i++)
+        free((char *)op->recs[i].destination.ptr);
+    free(op->recs);
+    json_decref(op->missing);
+    free(op);
+}
+
+/* The second phase: act on every record found. */
+static void dlqop_act(dlqop_t *op)
+{
+    er_dispatch_t *d = op->d;
+    size_t i;
+    int rc;
+
+    op->outstanding = 1; /* held until every request is submitted */
+    d->store_ops++;
+    for (i = 0; i < op->nrec && op->err == 0; i++) {
+        const er_dead_letter_t *r = &op->recs[i];
+        er_dest_t *dst = find_dest(d, r->destination.ptr);
+        er_store_filter_t f;
+        dlqreq_t *q;
+
+        if (!op->drop && (dst == NULL || !dst->started)) {
+            er_log(ER_LOG_WARN, COMPONENT, "dead letter %llu: no destination \"%s\" running now",
+                   (unsigned long long)r->dlq_id, r->destination.ptr);
+            json_array_append_new(op->missing, json_integer((json_int_t)r->dlq_id));
+            continue;
+        }
+        if (!op->drop && dlq_in_progress(dst, r->dlq_id)) {
+            op->count++; /* a previous command already sent it back */
+            continue;
+        }
+        if ((q = dlqreq_new(op, 0, i)) == NULL)
+            break;
+        if (op->drop) {
+            rc = er__store_dlq_delete(d->store, r->dlq_id, on_dlq_dropped, q);
+        } else {
+            memset(&f, 0, sizeof(f));
+            f.size = sizeof(f);
+            f.from_seq = f.to_seq = r->seq;
+            f.limit = 1;
+            rc = er__store_query(d->store, &f, on_dlq_event, q, on_dlq_fetched, q);
+        }
+        if (rc != 0)
+            dlqreq_refused(q, rc);
+    }
+    d->store_ops--;
+    if (--op->outstanding == 0)
+        dlqop_step(op);
+}
+
+/* Every request of the current phase came back. */
+static void dlqop_step(dlqop_t *op)
+{
+    er_dispatch_t *d = op->d;
+    json_t *reply;
+
+    if (!op->acting && op->err == 0 && !d->stopping) {
+        op->acting = true;
+        dlqop_act(op);
+        return;
+    }
+    if (op->err != 0) {
+        op->done(op->arg, "unavailable", NULL, op->errmsg);
+    } else if (d->stopping) {
+        op->done(op->arg, "unavailable", NULL, "the daemon is shutting down");
+    } else {
+        reply = json_pack("{s:I, s:O}", op->drop ? "dropped" : "retried", (json_int_t)op->count,
+                          "missing", op->missing);
+        if (reply)
+            op->done(op->arg, NULL, reply, NULL);
+        else
+            op->done(op->arg, "unavailable", NULL, "out of memory");
+        if (!op->drop) {
+            er_log(ER_LOG_NOTICE, COMPONENT, "%llu dead letters sent back by an operator",
+                   (unsigned long long)op->count);
+            for (size_t i = 0; i < d->ndest; i++)
+                pump(&d->dests[i]);
+        } else {
+            er_log(ER_LOG_NOTICE, COMPONENT, "%llu dead letters dropped by an operator",
+                   (unsigned long long)op->count);
+        }
+    }
+    dlqop_free(op);
+    if (d->stopping)
+        check_drained(d);
+}
+
+const char *er__dispatch_dlq(er_dispatch_t *d, bool drop, const uint64_t *ids, size_t n,
+                             const char *destination, char *msg, size_t cap,
+                             er_dispatch_reply_cb done, void *arg)
+{
+    dlqop_t *op;
+    size_t i;
+    int rc;
+
+    if (d->stopping || d->dests == NULL) {
+        snprintf(msg, cap, "the daemon is shutting down");
+        return "unavailable";
+    }
+    if ((op = calloc(1, sizeof(*op))) == NULL || (op->missing = json_array()) == NULL) {
+        free(op);
+        return "unavailable";
+    }
+    op->d = d;
+    op->drop = drop;
+    op->done = done;
+    op->arg = arg;
+    op->outstanding = 1; /* held until every lookup is submitted */
+    d->store_ops++;
+    if (ids == NULL) {
+        dlqreq_t *q = dlqreq_new(op, 0, 0);
+        if (q && (rc = er__store_dlq_each(d->store, destination, 0, 0, on_dlq_record, q,
+                                          on_dlq_looked_up, q)) != 0)
+            dlqreq_refused(q, rc);
+    }
+    for (i = 0; ids != NULL && i < n && op->err == 0; i++) {
+        dlqreq_t *q;
+        if (ids[i] == 0) {
+            json_array_append_new(op->missing, json_integer(0));
+            continue;
+        }
+        if ((q = dlqreq_new(op, ids[i], 0)) == NULL)
+            break;
+        if ((rc = er__store_dlq_each(d->store, NULL, ids[i] - 1, 1, on_dlq_record, q,
+                                     on_dlq_looked_up, q)) != 0)
+            dlqreq_refused(q, rc);
+    }
+    d->store_ops--;
+    if (--op->outstanding == 0) {
+        /* Nothing reached the store (refused at once): still answered
+         * later, as promised. */
+        if (op->err != 0) {
+            snprintf(msg, cap, "%s", op->errmsg);
+            dlqop_free(op);
+            return "unavailable";
+        }
+        dlqop_step(op);
+    }
+    return NULL;
 }

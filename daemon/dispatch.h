@@ -1,17 +1,32 @@
 /*
- * Dispatch: the destinations (handler instances) and the delivery of routed
- * events to them. Each destination has a window of deliveries in flight
- * (`window`); events beyond it wait in the destination's queue, in order.
+ * Dispatch: the destinations (handler instances) and the delivery of
+ * stored events to them (DESIGN §6).
+ *
+ * Every sequenced event is routed once and kept in the fresh cache (in seq
+ * order, within limits.fresh_cache bytes, while some destination still
+ * needs it). Each destination walks the sequence in order: it examines the
+ * next seq (from the cache, or — when it is behind the cache — from the
+ * store, read in bounded batches on the store's reader thread), delivers
+ * the events routed to it with at most `window` deliveries in flight, and
+ * keeps a cursor: the low-water mark below which everything is done
+ * (delivered, dead-lettered, or not routed to it). The cursor is written
+ * to the store every CURSOR_FLUSH_MS while it moves (never past the last
+ * seq handed to the store, so never ahead of the log) and at shutdown; at
+ * start a destination resumes after its cursor (or, new, per its `start`:
+ * head or earliest). So delivery is at-least-once across restarts and
+ * crashes: what a crash redelivers is what was delivered after the last
+ * cursor write.
+ *
  * A handler's statuses: OK is done; RETRY (a negative errno, a timeout's
  * CANCELLED) redelivers the same event after the back-off of its policy —
  * the first matching route's retry override, else the destination's — up
  * to retry.max_attempts, then dead-letters it (reason "retries_exhausted");
- * FAIL dead-letters it at once (reason "failed"): a record in the store,
- * logged and counted. A delivery past the handler's `timeout` is cancelled
- * through the plugin's cancel(). The queues are in memory: events are
- * stored, but a destination does not yet catch up from the store, so what
- * was queued at a restart is not delivered (counted and logged at
- * shutdown). Loop thread.
+ * FAIL dead-letters it at once (reason "failed"): a record in the store.
+ * An event in retry holds its window slot (head-of-line).
+ *
+ * Operators pause and resume a destination, move its cursor, and send dead
+ * letters back to their destination or drop them; dead_letter.forward_to
+ * also sends each parked event to one handler. Loop thread.
  */
 #ifndef ER_DISPATCH_H
 #define ER_DISPATCH_H
@@ -29,8 +44,21 @@
 
 typedef struct er_dest_s er_dest_t;
 typedef struct er_dispatch_s er_dispatch_t;
+struct er_store_s;
 
 typedef void (*er_dispatch_done_cb)(er_dispatch_t *d);
+typedef void (*er_dispatch_ready_cb)(er_dispatch_t *d, int err, const char *message);
+
+/* The fresh cache: the events of seqs base .. base + count - 1, each with
+ * its route (NULL event: routed nowhere). */
+typedef struct er_cache_s {
+    struct er_centry_s *e;
+    uint64_t *bits; /* words per entry */
+    size_t words;
+    size_t head, count, cap;
+    uint64_t base;
+    uint64_t bytes;
+} er_cache_t;
 
 struct er_dispatch_s {
     uv_loop_t *loop;
@@ -38,13 +66,23 @@ struct er_dispatch_s {
     er_router_t *router;
     er_dest_t *dests; /* one per cfg->handlers entry, same order */
     size_t ndest;
-    uint64_t *bits;           /* scratch bitset for router matches */
-    struct er_store_s *store; /* dead letters go there (set after start; may be NULL) */
+    uint64_t *bits; /* scratch bitset for router matches */
+    struct er_store_s *store;
+    long forward; /* dead_letter.forward_to's index, or -1 */
+
+    er_cache_t cache;
+    uint64_t head; /* the last seq assigned (store's next_seq - 1 at start) */
 
     uint64_t routed;   /* events sent to at least one destination */
     uint64_t unrouted; /* events that matched no route */
-    uint64_t queued;   /* events waiting in all queues */
 
+    size_t reads;     /* store reads in flight */
+    size_t writes;    /* cursor writes in flight */
+    size_t store_ops; /* other store requests in flight (dead letter operations) */
+    uv_timer_t cursor_timer;
+
+    er_dispatch_ready_cb ready;
+    bool ready_called;
     bool stopping;
     size_t stops_pending;
     er_dispatch_done_cb done;
@@ -53,24 +91,31 @@ struct er_dispatch_s {
 };
 
 /*
- * Create and start an instance per configured handler (cfg borrowed for
- * the dispatcher's lifetime) and build the routing table from their
- * declared types. On failure nothing is left running, err says which
- * handler and why, and a negative errno is returned.
+ * Create and start an instance per configured handler (cfg and store
+ * borrowed for the dispatcher's lifetime; the store open), build the
+ * routing table, then read the destinations' cursors from the store and
+ * call ready(d, 0, NULL) — on a later loop turn — once every destination
+ * knows where it resumes. On failure (then or later, ready(d, err, why))
+ * stop the dispatcher with er__dispatch_stop. Returns 0, or a negative
+ * errno with err saying which handler and why (ready not called).
  */
-int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg, char *err,
-                       size_t cap);
+int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg,
+                       struct er_store_s *store, er_dispatch_ready_cb ready, char *err, size_t cap);
 
-/* Route one sequenced event (borrowed until return: each destination
- * takes its own reference) and start its deliveries. */
+/* Route one sequenced event (borrowed until return: the cache takes its
+ * own reference) and start its deliveries. Events arrive in seq order. */
 void er__dispatch_event(er_dispatch_t *d, er_ev_t *ev);
 
+/* The store completed an append: destinations waiting to read what it
+ * committed go on. */
+void er__dispatch_committed(void *d);
+
 /*
- * Stop: wait for the deliveries in flight and queued (up to the config's
- * shutdown_timeout), then stop every instance, destroy it, and call done
+ * Stop: wait for the deliveries in flight and the fresh events of the
+ * destinations that are caught up (up to the config's shutdown_timeout),
+ * then stop every instance, destroy it, write every cursor, and call done
  * one loop turn after the last instance's done (its plugin may then be
- * unloaded). Events not delivered are counted in the log. Called again
- * while waiting, it stops waiting.
+ * unloaded). Called again while waiting, it stops waiting.
  */
 void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done);
 
@@ -81,9 +126,33 @@ void er__dispatch_reopen(er_dispatch_t *d);
  * and plugin metrics (an array), and the dispatcher's counters (an
  * object). New references. */
 json_t *er__dispatch_handlers(const er_dispatch_t *d);
+json_t *er__dispatch_destinations(const er_dispatch_t *d);
 json_t *er__dispatch_stats(const er_dispatch_t *d);
 /* Overall health: the worst of the instances' (ER_HEALTH_*), and a reason. */
 int er__dispatch_health(const er_dispatch_t *d, json_t **details);
+
+/*
+ * Operator commands. On refusal each returns the NACK code ("invalid",
+ * "unavailable") with the reason in msg. pause returns NULL with *reply (a
+ * new reference); the others return NULL when accepted and call done(arg,
+ * NULL, reply, NULL) or done(arg, code, NULL, msg) once, later.
+ */
+typedef void (*er_dispatch_reply_cb)(void *arg, const char *code, json_t *reply, const char *msg);
+const char *er__dispatch_pause(er_dispatch_t *d, const char *name, bool pause, json_t **reply,
+                               char *msg, size_t cap);
+/* Move name's cursor to seq (to_head: the last seq assigned); answered
+ * once the new cursor is written. */
+const char *er__dispatch_cursor_set(er_dispatch_t *d, const char *name, uint64_t seq, bool to_head,
+                                    char *msg, size_t cap, er_dispatch_reply_cb done, void *arg);
+/* Send dead letters back to their destination (drop: delete them): the
+ * ids (n of them), or every one of destination when ids is NULL.
+ * Answered {retried|dropped: N, missing: [ids]} once every record was
+ * looked up (retried ones are delivered afterwards; each record is deleted
+ * once its event is delivered, or replaced by a new one if it fails
+ * again). */
+const char *er__dispatch_dlq(er_dispatch_t *d, bool drop, const uint64_t *ids, size_t n,
+                             const char *destination, char *msg, size_t cap,
+                             er_dispatch_reply_cb done, void *arg);
 
 /* The delay before retry number `attempts` (1 after the first failure)
  * under policy p: initial × multiplier^(attempts-1), at most max, spread

@@ -11,6 +11,7 @@ daemon_liberd_la_SOURCES = \
 	daemon/plugin.c daemon/plugin.h \
 	daemon/host.c daemon/host.h \
 	daemon/router.c daemon/router.h \
+	daemon/track.c daemon/track.h \
 	daemon/dispatch.c daemon/dispatch.h \
 	daemon/admin.c daemon/admin.h
 daemon_liberd_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS)

@@ -104,6 +104,7 @@ static void on_dispatch_done(er_dispatch_t *dp)
     daemon_t *d = (daemon_t *)((char *)dp - offsetof(daemon_t, dispatch));
 
     er__host_set_store(NULL);
+    d->store.committed_cb = NULL;
     er_log(ER_LOG_INFO, COMPONENT, "handlers stopped: %llu events routed, %llu unrouted",
            (unsigned long long)dp->routed, (unsigned long long)dp->unrouted);
     er__store_stop(&d->store, on_store_stopped);
@@ -126,8 +127,10 @@ static void start_failed(daemon_t *d, const char *why)
     d->exit_code = 1;
 }
 
-/* The store is open (or failed to open): start the handlers and the
- * sockets. */
+static void on_dispatch_ready(er_dispatch_t *dp, int err, const char *message);
+
+/* The store is open (or failed to open): start the handlers; the sockets
+ * open once every destination knows where it resumes. */
 static void on_store_started(er_store_t *st, int err, const char *message)
 {
     daemon_t *d = (daemon_t *)((char *)st - offsetof(daemon_t, store));
@@ -141,25 +144,42 @@ static void on_store_started(er_store_t *st, int err, const char *message)
         return;
     }
     er__host_set_store(st); /* handlers may read their state as they start */
-    if ((rc = er__dispatch_start(&d->dispatch, d->loop, cfg, why, sizeof(why))) != 0) {
+    if ((rc = er__dispatch_start(&d->dispatch, d->loop, cfg, st, on_dispatch_ready, why,
+                                 sizeof(why))) != 0) {
         start_failed(d, why);
         er__dispatch_stop(&d->dispatch, on_dispatch_done);
         return;
     }
-    d->dispatch.store = st;
+    st->committed_cb = er__dispatch_committed;
+    st->committed_arg = &d->dispatch;
+}
+
+/* Every destination knows where it resumes: open the sockets. */
+static void on_dispatch_ready(er_dispatch_t *dp, int err, const char *message)
+{
+    daemon_t *d = (daemon_t *)((char *)dp - offsetof(daemon_t, dispatch));
+    const er_config_t *cfg = d->cfg;
+    char why[512];
+    int rc;
+
+    if (err != 0) {
+        start_failed(d, message);
+        er__dispatch_stop(dp, on_dispatch_done);
+        return;
+    }
     d->admin.cfg = cfg;
     d->admin.server = &d->server;
-    d->admin.dispatch = &d->dispatch;
+    d->admin.dispatch = dp;
     d->admin.store = &d->store;
     d->admin.started_us = er_now_us();
     if ((rc = er__server_start(&d->server, d->loop, cfg)) != 0) {
         snprintf(why, sizeof(why), "%s (see the log above)", er_strerror(rc));
         start_failed(d, why);
-        er__dispatch_stop(&d->dispatch, on_dispatch_done);
+        er__dispatch_stop(dp, on_dispatch_done);
         return;
     }
     d->server.store = &d->store;
-    d->server.dispatch = &d->dispatch;
+    d->server.dispatch = dp;
     d->server.admin = &d->admin;
     d->store.ready_cb = er__server_store_ready;
     d->store.drained_cb = er__server_store_drained;

@@ -127,6 +127,9 @@ static void on_appended(er_token_t *t, er_status_t status, size_t n, const er_st
     }
     st->pending -= b->n;
     st->stats.appends++;
+    /* Writes complete in order: everything up to this batch is settled
+     * (stored, or failed and never to exist). */
+    st->committed = b->first_seq + b->n - 1;
     if (err == 0) {
         st->stats.appended += b->n;
         if (st->error != 0 && uv_now(st->loop) >= st->error_until_ms)
@@ -148,6 +151,8 @@ static void on_appended(er_token_t *t, er_status_t status, size_t n, const er_st
     er__token_clear(&b->token);
     free(b);
     check_ready(st);
+    if (st->committed_cb != NULL)
+        st->committed_cb(st->committed_arg);
     if (st->pending == 0 && st->drained_cb != NULL)
         st->drained_cb(st->ready_arg);
 }
@@ -168,6 +173,7 @@ static void flush(er_store_t *st)
     b->evs = st->evs;
     b->n = st->n;
     b->first_seq = er__ev_view(st->evs[0])->seq;
+    st->submitted = b->first_seq + st->n - 1;
     b->w_head = st->w_head;
     b->w_tail = st->w_tail;
     st->evs = NULL;
@@ -457,6 +463,7 @@ static void on_opened(er_token_t *t, er_status_t status, size_t n, const er_stat
     st->next_seq =
         (st->head.reserved > st->head.last_seq ? st->head.reserved : st->head.last_seq) + 1;
     st->reserved = st->next_seq - 1;
+    st->committed = st->submitted = st->next_seq - 1;
     er_log(ER_LOG_NOTICE, COMPONENT,
            "opened %s store (durability %s): %llu events, seq %llu..%llu, %s; next seq %llu",
            st->cfg->store.plugin, durability_name(st->durability),
@@ -626,71 +633,124 @@ int er__store_dead_letter(er_store_t *st, const er_dead_letter_t *dl)
     return rc;
 }
 
-typedef struct dlq_list_s {
-    er_token_t token;
-    json_t *rows;
-    void (*done)(void *arg, int err, const char *message, json_t *rows);
-    void *arg;
-} dlq_list_t;
-
-static int dlq_row(void *arg, const er_dead_letter_t *dl)
+json_t *er__store_dlq_json(const er_dead_letter_t *dl)
 {
-    dlq_list_t *l = arg;
-
-    json_array_append_new(
-        l->rows,
-        json_pack("{s:I, s:I, s:s%, s:s%, s:I, s:I, s:I}", "id", (json_int_t)dl->dlq_id, "seq",
-                  (json_int_t)dl->seq, "destination",
-                  dl->destination.ptr ? dl->destination.ptr : "", dl->destination.len, "reason",
-                  dl->reason.ptr ? dl->reason.ptr : "", dl->reason.len, "attempts",
-                  (json_int_t)dl->attempts, "first_failure", (json_int_t)dl->first_failure_us,
-                  "last_failure", (json_int_t)dl->last_failure_us));
-    return 0;
+    return json_pack("{s:I, s:I, s:s%, s:s%, s:I, s:I, s:I}", "id", (json_int_t)dl->dlq_id, "seq",
+                     (json_int_t)dl->seq, "destination",
+                     dl->destination.ptr ? dl->destination.ptr : "", dl->destination.len,
+                     "reason", dl->reason.ptr ? dl->reason.ptr : "", dl->reason.len, "attempts",
+                     (json_int_t)dl->attempts, "first_failure", (json_int_t)dl->first_failure_us,
+                     "last_failure", (json_int_t)dl->last_failure_us);
 }
 
-static void on_dlq_listed(er_token_t *t, er_status_t status, size_t n, const er_status_t *sts)
+/* ---------------------------------------------------- other requests */
+
+/* A request whose caller only needs to know how it ended. */
+typedef struct req_s {
+    er_token_t token;
+    er_store_done_cb done;
+    void *arg;
+} req_t;
+
+static void on_req_done(er_token_t *t, er_status_t status, size_t n, const er_status_t *sts)
 {
-    dlq_list_t *l = t->owner;
+    req_t *r = t->owner;
     const char *msg;
     int err = token_error(t, status, &msg);
 
     (void)n;
     (void)sts;
-    if (err == 0) {
-        l->done(l->arg, 0, NULL, l->rows);
-    } else {
-        json_decref(l->rows);
-        l->done(l->arg, err, msg, NULL);
-    }
+    if (r->done != NULL)
+        r->done(r->arg, err, msg);
     er__token_clear(t);
-    free(l);
+    free(r);
 }
 
-int er__store_dlq_list(er_store_t *st, const char *destination, uint64_t after, uint64_t max,
-                       void (*done)(void *arg, int err, const char *message, json_t *rows),
-                       void *arg)
+/* A new request on an open store, its token begun; NULL with *rc set
+ * when the store is not open (-EAGAIN) or memory is short. */
+static req_t *req_new(er_store_t *st, er_store_done_cb done, void *arg, int *rc)
 {
-    dlq_list_t *l;
-    int rc;
+    req_t *r;
 
-    if (!st->opened || st->stopping || st->inst == NULL)
-        return -EAGAIN;
-    if ((l = calloc(1, sizeof(*l))) == NULL || (l->rows = json_array()) == NULL) {
-        free(l);
-        return -ENOMEM;
+    if (!st->opened || st->stopping || st->inst == NULL) {
+        *rc = -EAGAIN;
+        return NULL;
     }
-    l->done = done;
-    l->arg = arg;
-    er__token_init(&l->token, on_dlq_listed, l, st->ctx);
-    er__token_begin(&l->token);
-    rc = call_end(st, &l->token,
-                  st->ops->dlq_list(st->inst, destination, after, max, dlq_row, l, &l->token));
-    if (rc != 0) {
-        json_decref(l->rows);
-        er__token_clear(&l->token);
-        free(l);
+    if ((r = calloc(1, sizeof(*r))) == NULL) {
+        *rc = -ENOMEM;
+        return NULL;
+    }
+    r->done = done;
+    r->arg = arg;
+    er__token_init(&r->token, on_req_done, r, st->ctx);
+    er__token_begin(&r->token);
+    return r;
+}
+
+/* The plugin call made with r's token returned rc: 0 when its token will
+ * complete, else the negative errno (r is freed, done never called). */
+static int req_end(er_store_t *st, req_t *r, int rc)
+{
+    if ((rc = call_end(st, &r->token, rc)) != 0) {
+        er__token_clear(&r->token);
+        free(r);
     }
     return rc;
+}
+
+int er__store_dlq_each(er_store_t *st, const char *destination, uint64_t after, uint64_t max,
+                       er_store_dlq_cb each, void *each_arg, er_store_done_cb done, void *arg)
+{
+    int rc = 0;
+    req_t *r = req_new(st, done, arg, &rc);
+
+    if (r == NULL)
+        return rc;
+    return req_end(st, r,
+                   st->ops->dlq_list(st->inst, destination, after, max, each, each_arg, &r->token));
+}
+
+int er__store_dlq_delete(er_store_t *st, uint64_t dlq_id, er_store_done_cb done, void *arg)
+{
+    int rc = 0;
+    req_t *r = req_new(st, done, arg, &rc);
+
+    if (r == NULL)
+        return rc;
+    return req_end(st, r, st->ops->dlq_delete(st->inst, dlq_id, &r->token));
+}
+
+int er__store_cursor_list(er_store_t *st, er_store_cursor_cb each, void *each_arg,
+                          er_store_done_cb done, void *arg)
+{
+    int rc = 0;
+    req_t *r = req_new(st, done, arg, &rc);
+
+    if (r == NULL)
+        return rc;
+    return req_end(st, r, st->ops->cursor_list(st->inst, each, each_arg, &r->token));
+}
+
+int er__store_cursor_set(er_store_t *st, const char *name, uint64_t seq, er_store_done_cb done,
+                         void *arg)
+{
+    int rc = 0;
+    req_t *r = req_new(st, done, arg, &rc);
+
+    if (r == NULL)
+        return rc;
+    return req_end(st, r, st->ops->cursor_set(st->inst, name, seq, &r->token));
+}
+
+int er__store_query(er_store_t *st, const er_store_filter_t *filter, er_store_row_cb row,
+                    void *row_arg, er_store_done_cb done, void *arg)
+{
+    int rc = 0;
+    req_t *r = req_new(st, done, arg, &rc);
+
+    if (r == NULL)
+        return rc;
+    return req_end(st, r, st->ops->query(st->inst, filter, row, row_arg, &r->token));
 }
 
 /* --------------------------------------------------------- plugin state */

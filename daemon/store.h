@@ -58,6 +58,10 @@ struct er_store_s {
     /* Sequence: the next seq, the committed reservation mark, and the one
      * being committed (reserving != 0). */
     uint64_t next_seq;
+    /* The last seq handed to the plugin in an append, and the last whose
+     * append has completed (every seq up to it is stored, or failed and
+     * will never exist): reads see everything up to committed. */
+    uint64_t submitted, committed;
     uint64_t reserved;
     uint64_t reserving;
     er_token_t reserve_token;
@@ -78,6 +82,9 @@ struct er_store_s {
     void (*ready_cb)(void *arg);
     void (*drained_cb)(void *arg);
     void *ready_arg;
+    /* Called after each append completes (committed moved). */
+    void (*committed_cb)(void *arg);
+    void *committed_arg;
     bool blocked;
 
     /* The last failure: requests are refused with it until error_until. */
@@ -138,14 +145,35 @@ int er__store_wait(er_store_t *st, er_store_waiter_t *w);
  * errno when it could not even be submitted (also logged). */
 int er__store_dead_letter(er_store_t *st, const er_dead_letter_t *dl);
 
-/* The dead letters (of destination, or all when NULL; after dlq id
- * `after`; at most max, 0: no limit) as a JSON array of objects {id, seq,
- * destination, reason, attempts, first_failure, last_failure} (µs), handed
- * to done(arg, 0, NULL, rows: a new reference, taken) — or done(arg, err,
- * message, NULL). Returns 0, or a negative errno with done not called. */
-int er__store_dlq_list(er_store_t *st, const char *destination, uint64_t after, uint64_t max,
-                       void (*done)(void *arg, int err, const char *message, json_t *rows),
-                       void *arg);
+/* How a request ended: err 0, or a negative errno and the store's
+ * message. */
+typedef void (*er_store_done_cb)(void *arg, int err, const char *message);
+
+/*
+ * Requests on the open store. Each returns 0 and calls done(arg, …) once,
+ * later, on the loop (done may be NULL), or returns a negative errno
+ * (-EAGAIN: the store is not open or is closing) and never calls it.
+ * Result callbacks run on the loop before done, with the plugin ABI's
+ * borrowing rules (plugin.h).
+ */
+/* The dead letters of destination (every one when NULL) after dlq id
+ * `after`, at most max (0: no limit), in dlq id order. */
+int er__store_dlq_each(er_store_t *st, const char *destination, uint64_t after, uint64_t max,
+                       er_store_dlq_cb each, void *each_arg, er_store_done_cb done, void *arg);
+/* Delete one dead letter (-ENOENT in done when there is none). */
+int er__store_dlq_delete(er_store_t *st, uint64_t dlq_id, er_store_done_cb done, void *arg);
+/* The destinations' cursors. */
+int er__store_cursor_list(er_store_t *st, er_store_cursor_cb each, void *each_arg,
+                          er_store_done_cb done, void *arg);
+int er__store_cursor_set(er_store_t *st, const char *name, uint64_t seq, er_store_done_cb done,
+                         void *arg);
+/* Stored events matching filter (borrowed until return), in seq order. */
+int er__store_query(er_store_t *st, const er_store_filter_t *filter, er_store_row_cb row,
+                    void *row_arg, er_store_done_cb done, void *arg);
+
+/* A dead letter as JSON {id, seq, destination, reason, attempts,
+ * first_failure, last_failure} (µs). New reference. */
+json_t *er__store_dlq_json(const er_dead_letter_t *dl);
 
 /* The host's state_get/state_set for plugin instances (plugin.h): the
  * instance's state lives under `scope` (its component, "handler:NAME").

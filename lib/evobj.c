@@ -31,6 +31,7 @@ typedef struct enc_s {
 struct er_ev_s {
     atomic_size_t refs;
     _Atomic(enc_t *) enc;
+    size_t size; /* of this allocation */
     er_event_t view;
     /* Then: er_meta_t meta[view.meta_count], then the strings, each
      * followed by a NUL (a convenience for debuggers, not a promise: the
@@ -105,6 +106,7 @@ er_ev_t *er__ev_new(const er_event_t *src)
         return NULL;
     atomic_init(&ev->refs, 1);
     atomic_init(&ev->enc, NULL);
+    ev->size = total;
     ev->view = *src;
     meta = (er_meta_t *)(ev + 1);
     w = (char *)(meta + metas);
@@ -146,6 +148,11 @@ void er__ev_unref(er_ev_t *ev)
         return;
     free(atomic_load_explicit(&ev->enc, memory_order_acquire));
     free(ev);
+}
+
+size_t er__ev_size(const er_ev_t *ev)
+{
+    return ev->size;
 }
 
 const er_event_t *er__ev_view(const er_ev_t *ev)

@@ -28,6 +28,10 @@ er_ev_t *er__ev_ref(er_ev_t *ev);
 /* Drop a reference; the last one frees. NULL is a no-op. Any thread. */
 void er__ev_unref(er_ev_t *ev);
 
+/* The bytes the copy holds (what caching it costs, before any
+ * encoding). */
+size_t er__ev_size(const er_ev_t *ev);
+
 /* The view (valid while a reference is held). */
 const er_event_t *er__ev_view(const er_ev_t *ev);
 

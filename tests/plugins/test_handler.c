@@ -8,7 +8,8 @@
  * (always, logging when each attempt came), TestPending → ER_PENDING and ER_OK from a 1 ms timer,
  * TestHang → ER_PENDING until stop() or cancel() (ER_CANCELLED), TestStateSet → the host's
  * state_set of key = the event's stream to its data, TestStateGet → state_get of that key, logged
- * as `state KEY = VALUE` (both ER_PENDING until the store answers), anything else → ER_OK at once.
+ * as `state KEY = VALUE` (both ER_PENDING until the store answers), TestFlaky → ER_FAIL while the
+ * file `flaky` exists in the `dir` option's directory, else ER_OK; anything else → ER_OK at once.
  * Its `types` list becomes its declared event types (an implicit route). stop() completes what is
  * pending, then calls done.
  */
@@ -16,7 +17,9 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <string.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <eventrouter/plugin.h>
 
@@ -37,6 +40,7 @@ struct instance_s {
     const er_host_t *host;
     er_plugin_ctx_t *ctx;
     const char *types[MAX_TYPES + 1]; /* borrowed from the options; NULL-terminated */
+    char flaky[4096];                 /* DIR/flaky, or empty */
     pending_t pending[MAX_PENDING];
     int64_t calls, ok, fail, retry, pend, cancelled;
 };
@@ -98,6 +102,7 @@ static const er_option_t options[] = {
 static int create(const er_host_t *host, er_plugin_ctx_t *ctx, const er_options_t *opts, void **out)
 {
     instance_t *in;
+    const char *dir = NULL;
     size_t i;
 
     if ((in = host->alloc(sizeof(*in))) == NULL)
@@ -108,6 +113,8 @@ static int create(const er_host_t *host, er_plugin_ctx_t *ctx, const er_options_
     for (i = 0; i < MAX_TYPES && host->opt_list(opts, "types", i, &in->types[i]) == 0; i++)
         ;
     in->types[i] = NULL;
+    if (host->opt_string(opts, "dir", &dir) == 0 && dir != NULL)
+        snprintf(in->flaky, sizeof(in->flaky), "%s/flaky", dir);
     *out = in;
     return 0;
 }
@@ -227,6 +234,14 @@ static int handle(void *instance, er_ev_t *ev, er_token_t *token)
     if (type_is(&e, "TestFail")) {
         in->fail++;
         return ER_FAIL;
+    }
+    if (type_is(&e, "TestFlaky")) {
+        if (in->flaky[0] != '\0' && access(in->flaky, F_OK) == 0) {
+            in->fail++;
+            return ER_FAIL;
+        }
+        in->ok++;
+        return ER_OK;
     }
     if (type_is(&e, "TestRetry")) {
         struct timespec ts;

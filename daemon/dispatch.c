@@ -33,9 +33,10 @@
  * bytes of events wait in the destination's buffer. */
 #define CATCHUP_ROWS  1024
 #define CATCHUP_BYTES (8u << 20)
-/* Cursors that moved are written this often (and at shutdown). */
-#define CURSOR_FLUSH_MS 50
-/* A failed store read is tried again after this long. */
+/* Housekeeping (cache eviction, failed reads and cursor writes tried
+ * again) runs this often while something needs it. */
+#define TICK_MS 100
+/* A failed store read or cursor write is tried again after this long. */
 #define READ_RETRY_MS 1000
 
 typedef struct er_centry_s {
@@ -86,11 +87,13 @@ struct er_dest_s {
     void *instance;
     bool created, started, stopped, paused;
     bool positioned; /* knows where it resumes (cursors read) */
+    bool pumping;    /* in pump(): a delivery finishing inside it does not recurse */
     const char *const *types;
 
     er_track_t track;
-    uint64_t persisted; /* the cursor as last written to the store */
-    bool writing;       /* a cursor write is in flight */
+    uint64_t persisted;      /* the cursor as last written to the store */
+    uint32_t writing;        /* cursor writes in flight (completed in order) */
+    uint64_t write_retry_at; /* after a failed write: not before then */
 
     ring_t buf;  /* read from the store, routed here, not yet begun */
     ring_t side; /* dead letters sent back, forwarded dead letters */
@@ -112,6 +115,7 @@ static void attempt(delivery_t *dl);
 static void pump(er_dest_t *dst);
 static void check_drained(er_dispatch_t *d);
 static void arm(er_dispatch_t *d);
+static void flush_cursor(er_dest_t *dst);
 
 /* -------------------------------------------------------------- rings */
 
@@ -374,7 +378,7 @@ static void release(delivery_t *dl, bool done)
     dl->waiting = dl->timing = false;
     if (!dl->side && done) {
         er__track_done(&dst->track, dl->slot);
-        arm(dst->d);
+        flush_cursor(dst);
     }
     if (dl->side && done && dl->dlq_id != 0)
         dlq_delete(dst->d, dl->dlq_id);
@@ -696,11 +700,13 @@ void er__dispatch_committed(void *arg)
 {
     er_dispatch_t *d = arg;
 
-    for (size_t i = 0; i < d->ndest; i++)
+    for (size_t i = 0; i < d->ndest; i++) {
         if (d->dests[i].wait_commit) {
             d->dests[i].wait_commit = false;
             pump(&d->dests[i]);
         }
+        flush_cursor(&d->dests[i]); /* it may have waited for the store */
+    }
 }
 
 /* ------------------------------------------------------------ pumping */
@@ -736,9 +742,13 @@ static void pump(er_dest_t *dst)
 {
     er_dispatch_t *d = dst->d;
 
-    if (!dst->started || dst->stopped || dst->paused || !dst->positioned)
+    if (!dst->started || dst->stopped || dst->paused || !dst->positioned || dst->pumping)
         return;
-    while (dst->inflight < dst->conf->window) {
+    /* A handler that answers at once finishes inside begin(), and its
+     * release() calls pump() again: the loop below goes on instead, so
+     * the stack does not grow with the events delivered. */
+    dst->pumping = true;
+    while (dst->inflight < dst->conf->window && dst->started) {
         uint64_t seq;
         if (dst->side.len > 0 && !d->stopping) {
             slot_t s = ring_pop(&dst->side);
@@ -770,6 +780,7 @@ static void pump(er_dest_t *dst)
         }
         break; /* older than the cache: the store has it */
     }
+    dst->pumping = false;
     if (dst->buf.len < CATCHUP_ROWS / 2)
         read_more(dst);
 }
@@ -833,15 +844,20 @@ static void on_cursor_written(void *arg, int err, const char *message)
     const char *name = d->cfg->handlers[w->index].name;
 
     d->writes--;
-    if (d->dests != NULL && !d->dests[w->index].stopped) {
-        er_dest_t *dst = &d->dests[w->index];
-        dst->writing = false;
-        if (err == 0)
-            dst->persisted = w->seq;
-    }
     if (err != 0)
         er_log_limited(ER_LOG_ERROR, COMPONENT, "%s: cursor %llu not written: %s", name,
                        (unsigned long long)w->seq, message);
+    if (d->dests != NULL && !d->dests[w->index].stopped) {
+        er_dest_t *dst = &d->dests[w->index];
+        dst->writing--;
+        if (err == 0) {
+            dst->persisted = w->seq;
+        } else {
+            dst->write_retry_at = uv_now(d->loop) + READ_RETRY_MS;
+            arm(d);
+        }
+        flush_cursor(dst); /* what moved meanwhile */
+    }
     if (w->done) {
         json_t *reply = err != 0
                             ? NULL
@@ -866,24 +882,27 @@ static void write_cursor(er_dest_t *dst, uint64_t seq, cursor_write_t *w)
     w->d = d;
     w->index = dst->index;
     w->seq = seq;
-    dst->writing = true;
+    dst->writing++;
     d->writes++;
     if ((rc = er__store_cursor_set(d->store, dst->conf->name, seq, on_cursor_written, w)) != 0)
         on_cursor_written(w, rc, er_strerror(rc));
 }
 
-/* Write the cursors that moved. */
-static void flush_cursors(er_dispatch_t *d)
+/*
+ * Write dst's cursor if it moved. One write per destination is in flight
+ * at a time and the next one starts when it completes, so while a
+ * destination moves its cursor goes with every group commit of the store,
+ * and a crash redelivers only what was done during the last one.
+ */
+static void flush_cursor(er_dest_t *dst)
 {
-    for (size_t i = 0; i < d->ndest; i++) {
-        er_dest_t *dst = &d->dests[i];
-        if (dst->positioned && !dst->writing && cursor_of(dst) != dst->persisted)
-            write_cursor(dst, cursor_of(dst), NULL);
-    }
+    if (dst->positioned && !dst->writing && !dst->stopped &&
+        uv_now(dst->d->loop) >= dst->write_retry_at && cursor_of(dst) != dst->persisted)
+        write_cursor(dst, cursor_of(dst), NULL);
 }
 
-/* Housekeeping while something is moving: cursors, the cache, failed
- * reads. */
+/* Housekeeping while something needs it: the cache, failed reads and
+ * cursor writes. */
 static void on_tick(uv_timer_t *t)
 {
     er_dispatch_t *d = t->data;
@@ -892,7 +911,6 @@ static void on_tick(uv_timer_t *t)
 
     if (d->dests == NULL)
         return;
-    flush_cursors(d);
     cache_evict(d);
     for (i = 0; i < d->ndest; i++) {
         er_dest_t *dst = &d->dests[i];
@@ -904,8 +922,14 @@ static void on_tick(uv_timer_t *t)
                 again = true;
             }
         }
-        if (dst->positioned && (dst->writing || cursor_of(dst) != dst->persisted))
-            again = true;
+        if (dst->write_retry_at != 0) {
+            if (uv_now(d->loop) >= dst->write_retry_at) {
+                dst->write_retry_at = 0;
+                flush_cursor(dst);
+            } else {
+                again = true;
+            }
+        }
     }
     if (again || d->cache.count > 0)
         arm(d);
@@ -913,8 +937,8 @@ static void on_tick(uv_timer_t *t)
 
 static void arm(er_dispatch_t *d)
 {
-    if (!d->stopping && !uv_is_active((uv_handle_t *)&d->cursor_timer))
-        uv_timer_start(&d->cursor_timer, on_tick, CURSOR_FLUSH_MS, 0);
+    if (!d->stopping && !uv_is_active((uv_handle_t *)&d->tick))
+        uv_timer_start(&d->tick, on_tick, TICK_MS, 0);
 }
 
 /* ------------------------------------------------------------- start */
@@ -992,9 +1016,10 @@ static void on_cursors_listed(void *arg, int err, const char *message)
                    (unsigned long long)(d->head - er__track_low(&dst->track)));
         }
     }
-    for (i = 0; i < d->ndest; i++)
+    for (i = 0; i < d->ndest; i++) {
         pump(&d->dests[i]);
-    arm(d); /* new destinations' cursors are written at once */
+        flush_cursor(&d->dests[i]); /* a new destination's, at once */
+    }
     d->ready_called = true;
     d->ready(d, 0, NULL);
 }
@@ -1016,8 +1041,8 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
     d->head = store->next_seq - 1;
     uv_timer_init(loop, &d->drain_timer);
     d->drain_timer.data = d;
-    uv_timer_init(loop, &d->cursor_timer);
-    d->cursor_timer.data = d;
+    uv_timer_init(loop, &d->tick);
+    d->tick.data = d;
     uv_idle_init(loop, &d->unload_idle);
     d->unload_idle.data = d;
     if (d->ndest > 0) {
@@ -1115,7 +1140,7 @@ static void on_unload_turn(uv_idle_t *h)
     uv_idle_stop(h);
     uv_close((uv_handle_t *)&d->unload_idle, NULL);
     uv_close((uv_handle_t *)&d->drain_timer, NULL);
-    uv_close((uv_handle_t *)&d->cursor_timer, NULL);
+    uv_close((uv_handle_t *)&d->tick, NULL);
     cache_clear(&d->cache);
     free(d->cache.e);
     free(d->cache.bits);
@@ -1181,7 +1206,7 @@ static void stop_instances(er_dispatch_t *d)
     size_t i, n = 0;
 
     uv_timer_stop(&d->drain_timer);
-    uv_timer_stop(&d->cursor_timer);
+    uv_timer_stop(&d->tick);
     for (i = 0; i < d->ndest; i++) {
         er_dest_t *dst = &d->dests[i];
         delivery_t *dl, *next;
@@ -1509,10 +1534,6 @@ const char *er__dispatch_cursor_set(er_dispatch_t *d, const char *name, uint64_t
         snprintf(msg, cap, "seq %llu is past the last assigned seq %llu", (unsigned long long)seq,
                  (unsigned long long)d->head);
         return "invalid";
-    }
-    if (dst->writing) {
-        snprintf(msg, cap, "a cursor write for \"%s\" is in progress: try again", name);
-        return "busy";
     }
     if ((w = calloc(1, sizeof(*w))) == NULL)
         return "unavailable";

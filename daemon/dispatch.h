@@ -10,8 +10,9 @@
  * the events routed to it with at most `window` deliveries in flight, and
  * keeps a cursor: the low-water mark below which everything is done
  * (delivered, dead-lettered, or not routed to it). The cursor is written
- * to the store every CURSOR_FLUSH_MS while it moves (never past the last
- * seq handed to the store, so never ahead of the log) and at shutdown; at
+ * to the store while it moves, one write in flight at a time (so it goes
+ * with every group commit), never past the last seq handed to the store
+ * (so never ahead of the log), and at shutdown; at
  * start a destination resumes after its cursor (or, new, per its `start`:
  * head or earliest). So delivery is at-least-once across restarts and
  * crashes: what a crash redelivers is what was delivered after the last
@@ -79,7 +80,7 @@ struct er_dispatch_s {
     size_t reads;     /* store reads in flight */
     size_t writes;    /* cursor writes in flight */
     size_t store_ops; /* other store requests in flight (dead letter operations) */
-    uv_timer_t cursor_timer;
+    uv_timer_t tick;  /* housekeeping */
 
     er_dispatch_ready_cb ready;
     bool ready_called;

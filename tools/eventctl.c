@@ -109,7 +109,8 @@ static const ctl_cmd_t commands[] = {
      "Prints \"DEST: paused (was STATE)\" (admin socket).\n",
      ctl_cmd_pause},
     {"resume", "DEST", "deliver to a paused destination again",
-     "DEST goes on from its cursor, reading the store for what it missed.\n"
+     "DEST goes on from its cursor (catching_up: reading the store for what it\n"
+     "missed, or live when memory still holds it).\n"
      "Prints \"DEST: STATE (was paused)\" (admin socket).\n",
      ctl_cmd_resume},
     {"cursor", "set DEST SEQ|head", "move a destination's cursor: replay or skip events",

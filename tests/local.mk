@@ -37,6 +37,7 @@ UNIT_TESTS = \
 	tests/unit/check_options \
 	tests/unit/check_router \
 	tests/unit/check_dedupe \
+	tests/unit/check_track \
 	tests/unit/check_dispatch \
 	tests/unit/check_client
 check_PROGRAMS += $(UNIT_TESTS)
@@ -78,6 +79,10 @@ tests_unit_check_options_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_check_router_SOURCES = tests/unit/check_router.c
 tests_unit_check_router_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
 tests_unit_check_router_LDADD = $(DAEMON_UNIT_LDADD) $(JANSSON_LIBS)
+tests_unit_check_track_SOURCES = tests/unit/check_track.c
+tests_unit_check_track_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_check_track_LDADD = $(DAEMON_UNIT_LDADD)
+
 tests_unit_check_dedupe_SOURCES = tests/unit/check_dedupe.c
 tests_unit_check_dedupe_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
 tests_unit_check_dedupe_LDADD = $(DAEMON_UNIT_LDADD)
@@ -97,7 +102,8 @@ INTEGRATION_C = \
 	tests/integration/itest_store \
 	tests/integration/itest_store_bad \
 	tests/integration/itest_crash \
-	tests/integration/itest_dlq
+	tests/integration/itest_dlq \
+	tests/integration/itest_delivery
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
 ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
@@ -118,6 +124,12 @@ tests_integration_itest_dlq_SOURCES = tests/integration/itest_dlq.c $(ITEST_SOUR
 	$(STORETEST_SRC)
 tests_integration_itest_dlq_CFLAGS = $(STORETEST_FLAGS)
 tests_integration_itest_dlq_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS)
+# Catch-up, SIGKILL and clean restarts against what the log handler wrote;
+# cursors read back through the lmdb plugin (the store test harness).
+tests_integration_itest_delivery_SOURCES = tests/integration/itest_delivery.c $(ITEST_SOURCES) \
+	$(STORETEST_SRC)
+tests_integration_itest_delivery_CFLAGS = $(STORETEST_FLAGS)
+tests_integration_itest_delivery_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS)
 tests_integration_itest_shutdown_SOURCES = tests/integration/itest_shutdown.c $(ITEST_SOURCES)
 tests_integration_itest_shutdown_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_shutdown_LDADD = $(UNIT_LDADD)
@@ -157,6 +169,7 @@ INTEGRATION_SH = \
 	tests/integration/test_daemon.sh \
 	tests/integration/test_routing.sh \
 	tests/integration/test_dispatch.sh \
+	tests/integration/test_delivery.sh \
 	tests/integration/test_man.sh
 # The sample handler built out of tree against a staged `make install`.
 INTEGRATION_SH += tests/integration/test_example.sh

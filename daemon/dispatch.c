@@ -1443,7 +1443,7 @@ json_t *er__dispatch_destinations(const er_dispatch_t *d)
             "delivered", (json_int_t)dst->delivered, "retried", (json_int_t)dst->retried, "failed",
             (json_int_t)dst->failed, "gave_up", (json_int_t)dst->gave_up, "timed_out",
             (json_int_t)dst->timed_out, "dead_lettered", (json_int_t)dst->dead_lettered,
-            "read_from_store", (json_int_t)dst->read_from_store, "forwarded_waiting",
+            "read_from_store", (json_int_t)dst->read_from_store, "side_queued",
             (json_int_t)dst->side.len);
         if (o)
             json_array_append_new(arr, o);

@@ -18,9 +18,16 @@ bench_noop_la_SOURCES = bench/noop_handler.c
 bench_noop_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
 	-export-symbols-regex '^er_plugin_entry$$'
 CLEANFILES += bench/noop.la
+# The measuring handler of the e2e-latency scenario: publish->handler
+# latency from each event's `time` (bench/latency -T sets it).
+EXTRA_LTLIBRARIES += bench/latency_handler.la
+bench_latency_handler_la_SOURCES = bench/latency_handler.c
+bench_latency_handler_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
+	-export-symbols-regex '^er_plugin_entry$$'
+CLEANFILES += bench/latency_handler.la
 EXTRA_DIST += bench/run.sh
 
-bench: $(EXTRA_PROGRAMS) bench/noop.la daemon/eventrouterd tools/eventctl
+bench: $(EXTRA_PROGRAMS) bench/noop.la bench/latency_handler.la daemon/eventrouterd tools/eventctl
 	ER_BUILDDIR='$(abs_top_builddir)' $(SHELL) $(top_srcdir)/bench/run.sh
 
 .PHONY: bench

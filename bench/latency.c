@@ -27,7 +27,11 @@
  * comparison. RATE 0 means no schedule: requests leave as fast as WINDOW
  * allows, each event timed from its request's send, and nothing is a
  * warm-up. With PREFIX every event carries the id PREFIX-<n>, n from 1
- * (so the daemon de-duplicates on it). Prints one line:
+ * (so the daemon de-duplicates on it). With -T every event's `time` is
+ * the wall-clock (CLOCK_REALTIME) instant it was due, in us since the epoch
+ * (with RATE 0: when its request was sent), for a handler that measures
+ * publish->handler latency from it (bench/latency_handler.c). Prints one
+ * line:
  * "p50_us P p99_us P p999_us P n N rate R max_us M lost L", where rate is
  * the measured events over the time from the first one's due time (or
  * send) to the last one's ACK, and lost the measured events never acked
@@ -35,7 +39,8 @@
  * a lost event prints inf. A summary line goes to stderr.
  *
  *   usage: latency -r RATE [-d SECONDS | -n COUNT] [-w WARMUP] [-b BATCH]
- *                  [-W WINDOW] [-i PREFIX] [-a received|durable] SOCKET_PATH
+ *                  [-W WINDOW] [-i PREFIX] [-a received|durable] [-T]
+ *                  SOCKET_PATH
  *   defaults: SECONDS 5, WARMUP 1, BATCH 1 (events per request), ack
  *   durable.
  */
@@ -67,6 +72,16 @@ static double now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* CLOCK_REALTIME minus CLOCK_MONOTONIC, us: turns a due time on the
+ * monotonic schedule into the wall-clock `time` of -T. */
+static double realtime_offset_us(void)
+{
+    struct timespec ts;
+    double mono = now_us();
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3 - mono;
 }
 
 /* ------------------------------------------------------- round trip */
@@ -263,15 +278,16 @@ static int paced_wait(er_client_t *c, double until)
 static int paced_usage(void)
 {
     fprintf(stderr, "usage: latency -r RATE [-d SECONDS | -n COUNT] [-w WARMUP] [-b BATCH] "
-                    "[-W WINDOW] [-i PREFIX] [-a received|durable] SOCKET_PATH\n");
+                    "[-W WINDOW] [-i PREFIX] [-a received|durable] [-T] SOCKET_PATH\n");
     return 2;
 }
 
 static int paced(int argc, char **argv)
 {
     static const er_client_cbs_t cbs = {NULL, on_paced_ack, on_paced_nack, NULL, NULL};
-    double rate = -1, secs = 5, warm = 1, t_first;
+    double rate = -1, secs = 5, warm = 1, t_first, rt_offset = 0;
     int ack_mode = ER_ACK_DURABLE, opt, rc, status = 1;
+    bool stamp = false;
     size_t batch = 1, count = 0, window = 0, measured, sent = 0, reqs = 0, i, lost;
     const char *prefix = NULL;
     er_client_t *c = NULL;
@@ -282,7 +298,7 @@ static int paced(int argc, char **argv)
     uint32_t req;
 
     memset(&err, 0, sizeof(err));
-    while ((opt = getopt(argc, argv, "r:d:n:w:b:W:i:a:")) != -1) {
+    while ((opt = getopt(argc, argv, "r:d:n:w:b:W:i:a:T")) != -1) {
         switch (opt) {
         case 'r':
             rate = strtod(optarg, NULL);
@@ -307,6 +323,9 @@ static int paced(int argc, char **argv)
             break;
         case 'a':
             ack_mode = er_ack_mode_parse(optarg);
+            break;
+        case 'T':
+            stamp = true;
             break;
         default:
             return paced_usage();
@@ -354,6 +373,7 @@ static int paced(int argc, char **argv)
         goto out;
     }
 
+    rt_offset = realtime_offset_us();
     p->start = now_us();
     while (sent < p->total) {
         double now = now_us();
@@ -365,6 +385,10 @@ static int paced(int argc, char **argv)
             for (i = 0; prefix && i < n; i++) {
                 snprintf(ids[i], sizeof(ids[i]), "%s-%zu", prefix, sent + i + 1);
                 evs[i].id = er_str(ids[i]);
+            }
+            for (i = 0; stamp && i < n; i++) {
+                evs[i].time = (int64_t)(due(p, sent + i, now) + rt_offset);
+                evs[i].has |= ER_HAS_TIME;
             }
             memset(&err, 0, sizeof(err));
             rc = n == 1 && batch == 1 ? er_client_publish_async(c, evs, &req, &err)

@@ -8,7 +8,7 @@
 # baseline is. Figures, not tests: nothing here asserts a timing; the
 # aims are printed as notes after the table.
 #
-# Run: `make bench` (every scenario, about 10 minutes on 2 cores), or a
+# Run: `make bench` (every scenario, about 13 minutes on 2 cores), or a
 # part, e.g. `BENCH_SCENARIOS="durable rss" BENCH_RSS_N=2000000 make bench`.
 #
 # Every daemon is a fresh eventrouterd per scenario (the memory store keeps
@@ -58,6 +58,49 @@
 #     of a single event takes on this disk, the floor under a durable ack.
 #     With BENCH_SPIN=1 on a 2-core machine the spin loop takes the core
 #     the store's writer thread would have: the lmdb figures then suffer.
+# e2e-latency (store lmdb, sync batch, beside the same on store memory)
+#   e2e-latency-p50/p99/p99.9  publish → handler (µs): one connection
+#                      publishing single events at a steady BENCH_E2E_RATE
+#                      events/s for BENCH_E2E_SECONDS after a 1 s warm-up
+#                      (bench/latency -r … -T, ack durable), every event
+#                      routed to ONE handler, bench/latency_handler.so,
+#                      which takes now (CLOCK_REALTIME) − the event's
+#                      `time` into a histogram; -T sets `time` to the
+#                      instant the event was due on the publisher's
+#                      schedule, so a stall counts for every event
+#                      scheduled during it (no coordinated omission). The
+#                      handler skips the warm-up's events and writes its
+#                      figures when the daemon stops (a fresh daemon per run).
+#   e2e-throughput     BENCH_E2E_N events (`eventctl publish --batch 64`,
+#                      ack durable) into a fresh daemon with the same one
+#                      handler; the rate at which they are delivered, from
+#                      the destination's `delivered` counter polled through
+#                      `eventctl --json destinations` (events/s: from the
+#                      first sample with something delivered to the first
+#                      with all delivered). Delivery keeps up with ingest
+#                      here, so this is ingest-bound.
+#     baseline of each: the same run on `store: {plugin: memory}`,
+#     alternating with the lmdb runs; ratio = lmdb / memory.
+# catchup (store lmdb, sync batch, default limits.fresh_cache)
+#   catchup-rate       a destination (the no-op handler) paused, then
+#                      BENCH_CATCHUP_EVENTS events published (`eventctl
+#                      publish --batch 64`, ack durable): it is that far
+#                      behind, and the fresh cache (64 MiB) holds only the
+#                      newest of them, so most must be read from the store.
+#                      Then a publisher at BENCH_CATCHUP_RATE events/s starts
+#                      (bench/latency -r, single events) and the destination
+#                      is resumed; the figure is the events it was delivered
+#                      from the resume until `lag_events` first reads 0
+#                      (polling `eventctl --json destinations`), over that
+#                      time (events/s; the new events count too).
+#   catchup-read-from-store  its `read_from_store` at that point (events)
+#     baseline of catchup-rate: a raw LMDB sequential read of the same
+#     store once the daemon has stopped, `bench/raw_lmdb -r` (every event
+#     in seq order, one read transaction per 1024 rows as the daemon's
+#     catch-up batches, each event's bytes copied out and freed, no
+#     decoding) — the ceiling of reading that store, not a live
+#     destination. Of catchup-read-from-store: the events behind at the
+#     resume, so the ratio is the share that came from the store.
 # rss (store lmdb, sync batch)
 #   rss-anon-max, rss-anon-at-1M/2M/5M/10M, rss-anon-end, rss-file-max
 #                      the daemon's RssAnon/RssFile (/proc/PID/status,
@@ -88,8 +131,18 @@
 #   BENCH_RATE_SECONDS  its measured seconds per run (default 5)
 #   BENCH_RSS_N      events written by the rss scenario (default 10000000;
 #                    once, not repeated)
+#   BENCH_E2E_RATE   e2e-latency's steady rate, events/s (default 50000)
+#   BENCH_E2E_SECONDS  its measured seconds per run (default 5)
+#   BENCH_E2E_N      events per e2e-throughput run (default BENCH_N)
+#   BENCH_CATCHUP_EVENTS  how far behind the catchup destination is
+#                    (default 1000000; below ~130000 the fresh cache holds
+#                    them all and nothing is read from the store)
+#   BENCH_CATCHUP_RATE  the publishing rate during the catch-up (default
+#                    20000)
+#   BENCH_CATCHUP_REPEAT  catchup runs, the median is kept (default 3)
 #   BENCH_SPIN=1     keep one spare core busy with a spin loop during the
-#                    latency scenarios (latency, handler, durable-latency):
+#                    latency scenarios (latency, handler, durable-latency,
+#                    e2e-latency's paced runs):
 #                    on a VM whose idle vCPUs sleep deeply, a wake-up costs
 #                    ~80 us and hides what the daemon costs; the JSON's
 #                    machine field says "spin" when it was on.
@@ -102,6 +155,12 @@ REPEAT=${BENCH_REPEAT:-5}
 RATE=${BENCH_RATE:-100000}
 RATE_SECONDS=${BENCH_RATE_SECONDS:-5}
 RSS_N=${BENCH_RSS_N:-10000000}
+E2E_RATE=${BENCH_E2E_RATE:-50000}
+E2E_SECONDS=${BENCH_E2E_SECONDS:-5}
+E2E_N=${BENCH_E2E_N:-$N}
+CATCHUP_N=${BENCH_CATCHUP_EVENTS:-1000000}
+CATCHUP_RATE=${BENCH_CATCHUP_RATE:-20000}
+CATCHUP_REPEAT=${BENCH_CATCHUP_REPEAT:-3}
 SCENARIOS=${BENCH_SCENARIOS:-all}
 JSON=${BENCH_JSON:-$B/bench.json}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/er-bench.XXXXXX")
@@ -116,7 +175,8 @@ trap 'exit 130' INT TERM
 
 for s in $SCENARIOS; do
     case $s in
-    all | ingest | latency | dispatch | handler | durable | durable-latency | rss) ;;
+    all | ingest | latency | dispatch | handler | durable | durable-latency | e2e-latency | \
+        catchup | rss) ;;
     *) echo "bench: unknown scenario '$s' in BENCH_SCENARIOS" >&2; exit 2 ;;
     esac
 done
@@ -451,6 +511,177 @@ if want durable-latency; then
     pm_lost=$(awk '{ s += $14 } END { print s + 0 }' "$TMP/paced-mem")
 fi
 
+# ------------------------------------------------------------ end to end
+
+# dest_field NAME KEY: a number from `eventctl --json destinations` of
+# daemon NAME (its first destination; these runs have one)
+dest_field() {
+    "$B/tools/eventctl" --admin-socket "$TMP/$1-admin.sock" --json destinations 2>/dev/null |
+        grep -o "\"$2\":[0-9]*" | head -1 | cut -d: -f2
+}
+
+# measured NAME SKIP: the handlers and routes of a daemon whose every event
+# goes to the measuring handler, which skips SKIP events and writes its
+# figures to $TMP/NAME.lat when the daemon stops
+measured() {
+    printf 'handlers:\n  sink: { plugin: %s, out: %s, skip: %s }\nroutes:\n  - { match: "*", to: [sink] }\n' \
+        "$B/bench/.libs/latency_handler.so" "$TMP/$1.lat" "$2"
+}
+
+# e2e_paced NAME STORE_YAML OUT: one paced run against a fresh daemon NAME;
+# appends to OUT the handler's line, then the publisher's.
+e2e_paced() {
+    # bench/latency's warm-up: the events due in its first second
+    local warm_n=$((E2E_RATE * 1))
+    rm -f "$TMP/$1.lat"
+    start_daemon "$1" "$2" "$(measured "$1" "$warm_n")"
+    spin bg "$TMP/e2e-pub1" "$TMP/e2e-pub.err" "$B/bench/latency" -r "$E2E_RATE" \
+        -d "$E2E_SECONDS" -w 1 -T "$TMP/$1.sock" ||
+        { echo "bench: e2e paced run failed:" >&2; cat "$TMP/e2e-pub.err" >&2; exit 1; }
+    stop "$DAEMON_PID"
+    if ! [ -s "$TMP/$1.lat" ]; then
+        echo "bench: the measuring handler of $1 wrote nothing; the end of $TMP/daemon.log:" >&2
+        tail -5 "$TMP/daemon.log" >&2
+        exit 1
+    fi
+    echo "$(cat "$TMP/$1.lat") $(cat "$TMP/e2e-pub1")" >> "$3"
+}
+
+# e2e_flood NAME STORE_YAML OUT: E2E_N events into a fresh daemon NAME as
+# fast as `eventctl publish --batch 64` goes; appends to OUT "delivery_rate
+# publish_rate handler_rate", the first from the `delivered` counter polled
+# over time, the last from the handler's first and last event.
+e2e_flood() {
+    local pub d t start=$EPOCHREALTIME
+    start_daemon "$1" "$2" "$(measured "$1" 0)"
+    publish_bg "$TMP/$1.sock" "$E2E_N" 64
+    pub=$PUB_PID
+    : > "$TMP/flood-samples"
+    while :; do
+        t=$EPOCHREALTIME
+        d=$(dest_field "$1" delivered)
+        echo "$t ${d:-0}" >> "$TMP/flood-samples"
+        [ "${d:-0}" -ge "$E2E_N" ] && break
+        if awk -v a="$start" -v b="$t" 'BEGIN { exit !(b - a > 300) }'; then
+            echo "bench: $1 delivered ${d:-?} of $E2E_N events in 300 s; samples in" \
+                "$TMP/flood-samples" >&2
+            exit 1
+        fi
+        sleep 0.02
+    done
+    publish_wait "$pub"
+    stop "$DAEMON_PID"
+    awk -v p="$PUB_RATE" -v h="$(awk '{ if ($16 > $14) printf "%.0f", ($10 - 1) / (($16 - $14) / 1e6) }' \
+        "$TMP/$1.lat")" '
+        $2 > 0 && t0 == "" { t0 = $1; d0 = $2 }
+        { t1 = $1; d1 = $2 }
+        END { printf "%s %s %s\n", (t1 > t0 ? sprintf("%.0f", (d1 - d0) / (t1 - t0)) : "n/a"), p, h }' \
+        "$TMP/flood-samples" >> "$3"
+}
+
+if want e2e-latency; then
+    echo "e2e-latency: paced $E2E_RATE/s to one measuring handler, store lmdb and store memory," \
+        "alternating..." >&2
+    : > "$TMP/e2e-lmdb"
+    : > "$TMP/e2e-mem"
+    : > "$TMP/flood-lmdb"
+    : > "$TMP/flood-mem"
+    for i in $(seq 1 "$REPEAT"); do
+        e2e_paced e2e-mem "$MEMORY_STORE" "$TMP/e2e-mem"
+        rm -rf "$TMP/e2e"
+        e2e_paced e2e-lmdb "$(lmdb_store "$TMP/e2e" batch)" "$TMP/e2e-lmdb"
+        rm -rf "$TMP/e2e"
+    done
+    echo "e2e-latency: throughput, $E2E_N events (--batch 64), store lmdb and store memory..." >&2
+    for i in $(seq 1 "$REPEAT"); do
+        e2e_flood e2e-mem "$MEMORY_STORE" "$TMP/flood-mem"
+        rm -rf "$TMP/e2e"
+        e2e_flood e2e-lmdb "$(lmdb_store "$TMP/e2e" batch)" "$TMP/flood-lmdb"
+        rm -rf "$TMP/e2e"
+    done
+    el_p50=$(median "$TMP/e2e-lmdb" 2); em_p50=$(median "$TMP/e2e-mem" 2)
+    el_p99=$(median "$TMP/e2e-lmdb" 4); em_p99=$(median "$TMP/e2e-mem" 4)
+    el_p999=$(median "$TMP/e2e-lmdb" 6); em_p999=$(median "$TMP/e2e-mem" 6)
+    el_max=$(awk '$8 > m { m = $8 } END { print m + 0 }' "$TMP/e2e-lmdb")
+    em_max=$(awk '$8 > m { m = $8 } END { print m + 0 }' "$TMP/e2e-mem")
+    # events measured by the handlers, of those the publishers scheduled
+    el_count=$(awk '{ c += $10 } END { print c + 0 }' "$TMP/e2e-lmdb")
+    em_count=$(awk '{ c += $10 } END { print c + 0 }' "$TMP/e2e-mem")
+    e2e_want=$((REPEAT * E2E_RATE * E2E_SECONDS))
+    el_ack99=$(median "$TMP/e2e-lmdb" 20); em_ack99=$(median "$TMP/e2e-mem" 20)
+    el_tput=$(median "$TMP/flood-lmdb" 1); em_tput=$(median "$TMP/flood-mem" 1)
+    el_pub=$(median "$TMP/flood-lmdb" 2); em_pub=$(median "$TMP/flood-mem" 2)
+    el_hrate=$(median "$TMP/flood-lmdb" 3); em_hrate=$(median "$TMP/flood-mem" 3)
+fi
+
+# catchup_run OUT: one catch-up run (see the header); appends to OUT
+# "rate read_from_store backlog seconds delivered raw_read_rate
+# ingest_rate"
+catchup_run() {
+    local pub j t t0 lag dl=0 d0 backlog rfs
+    rm -rf "$TMP/cu"
+    start_daemon cu "$(lmdb_store "$TMP/cu" batch)" "handlers:
+  sink: { plugin: $B/bench/.libs/noop.so }
+routes:
+  - { match: \"*\", to: [sink] }"
+    "$B/tools/eventctl" --admin-socket "$TMP/cu-admin.sock" pause sink > /dev/null ||
+        { echo "bench: eventctl pause sink failed" >&2; exit 1; }
+    publish_bg "$TMP/cu.sock" "$CATCHUP_N" 64
+    publish_wait "$PUB_PID"
+    backlog=$(dest_field cu lag_events)
+    d0=$(dest_field cu delivered)
+    # The steady publisher first (connected and on its schedule), then the
+    # resume; killed once the destination has caught up.
+    "$B/bench/latency" -r "$CATCHUP_RATE" -d 3600 -w 0 "$TMP/cu.sock" \
+        > /dev/null 2> "$TMP/cu-pub.err" & pub=$!
+    PIDS+=("$pub")
+    sleep 0.2
+    t0=$EPOCHREALTIME
+    "$B/tools/eventctl" --admin-socket "$TMP/cu-admin.sock" resume sink > /dev/null ||
+        { echo "bench: eventctl resume sink failed" >&2; exit 1; }
+    while :; do
+        t=$EPOCHREALTIME
+        j=$("$B/tools/eventctl" --admin-socket "$TMP/cu-admin.sock" --json destinations 2>/dev/null)
+        lag=$(grep -o '"lag_events":[0-9]*' <<< "$j" | cut -d: -f2)
+        dl=$(grep -o '"delivered":[0-9]*' <<< "$j" | cut -d: -f2)
+        rfs=$(grep -o '"read_from_store":[0-9]*' <<< "$j" | cut -d: -f2)
+        [ "${lag:-1}" = 0 ] && break
+        if ! kill -0 "$pub" 2>/dev/null; then
+            echo "bench: the catchup publisher ended:" >&2
+            cat "$TMP/cu-pub.err" >&2
+            exit 1
+        fi
+        if awk -v a="$t0" -v b="$t" 'BEGIN { exit !(b - a > 300) }'; then
+            echo "bench: catchup: lag_events still ${lag:-?} 300 s after the resume" \
+                "(delivered ${dl:-?}); the last reply: $j" >&2
+            exit 1
+        fi
+        sleep 0.02
+    done
+    stop "$pub"
+    stop "$DAEMON_PID"
+    bg "$TMP/cu-raw.out" "$TMP/cu-raw.err" "$B/bench/raw_lmdb" -r "$TMP/cu" ||
+        { cat "$TMP/cu-raw.err" >&2; exit 1; }
+    rm -rf "$TMP/cu"
+    awk -v t0="$t0" -v t="$t" -v d0="${d0:-0}" -v d="$dl" -v r="$rfs" -v b="$backlog" \
+        -v raw="$(rate_of "$TMP/cu-raw.out")" -v ing="$PUB_RATE" \
+        'BEGIN { printf "%.0f %s %s %.3f %d %s %s\n", (d - d0) / (t - t0), r, b, t - t0, d - d0, raw, ing }' \
+        >> "$1"
+}
+
+if want catchup; then
+    echo "catchup: a destination $CATCHUP_N events behind (store lmdb), resumed while" \
+        "$CATCHUP_RATE events/s come in; x$CATCHUP_REPEAT..." >&2
+    : > "$TMP/catchup"
+    for i in $(seq 1 "$CATCHUP_REPEAT"); do
+        catchup_run "$TMP/catchup"
+    done
+    # The run with the median rate, whole (its own raw read beside it).
+    read -r cu_rate cu_rfs cu_backlog cu_secs cu_delivered cu_raw cu_ingest <<< \
+        "$(sort -g "$TMP/catchup" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }')"
+    cu_rates=$(cut -d' ' -f1 "$TMP/catchup" | paste -sd' ')
+fi
+
 # -------------------------------------------------------------------- rss
 
 # rss_sample PID: "RssAnon_kB RssFile_kB"
@@ -565,6 +796,21 @@ if want durable-latency; then
     row durable-latency-rate "$pl_rate" "$pm_rate" events/s lmdb "paced, store memory" \
         "\"target_rate\":$RATE"
     notes+=("durable-latency: $RATE events/s for ${RATE_SECONDS} s after 1 s warm-up, x$REPEAT; lost (NACKed or unanswered) events: lmdb $pl_lost, memory $pm_lost; lmdb averaged ${plat_group:-?} events per commit; one raw_lmdb commit of a single event takes ${commit_us:-?} us here (the floor under any durable ack). Aim: p99 <= 1500 us with lmdb.")
+fi
+if want e2e-latency; then
+    e2e_extra="\"target_rate\":$E2E_RATE,\"seconds\":$E2E_SECONDS"
+    row e2e-latency-p50 "$el_p50" "$em_p50" us lmdb "same, store memory" "$e2e_extra"
+    row e2e-latency-p99 "$el_p99" "$em_p99" us lmdb "same, store memory" "$e2e_extra"
+    row e2e-latency-p99.9 "$el_p999" "$em_p999" us lmdb "same, store memory" "$e2e_extra"
+    row e2e-throughput "$el_tput" "$em_tput" events/s lmdb "same, store memory" \
+        "\"events\":$E2E_N,\"publish_rate\":$(jnum "$el_pub"),\"baseline_publish_rate\":$(jnum "$em_pub"),\"handler_rate\":$(jnum "$el_hrate"),\"baseline_handler_rate\":$(jnum "$em_hrate")"
+    notes+=("e2e-latency: one connection at $E2E_RATE events/s for ${E2E_SECONDS} s after 1 s warm-up, x$REPEAT per store, each event's time set to when it was due; publish -> handle() measured by bench/latency_handler.so (histogram buckets within 0.2%); events measured: lmdb $el_count, memory $em_count of $e2e_want scheduled; worst single event: lmdb $el_max us, memory $em_max us; the publisher's own ack (durable) p99: lmdb $el_ack99 us, memory $em_ack99 us. e2e-throughput: $E2E_N events, --batch 64, ack durable, delivered counter polled every ~50 ms; the publisher's rate: lmdb $el_pub, memory $em_pub events/s; from the handler's first and last event: lmdb $el_hrate, memory $em_hrate events/s.")
+fi
+if want catchup; then
+    row catchup-rate "$cu_rate" "$cu_raw" events/s lmdb "raw_lmdb -r sequential read" \
+        "\"behind\":$(jnum "$cu_backlog"),\"publish_rate\":$CATCHUP_RATE,\"seconds\":$(jnum "$cu_secs"),\"delivered\":$(jnum "$cu_delivered")"
+    row catchup-read-from-store "$cu_rfs" "$cu_backlog" events lmdb "events behind at resume"
+    notes+=("catchup: a paused destination (no-op handler) $cu_backlog events behind (published at $cu_ingest events/s while it was paused), resumed while $CATCHUP_RATE events/s came in: it delivered $cu_delivered events in $cu_secs s until lag_events read 0 (polled every ~50 ms), $cu_rfs of them read from the store (default limits.fresh_cache); rates of the $CATCHUP_REPEAT runs: $cu_rates events/s, the median run shown. Baseline: bench/raw_lmdb -r reading that run's whole store after the daemon stopped (1024-row read transactions, bytes copied out, no decoding), not a live destination.")
 fi
 if want rss; then
     # bound KB: the JSON fields that relate a RssAnon figure to the bound

@@ -1,0 +1,228 @@
+#!/bin/bash
+# Operator control of delivery and where destinations begin (DESIGN §6,
+# eventctl(1)), asserted on what the `log` handler wrote — one line per
+# delivered event, in delivery order:
+#   - `cursor set DEST head` while paused skips the backlog; `cursor set DEST
+#     SEQ` above the cursor skips up to SEQ, below it replays SEQ+1.. in
+#     order; the moved cursor holds across a restart; an unknown destination
+#     or a SEQ past the head is refused (exit 1) and moves nothing;
+#   - a destination added to the config after events exist begins per its
+#     `start`: earliest (everything stored) or head (the default: only what
+#     is published from then on), and only the first time;
+#   - dead_letter.forward_to delivers each dead-lettered event to its handler
+#     exactly once: not again after a restart, nor when a dead letter sent
+#     back with `dlq retry` fails again.
+set -u
+. "${ER_SRCDIR:-.}/tests/integration/lib.sh"
+[ -x "$EVENTROUTERD" ] || { echo "no $EVENTROUTERD"; exit 77; }
+so=$ER_BUILDDIR/tests/plugins/.libs/test_handler.so
+[ -f "$so" ] || { echo "no $so"; exit 77; }
+
+ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
+# Destination $1's object in `destinations`, and its field $2 (a number).
+dest() { ctl --json destinations | grep -o "{\"name\":\"$1\",[^}]*}"; }
+field() { dest "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
+state() { dest "$1" | grep -o '"state":"[a-z_]*"' | cut -d'"' -f4; }
+# The seqs in log file $1, in line order, on one line.
+seqs() { [ -f "$1" ] && sed 's/^{"seq":\([0-9]*\),.*/\1/' "$1" | paste -sd' '; }
+# "A B" -> the numbers A..B on one line (nothing when B < A).
+range() { seq "$1" "$2" | paste -sd' '; }
+expect_seqs() { # FILE EXPECTED WHAT
+    local got
+    got=$(seqs "$1")
+    [ "$got" = "$2" ] || fail "$3: $(basename "$1") has seqs [$got], expected [$2]"
+}
+# Wait until destination $1 is live with its cursor at $2 and nothing in
+# flight (up to 120 s: valgrind).
+wait_cursor() {
+    local _
+    for _ in $(seq 1 6000); do
+        dest "$1" | grep -q "\"state\":\"live\",\"cursor\":$2,.*\"inflight\":0," && return 0
+        sleep 0.02
+    done
+    fail "$1 did not reach cursor $2: $(dest "$1")"
+}
+publish() { # COUNT [TYPE]: publish COUNT events; prints nothing
+    ctl publish --type "${2:-Plain}" --count "$1" --batch 16 2>/dev/null || fail "publish $1 ${2:-Plain}"
+}
+
+# ------------------------------------------------------------ cursor set
+er_tmpdir
+er_write_config "handlers:
+  d: { plugin: log, path: $ER_TMP/d.jsonl }
+routes:
+  - match: \"*\"
+    to: [d]"
+er_start_daemon
+publish 10
+wait_cursor d 10
+out=$(ctl pause d) || fail "pause d"
+[ "$out" = "d: paused (was live)" ] || fail "pause said: $out"
+publish 20
+[ "$(field d head)" = 30 ] || fail "head $(field d head), expected 30"
+[ "$(field d cursor)" = 10 ] && [ "$(field d lag_events)" = 20 ] && [ "$(state d)" = paused ] ||
+    fail "paused d: $(dest d)"
+
+# Refusals move nothing.
+ctl cursor set nobody 3 >"$ER_TMP/out" 2>"$ER_TMP/err"; rc=$?
+[ $rc -eq 1 ] || fail "cursor set of an unknown destination: exit $rc"
+[ "$(cat "$ER_TMP/err")" = 'eventctl: cursor: refused (invalid): no destination named "nobody"' ] ||
+    fail "cursor set of an unknown destination said: $(cat "$ER_TMP/err")"
+[ -s "$ER_TMP/out" ] && fail "cursor set of an unknown destination printed: $(cat "$ER_TMP/out")"
+ctl cursor set d 31 >"$ER_TMP/out" 2>"$ER_TMP/err"; rc=$?
+[ $rc -eq 1 ] || fail "cursor set past the head: exit $rc"
+[ "$(cat "$ER_TMP/err")" = 'eventctl: cursor: refused (invalid): seq 31 is past the last assigned seq 30' ] ||
+    fail "cursor set past the head said: $(cat "$ER_TMP/err")"
+ctl cursor set d 99999999 2>/dev/null && fail "cursor set d 99999999 accepted"
+[ "$(field d cursor)" = 10 ] && [ "$(state d)" = paused ] || fail "a refused cursor set moved d: $(dest d)"
+
+# Skip: head while paused with a lag; after resume nothing old, only new.
+out=$(ctl cursor set d head) || fail "cursor set d head"
+[ "$out" = "d: cursor 30 (was 10)" ] || fail "cursor set d head said: $out"
+[ "$(field d cursor)" = 30 ] && [ "$(field d lag_events)" = 0 ] || fail "after cursor set head: $(dest d)"
+ctl resume d >/dev/null || fail "resume d"
+publish 5
+wait_cursor d 35
+expect_seqs "$ER_TMP/d.jsonl" "$(range 1 10) $(range 31 35)" "skip to head"
+[ "$(field d delivered)" = 15 ] || fail "delivered $(field d delivered), expected 15"
+
+# Skip part of a backlog: cursor set above the cursor, below the head.
+ctl pause d >/dev/null || fail "pause d"
+publish 10
+out=$(ctl cursor set d 42) || fail "cursor set d 42"
+[ "$out" = "d: cursor 42 (was 35)" ] || fail "cursor set d 42 said: $out"
+ctl resume d >/dev/null || fail "resume d"
+wait_cursor d 45
+expect_seqs "$ER_TMP/d.jsonl" "$(range 1 10) $(range 31 35) $(range 43 45)" "skip to 42"
+
+# Replay: back to S, and S+1.. come again, in order (from the store: the
+# skipped 11..30 too, which d never had).
+out=$(ctl cursor set d 5) || fail "cursor set d 5"
+[ "$out" = "d: cursor 5 (was 45)" ] || fail "cursor set d 5 said: $out"
+wait_cursor d 45
+expect_seqs "$ER_TMP/d.jsonl" "$(range 1 10) $(range 31 35) $(range 43 45) $(range 6 45)" "replay from 5"
+# Back to 0: everything again.
+out=$(ctl cursor set d 0) || fail "cursor set d 0"
+[ "$out" = "d: cursor 0 (was 45)" ] || fail "cursor set d 0 said: $out"
+wait_cursor d 45
+expect_seqs "$ER_TMP/d.jsonl" \
+    "$(range 1 10) $(range 31 35) $(range 43 45) $(range 6 45) $(range 1 45)" "replay from 0"
+
+# The cursor persists: a restart delivers nothing again, then what is new.
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+before=$(seqs "$ER_TMP/d.jsonl")
+er_start_daemon
+[ "$(field d cursor)" = 45 ] || fail "after a restart: $(dest d)"
+publish 1
+wait_cursor d 46
+expect_seqs "$ER_TMP/d.jsonl" "$before 46" "after a restart"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+rm -rf "$ER_TMP"
+ER_TMP=
+
+# --------------------------------------------------- start: earliest | head
+er_tmpdir
+er_write_config "handlers:
+  a: { plugin: log, path: $ER_TMP/a.jsonl }
+routes:
+  - match: \"*\"
+    to: [a]"
+er_start_daemon
+publish 10
+wait_cursor a 10
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+# Three destinations join the ten stored events.
+er_write_config "handlers:
+  a: { plugin: log, path: $ER_TMP/a.jsonl }
+  early: { plugin: log, path: $ER_TMP/early.jsonl, start: earliest }
+  late: { plugin: log, path: $ER_TMP/late.jsonl, start: head }
+  dflt: { plugin: log, path: $ER_TMP/dflt.jsonl }
+routes:
+  - match: \"*\"
+    to: [a, early, late, dflt]"
+er_start_daemon
+wait_cursor early 10
+[ "$(field early read_from_store)" = 10 ] || fail "early read $(field early read_from_store) from the store, expected 10"
+[ "$(field late cursor)" = 10 ] && [ "$(field dflt cursor)" = 10 ] ||
+    fail "start: head did not begin at the head: $(dest late) $(dest dflt)"
+publish 5
+for n in a early late dflt; do wait_cursor $n 15; done
+expect_seqs "$ER_TMP/a.jsonl" "$(range 1 15)" "a"
+expect_seqs "$ER_TMP/early.jsonl" "$(range 1 15)" "start: earliest"
+expect_seqs "$ER_TMP/late.jsonl" "$(range 11 15)" "start: head"
+expect_seqs "$ER_TMP/dflt.jsonl" "$(range 11 15)" "start by default"
+# `start` is where a destination begins, once: after a restart each goes on
+# from its cursor.
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_start_daemon
+publish 1
+for n in a early late dflt; do wait_cursor $n 16; done
+expect_seqs "$ER_TMP/early.jsonl" "$(range 1 16)" "start: earliest after a restart"
+expect_seqs "$ER_TMP/late.jsonl" "$(range 11 16)" "start: head after a restart"
+expect_seqs "$ER_TMP/dflt.jsonl" "$(range 11 16)" "start by default after a restart"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+rm -rf "$ER_TMP"
+ER_TMP=
+
+# ------------------------------------------------- dead_letter.forward_to
+er_tmpdir
+er_write_config "handlers:
+  t:
+    plugin: $so
+    endpoint: forward
+    dir: $ER_TMP
+    retry: { max_attempts: 2, initial: 10ms, jitter: 0 }
+  parked: { plugin: log, path: $ER_TMP/parked.jsonl }
+routes:
+  - match: \"*\"
+    to: [t]
+dead_letter:
+  forward_to: parked"
+er_start_daemon
+fail_seq=$(ctl publish --type TestFail) || fail "publish TestFail"
+publish 3
+retry_seq=$(ctl publish --type TestRetry) || fail "publish TestRetry"
+publish 3
+wait_cursor t 8
+for _ in $(seq 1 6000); do [ "$(field parked delivered)" = 2 ] && break; sleep 0.02; done
+expect_seqs "$ER_TMP/parked.jsonl" "$fail_seq $retry_seq" "forwarded dead letters"
+grep -q "^{\"seq\":$fail_seq,\"type\":\"TestFail\"," "$ER_TMP/parked.jsonl" || fail "forwarded TestFail"
+[ "$(field t dead_lettered)" = 2 ] && [ "$(field t delivered)" = 6 ] || fail "t: $(dest t)"
+[ "$(field parked dead_lettered)" = 0 ] && [ "$(field parked cursor)" = 8 ] || fail "parked: $(dest parked)"
+ctl dlq list --destination t | awk '$1 ~ /^[0-9]+$/ { print $2, $3, $4 }' > "$ER_TMP/dlq.out"
+[ "$(cat "$ER_TMP/dlq.out")" = "$fail_seq t failed
+$retry_seq t retries_exhausted" ] || fail "dlq list: $(cat "$ER_TMP/dlq.out")"
+ctl dlq list --destination parked | grep -qx 'no dead letters' || fail "parked has dead letters"
+
+# A dead letter sent back that fails again is parked again, not forwarded
+# again.
+touch "$ER_TMP/flaky"
+flaky_seq=$(ctl publish --type TestFlaky) || fail "publish TestFlaky"
+for _ in $(seq 1 6000); do [ "$(field parked delivered)" = 3 ] && break; sleep 0.02; done
+expect_seqs "$ER_TMP/parked.jsonl" "$fail_seq $retry_seq $flaky_seq" "forwarded TestFlaky"
+id=$(ctl dlq list --destination t | awk -v s="$flaky_seq" '$2 == s { print $1 }')
+[ -n "$id" ] || fail "no dead letter for seq $flaky_seq"
+ctl dlq retry "$id" >/dev/null || fail "dlq retry $id"
+for _ in $(seq 1 6000); do [ "$(field t dead_lettered)" = 4 ] && break; sleep 0.02; done
+[ "$(field t dead_lettered)" = 4 ] || fail "the retried TestFlaky was not parked again: $(dest t)"
+[ "$(ctl dlq list --destination t | awk -v s="$flaky_seq" '$2 == s' | wc -l)" = 1 ] ||
+    fail "TestFlaky: $(ctl dlq list --destination t)"
+sleep 0.2
+expect_seqs "$ER_TMP/parked.jsonl" "$fail_seq $retry_seq $flaky_seq" "a dead letter failing again"
+
+# Nor after a restart.
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_start_daemon
+last=$(ctl publish --type Plain) || fail "publish"
+wait_cursor t "$last"
+wait_cursor parked "$last"
+expect_seqs "$ER_TMP/parked.jsonl" "$fail_seq $retry_seq $flaky_seq" "forwarded, after a restart"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+echo "test_delivery: all checks passed"

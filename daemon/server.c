@@ -122,7 +122,10 @@ static void on_write(uv_write_t *req, int status)
     }
     if (c->reading_paused && !c->close_after_flush) {
         c->reading_paused = false;
+        if (c->partial_since_ms)
+            c->partial_since_ms = uv_now(c->srv->loop); /* its clock did not run while paused */
         uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+        arm_timer(c);
     }
     flush(c);
 }
@@ -639,6 +642,7 @@ static void process_input(er_conn_t *c)
         c->out.len + c->wbuf.len + c->framer.cap >= c->srv->cfg->limits.max_connection_memory / 2) {
         uv_read_stop((uv_stream_t *)&c->pipe);
         c->reading_paused = true;
+        arm_timer(c); /* the partial frame's clock stops */
     }
 }
 
@@ -756,6 +760,15 @@ static void conn_close(er_conn_t *c)
  */
 static void on_conn_timer(uv_timer_t *t);
 
+/* A partial frame's deadline runs only while the daemon reads the
+ * connection: not while the store made it wait, nor while the client's
+ * unread answers did (back-pressure), since the rest of the frame cannot
+ * arrive then. */
+static bool frame_clock_runs(const er_conn_t *c)
+{
+    return c->partial_since_ms != 0 && !c->store_paused && !c->reading_paused;
+}
+
 static void arm_timer(er_conn_t *c)
 {
     const er_config_t *cfg = c->srv->cfg;
@@ -765,7 +778,7 @@ static void arm_timer(er_conn_t *c)
         uv_timer_stop(&c->timer);
         return;
     }
-    if (c->partial_since_ms && !c->store_paused)
+    if (frame_clock_runs(c))
         due = c->partial_since_ms + cfg->limits.frame_timeout_ms;
     if (cfg->limits.idle_timeout_ms && c->last_read_ms + cfg->limits.idle_timeout_ms < due)
         due = c->last_read_ms + cfg->limits.idle_timeout_ms;
@@ -784,8 +797,7 @@ static void on_conn_timer(uv_timer_t *t)
     const er_config_t *cfg = c->srv->cfg;
     uint64_t now = uv_now(c->srv->loop);
 
-    if (c->partial_since_ms && !c->store_paused &&
-        now - c->partial_since_ms >= cfg->limits.frame_timeout_ms) {
+    if (frame_clock_runs(c) && now - c->partial_since_ms >= cfg->limits.frame_timeout_ms) {
         protocol_error(
             c, "protocol", "incomplete frame: %zu of %zu bytes received in %llu ms (frame_timeout)",
             er__framer_partial(&c->framer), er__framer_expected(&c->framer) + ER_FRAME_HDR,

@@ -1043,6 +1043,13 @@ START_TEST(client_never_reads_its_acks)
         if (pfd.revents & POLLIN) {
             read_answer(fd, a, 5000);
             ck_assert_int_eq(a->kind, 1);
+            if (a->m.op == ER_OP_NACK) {
+                er_nack_t nack;
+                er_error_t err;
+                ck_assert_int_eq(er__nack_decode(&a->m, &nack, &err), 0);
+                ck_abort_msg("request %u answered NACK %s: %s", a->m.req, nack.code,
+                             nack.message);
+            }
             ck_assert_uint_eq(a->m.op, ER_OP_ACK);
             ck_assert_uint_eq(a->m.req, (uint32_t)(acked + 1));
             acked++;

@@ -114,6 +114,7 @@ struct er_dest_s {
 static void attempt(delivery_t *dl);
 static void pump(er_dest_t *dst);
 static void check_drained(er_dispatch_t *d);
+static void on_drain_timeout(uv_timer_t *t);
 static void arm(er_dispatch_t *d);
 static void flush_cursor(er_dest_t *dst);
 
@@ -1238,11 +1239,16 @@ static void stop_instances(er_dispatch_t *d)
         all_stopped(d);
 }
 
-/* Still waiting for something before the instances can stop? */
+/* Still waiting for something before the instances can stop? Store
+ * requests hold destinations, so they are always waited for (they end
+ * soon: a read stops at its next chunk); deliveries only until the drain
+ * is cut short. */
 static bool busy(const er_dispatch_t *d)
 {
     if (d->reads > 0 || d->store_ops > 0)
         return true;
+    if (d->hurry != NULL)
+        return false;
     for (size_t i = 0; i < d->ndest; i++) {
         const er_dest_t *dst = &d->dests[i];
         if (dst->inflight > 0)
@@ -1257,43 +1263,40 @@ static bool busy(const er_dispatch_t *d)
 
 static void check_drained(er_dispatch_t *d)
 {
-    if (!uv_is_active((uv_handle_t *)&d->drain_timer))
-        return; /* not waiting (already stopping the instances) */
-    if (!busy(d))
-        stop_instances(d);
+    uint64_t inflight = 0;
+
+    if (!uv_is_active((uv_handle_t *)&d->drain_timer) || busy(d))
+        return; /* not waiting (already stopping the instances), or not yet */
+    if (d->hurry != NULL) {
+        for (size_t i = 0; i < d->ndest; i++)
+            inflight += d->dests[i].inflight;
+        er_log(ER_LOG_WARN, COMPONENT, "%s with %llu deliveries in flight: stopping the handlers",
+               d->hurry, (unsigned long long)inflight);
+    }
+    stop_instances(d);
 }
 
 /* Stop waiting for deliveries (why: "shutdown_timeout reached", ...). */
 static void stop_waiting(er_dispatch_t *d, const char *why)
 {
-    size_t i;
-    uint64_t inflight = 0;
-
-    for (i = 0; i < d->ndest; i++)
-        inflight += d->dests[i].inflight;
-    er_log(ER_LOG_WARN, COMPONENT, "%s with %llu deliveries in flight: stopping the handlers", why,
-           (unsigned long long)inflight);
-    stop_instances(d);
+    if (d->hurry == NULL)
+        d->hurry = why;
+    /* The timer stays active while store requests end: check_drained
+     * stops the instances then. */
+    uv_timer_start(&d->drain_timer, on_drain_timeout, 3600 * 1000, 0);
+    check_drained(d);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
 {
-    er_dispatch_t *d = t->data;
-
-    if (d->reads > 0 || d->store_ops > 0) {
-        /* Store requests hold destinations: they end soon (reads stop at
-         * their next chunk). */
-        uv_timer_start(&d->drain_timer, on_drain_timeout, 10, 0);
-        return;
-    }
-    stop_waiting(d, "shutdown_timeout reached");
+    stop_waiting(t->data, "shutdown_timeout reached");
 }
 
 void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done)
 {
     if (d->stopping) {
         /* Asked again (a second signal): stop waiting for deliveries. */
-        if (uv_is_active((uv_handle_t *)&d->drain_timer) && d->reads == 0 && d->store_ops == 0)
+        if (uv_is_active((uv_handle_t *)&d->drain_timer))
             stop_waiting(d, "asked again");
         return;
     }

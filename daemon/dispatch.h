@@ -85,6 +85,7 @@ struct er_dispatch_s {
     er_dispatch_ready_cb ready;
     bool ready_called;
     bool stopping;
+    const char *hurry; /* why the drain was cut short, or NULL */
     size_t stops_pending;
     er_dispatch_done_cb done;
     uv_timer_t drain_timer;

@@ -26,6 +26,7 @@
 #include "plugin.h"
 #include "store.h"
 #include "track.h"
+#include "workers.h"
 
 #define COMPONENT "dispatch"
 
@@ -75,6 +76,7 @@ struct delivery_s {
     bool waiting;    /* the timer is the delay before the next attempt */
     bool timing;     /* the timer is the pending attempt's deadline */
     uv_timer_t timer;
+    er_work_t work;          /* a blocking handler's attempt, on its workers */
     delivery_t *prev, *next; /* the destination's active deliveries, or the free list */
 };
 
@@ -87,7 +89,10 @@ struct er_dest_s {
     void *instance;
     bool created, started, stopped, paused;
     bool positioned; /* knows where it resumes (cursors read) */
-    bool pumping;    /* in pump(): a delivery finishing inside it does not recurse */
+    bool blocking;   /* handle() runs on the pool's threads (ER_PLUGIN_BLOCKING) */
+    bool pool_running;
+    er_workers_t pool;
+    bool pumping; /* in pump(): a delivery finishing inside it does not recurse */
     const char *const *types;
 
     er_track_t track;
@@ -441,8 +446,9 @@ static void on_deadline(delivery_t *dl)
                    "seq %llu (%.*s): no answer after %llu ms (timeout)%s",
                    (unsigned long long)ev->seq, (int)ev->type.len, ev->type.ptr,
                    (unsigned long long)dst->conf->timeout_ms,
-                   dst->ops.cancel ? ": cancelling" : "; the plugin cannot cancel, still waiting");
-    if (dst->ops.cancel)
+                   dst->ops.cancel && !dst->blocking ? ": cancelling"
+                                                     : "; the plugin cannot cancel, still waiting");
+    if (dst->ops.cancel && !dst->blocking)
         dst->ops.cancel(dst->instance, &dl->token); /* may complete dl at once */
 }
 
@@ -563,6 +569,39 @@ static void on_complete(er_token_t *t, er_status_t status, size_t n, const er_st
     finish(dl, (int)status);
 }
 
+/* A blocking handler's attempt, on one of its worker threads. */
+static int run_blocking(er_work_t *w)
+{
+    delivery_t *dl = (delivery_t *)((char *)w - offsetof(delivery_t, work));
+    er_dest_t *dst = dl->dest;
+
+    return dst->ops.handle(dst->instance, dl->ev, &dl->token);
+}
+
+/* Back on the loop with its answer (a final status), or handed back
+ * unrun by a stopping pool. */
+static void blocking_done(er_work_t *w, int result, bool cancelled)
+{
+    delivery_t *dl = (delivery_t *)((char *)w - offsetof(delivery_t, work));
+    er_dest_t *dst = dl->dest;
+
+    if (cancelled) {
+        if (dl->timing) {
+            uv_timer_stop(&dl->timer);
+            dl->timing = false;
+        }
+        dst->gave_up++;
+        release(dl, false); /* delivered after the next start */
+        return;
+    }
+    if (result == ER_PENDING) {
+        er_log_limited(ER_LOG_WARN, dst->ctx->component,
+                       "plugin bug: a blocking handler returned ER_PENDING: treated as RETRY");
+        result = ER_RETRY;
+    }
+    finish(dl, result);
+}
+
 static void attempt(delivery_t *dl)
 {
     er_dest_t *dst = dl->dest;
@@ -571,6 +610,19 @@ static void attempt(delivery_t *dl)
     dl->attempts++;
     er__token_clear(&dl->token); /* what a previous attempt left */
     er__token_init(&dl->token, on_complete, dl, dst->ctx);
+    if (dst->blocking) {
+        /* On the handler's own threads; its final status comes back
+         * through blocking_done(). It cannot be cancelled: past its
+         * timeout it is only logged. */
+        if (dst->conf->timeout_ms > 0) {
+            dl->timing = true;
+            uv_timer_start(&dl->timer, on_timer, dst->conf->timeout_ms, 0);
+        }
+        dl->work.run = run_blocking;
+        dl->work.done = blocking_done;
+        er__workers_submit(&dst->pool, &dl->work);
+        return;
+    }
     er__token_begin(&dl->token);
     rc = dst->ops.handle(dst->instance, dl->ev, &dl->token);
     /* Pending and not completed from inside handle(): the deadline runs
@@ -1093,12 +1145,27 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
             break;
         }
         dst->started = true;
+        if (hc->lib->desc->flags & ER_PLUGIN_BLOCKING) {
+            dst->blocking = true;
+            if ((rc = er__workers_start(&dst->pool, loop, hc->concurrency)) != 0) {
+                snprintf(err, cap, "handlers.%s: cannot start %llu worker threads: %s", hc->name,
+                         (unsigned long long)hc->concurrency, er_strerror(rc));
+                break;
+            }
+            dst->pool_running = true;
+        }
         if (hc->subscribe && dst->ops.types)
             dst->types = dst->ops.types(dst->instance);
         declared[i] = dst->types;
-        er_log(ER_LOG_INFO, dst->ctx->component, "started (plugin %s %s, window %llu)",
-               hc->lib->desc->name, hc->lib->desc->version ? hc->lib->desc->version : "",
-               (unsigned long long)hc->window);
+        if (dst->blocking)
+            er_log(ER_LOG_INFO, dst->ctx->component,
+                   "started (plugin %s %s, window %llu, blocking: %llu worker threads)",
+                   hc->lib->desc->name, hc->lib->desc->version ? hc->lib->desc->version : "",
+                   (unsigned long long)hc->window, (unsigned long long)hc->concurrency);
+        else
+            er_log(ER_LOG_INFO, dst->ctx->component, "started (plugin %s %s, window %llu)",
+                   hc->lib->desc->name, hc->lib->desc->version ? hc->lib->desc->version : "",
+                   (unsigned long long)hc->window);
     }
     if (rc == 0) {
         rc = er__router_build(cfg, declared, &d->router);
@@ -1201,6 +1268,17 @@ static void on_stopped(void *arg)
         all_stopped(d);
 }
 
+/* A blocking handler's threads are gone (what they were running came
+ * back): stop its plugin. */
+static void on_pool_stopped(er_workers_t *w, void *arg)
+{
+    er_dest_t *dst = arg;
+
+    (void)w;
+    dst->pool_running = false;
+    dst->ops.stop(dst->instance, on_stopped, dst);
+}
+
 /* Every delivery finished (or the drain time is up): stop the instances. */
 static void stop_instances(er_dispatch_t *d)
 {
@@ -1231,7 +1309,10 @@ static void stop_instances(er_dispatch_t *d)
         er_dest_t *dst = &d->dests[i];
         if (dst->started) {
             dst->started = false;
-            dst->ops.stop(dst->instance, on_stopped, dst);
+            if (dst->pool_running)
+                er__workers_stop(&dst->pool, on_pool_stopped, dst); /* then the plugin */
+            else
+                dst->ops.stop(dst->instance, on_stopped, dst);
         }
     }
     /* The extra count keeps a synchronous done() from finishing early. */

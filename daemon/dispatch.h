@@ -23,7 +23,10 @@
  * the first matching route's retry override, else the destination's — up
  * to retry.max_attempts, then dead-letters it (reason "retries_exhausted");
  * FAIL dead-letters it at once (reason "failed"): a record in the store.
- * An event in retry holds its window slot (head-of-line).
+ * An event in retry holds its window slot (head-of-line). A handler flagged
+ * ER_PLUGIN_BLOCKING has handle() called on its own worker threads
+ * (`concurrency` of them, workers.h), never on the loop or libuv's pool;
+ * its answer comes back to the loop like any completion.
  *
  * Operators pause and resume a destination, move its cursor, and send dead
  * letters back to their destination or drop them; dead_letter.forward_to

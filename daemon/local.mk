@@ -12,6 +12,8 @@ daemon_liberd_la_SOURCES = \
 	daemon/host.c daemon/host.h \
 	daemon/router.c daemon/router.h \
 	daemon/track.c daemon/track.h \
+	daemon/workers.c daemon/workers.h \
+	lib/mailbox.c lib/mailbox.h \
 	daemon/dispatch.c daemon/dispatch.h \
 	daemon/admin.c daemon/admin.h
 daemon_liberd_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS)

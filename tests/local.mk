@@ -38,6 +38,7 @@ UNIT_TESTS = \
 	tests/unit/check_router \
 	tests/unit/check_dedupe \
 	tests/unit/check_track \
+	tests/unit/check_workers \
 	tests/unit/check_dispatch \
 	tests/unit/check_client
 check_PROGRAMS += $(UNIT_TESTS)
@@ -82,6 +83,10 @@ tests_unit_check_router_LDADD = $(DAEMON_UNIT_LDADD) $(JANSSON_LIBS)
 tests_unit_check_track_SOURCES = tests/unit/check_track.c
 tests_unit_check_track_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
 tests_unit_check_track_LDADD = $(DAEMON_UNIT_LDADD)
+
+tests_unit_check_workers_SOURCES = tests/unit/check_workers.c
+tests_unit_check_workers_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon -I$(top_srcdir)/lib
+tests_unit_check_workers_LDADD = $(DAEMON_UNIT_LDADD)
 
 tests_unit_check_dedupe_SOURCES = tests/unit/check_dedupe.c
 tests_unit_check_dedupe_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
@@ -170,6 +175,7 @@ INTEGRATION_SH = \
 	tests/integration/test_routing.sh \
 	tests/integration/test_dispatch.sh \
 	tests/integration/test_delivery.sh \
+	tests/integration/test_blocking.sh \
 	tests/integration/test_man.sh
 # The sample handler built out of tree against a staged `make install`.
 INTEGRATION_SH += tests/integration/test_example.sh

@@ -8,3 +8,11 @@ tests_plugins_test_handler_la_SOURCES = tests/plugins/test_handler.c
 tests_plugins_test_handler_la_CFLAGS = $(AM_CFLAGS)
 tests_plugins_test_handler_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
 	-export-symbols-regex '^er_plugin_entry$$'
+
+# test_blocking.so: a blocking handler (ER_PLUGIN_BLOCKING) that sleeps on
+# request, for the worker-thread tests.
+noinst_LTLIBRARIES += tests/plugins/test_blocking.la
+tests_plugins_test_blocking_la_SOURCES = tests/plugins/test_blocking.c
+tests_plugins_test_blocking_la_CFLAGS = $(AM_CFLAGS)
+tests_plugins_test_blocking_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
+	-export-symbols-regex '^er_plugin_entry$$'

@@ -90,8 +90,13 @@ struct er_dest_s {
     bool created, started, stopped, paused;
     bool positioned; /* knows where it resumes (cursors read) */
     bool blocking;   /* handle() runs on the pool's threads (ER_PLUGIN_BLOCKING) */
-    bool pool_running;
-    er_workers_t pool;
+    er_workers_t *pool;
+    /* Removed or replaced by a reload: finishing its deliveries, then
+     * stopped; `successor` (a replacement) resumes at its cursor. */
+    bool retiring, instance_stopping, instance_stopped;
+    er_dest_t *successor, *next_retiring;
+    uv_timer_t *retire_timer;
+    bool dead;    /* freed but for cursor writes in flight */
     bool pumping; /* in pump(): a delivery finishing inside it does not recurse */
     const char *const *types;
 
@@ -122,6 +127,10 @@ static void check_drained(er_dispatch_t *d);
 static void on_drain_timeout(uv_timer_t *t);
 static void arm(er_dispatch_t *d);
 static void flush_cursor(er_dest_t *dst);
+static void maybe_retired(er_dest_t *dst);
+static void dest_put(er_dest_t *dst);
+static void delete_cursor(er_dest_t *dst);
+static void retire(er_dest_t *dst, er_dest_t *successor);
 
 /* -------------------------------------------------------------- rings */
 
@@ -282,7 +291,7 @@ static void cache_evict(er_dispatch_t *d)
     if (c->count == 0)
         return;
     for (i = 0; i < d->ndest; i++) {
-        const er_dest_t *dst = &d->dests[i];
+        const er_dest_t *dst = d->dests[i];
         if (dst->started && dst->positioned && cache_need(dst) < need)
             need = cache_need(dst);
     }
@@ -401,6 +410,8 @@ static void release(delivery_t *dl, bool done)
     dst->free_list = dl;
     dst->inflight--;
     pump(dst);
+    if (dst->retiring)
+        maybe_retired(dst);
     if (dst->d->stopping)
         check_drained(dst->d);
 }
@@ -484,8 +495,8 @@ static void dead_letter(delivery_t *dl, const char *reason)
     dst->dead_lettered++;
     /* A dead letter sent back and failing again was forwarded the first
      * time; one forwarded and failing is the forward destination's own. */
-    if (d->forward >= 0 && (size_t)d->forward != dst->index && !dl->side) {
-        er_dest_t *to = &d->dests[d->forward];
+    if (d->forward != NULL && d->forward != dst && !dl->side) {
+        er_dest_t *to = d->forward;
         if (ring_push(&to->side, er__ev_ref(dl->ev), 0, -1, true) != 0) {
             er__ev_unref(dl->ev);
             er_log_limited(ER_LOG_ERROR, COMPONENT,
@@ -620,7 +631,7 @@ static void attempt(delivery_t *dl)
         }
         dl->work.run = run_blocking;
         dl->work.done = blocking_done;
-        er__workers_submit(&dst->pool, &dl->work);
+        er__workers_submit(dst->pool, &dl->work);
         return;
     }
     er__token_begin(&dl->token);
@@ -754,11 +765,11 @@ void er__dispatch_committed(void *arg)
     er_dispatch_t *d = arg;
 
     for (size_t i = 0; i < d->ndest; i++) {
-        if (d->dests[i].wait_commit) {
-            d->dests[i].wait_commit = false;
-            pump(&d->dests[i]);
+        if (d->dests[i]->wait_commit) {
+            d->dests[i]->wait_commit = false;
+            pump(d->dests[i]);
         }
-        flush_cursor(&d->dests[i]); /* it may have waited for the store */
+        flush_cursor(d->dests[i]); /* it may have waited for the store */
     }
 }
 
@@ -795,7 +806,8 @@ static void pump(er_dest_t *dst)
 {
     er_dispatch_t *d = dst->d;
 
-    if (!dst->started || dst->stopped || dst->paused || !dst->positioned || dst->pumping)
+    if (!dst->started || dst->stopped || dst->paused || !dst->positioned || dst->pumping ||
+        dst->retiring)
         return;
     /* A handler that answers at once finishes inside begin(), and its
      * release() calls pump() again: the loop below goes on instead, so
@@ -862,7 +874,7 @@ void er__dispatch_event(er_dispatch_t *d, er_ev_t *obj)
     if (ev->seq > d->head)
         d->head = ev->seq;
     for (i = 0; i < d->ndest; i++)
-        pump(&d->dests[i]);
+        pump(d->dests[i]);
     cache_evict(d);
     if (d->cache.count > 0)
         arm(d);
@@ -881,9 +893,10 @@ static uint64_t cursor_of(const er_dest_t *dst)
 }
 
 typedef struct cursor_write_s {
-    er_dispatch_t *d;
-    size_t index;
+    er_dest_t *dst; /* kept until its writes complete (dest_put) */
+    char name[80];
     uint64_t seq;
+    bool delete; /* a removed destination's cursor is deleted */
     /* An operator's cursor set: answered once written. */
     er_dispatch_reply_cb done;
     void *arg;
@@ -893,16 +906,19 @@ typedef struct cursor_write_s {
 static void on_cursor_written(void *arg, int err, const char *message)
 {
     cursor_write_t *w = arg;
-    er_dispatch_t *d = w->d;
-    const char *name = d->cfg->handlers[w->index].name;
+    er_dest_t *dst = w->dst;
+    er_dispatch_t *d = dst->d;
+    const char *name = w->name;
 
     d->writes--;
+    dst->writing--;
     if (err != 0)
-        er_log_limited(ER_LOG_ERROR, COMPONENT, "%s: cursor %llu not written: %s", name,
-                       (unsigned long long)w->seq, message);
-    if (d->dests != NULL && !d->dests[w->index].stopped) {
-        er_dest_t *dst = &d->dests[w->index];
-        dst->writing--;
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "%s: cursor %llu not %s: %s", name,
+                       (unsigned long long)w->seq, w->delete ? "deleted" : "written", message);
+    else if (w->delete)
+        er_log(ER_LOG_INFO, COMPONENT, "%s: removed; its cursor (%llu) is deleted", name,
+               (unsigned long long)w->seq);
+    if (!dst->stopped) {
         if (err == 0) {
             dst->persisted = w->seq;
         } else {
@@ -922,6 +938,7 @@ static void on_cursor_written(void *arg, int err, const char *message)
             w->done(w->arg, "unavailable", NULL, err != 0 ? message : "out of memory");
     }
     free(w);
+    dest_put(dst);
 }
 
 /* Write dst's cursor (seq); w carries an operator's reply, or is NULL. */
@@ -932,12 +949,14 @@ static void write_cursor(er_dest_t *dst, uint64_t seq, cursor_write_t *w)
 
     if (w == NULL && (w = calloc(1, sizeof(*w))) == NULL)
         return; /* tried again at the next flush */
-    w->d = d;
-    w->index = dst->index;
+    w->dst = dst;
+    snprintf(w->name, sizeof(w->name), "%s", dst->conf->name);
     w->seq = seq;
     dst->writing++;
     d->writes++;
-    if ((rc = er__store_cursor_set(d->store, dst->conf->name, seq, on_cursor_written, w)) != 0)
+    rc = w->delete ? er__store_cursor_delete(d->store, w->name, on_cursor_written, w)
+                   : er__store_cursor_set(d->store, w->name, seq, on_cursor_written, w);
+    if (rc != 0)
         on_cursor_written(w, rc, er_strerror(rc));
 }
 
@@ -966,7 +985,7 @@ static void on_tick(uv_timer_t *t)
         return;
     cache_evict(d);
     for (i = 0; i < d->ndest; i++) {
-        er_dest_t *dst = &d->dests[i];
+        er_dest_t *dst = d->dests[i];
         if (dst->read_retry_at != 0) {
             if (uv_now(d->loop) >= dst->read_retry_at) {
                 dst->read_retry_at = 0;
@@ -999,8 +1018,8 @@ static void arm(er_dispatch_t *d)
 static er_dest_t *find_dest(er_dispatch_t *d, const char *name)
 {
     for (size_t i = 0; i < d->ndest; i++)
-        if (strcmp(d->dests[i].conf->name, name) == 0)
-            return &d->dests[i];
+        if (strcmp(d->dests[i]->conf->name, name) == 0)
+            return d->dests[i];
     return NULL;
 }
 
@@ -1053,7 +1072,7 @@ static void on_cursors_listed(void *arg, int err, const char *message)
         return;
     }
     for (i = 0; i < d->ndest; i++) {
-        er_dest_t *dst = &d->dests[i];
+        er_dest_t *dst = d->dests[i];
         if (!dst->positioned) {
             uint64_t c = d->head;
             if (dst->conf->start == ER_START_EARLIEST)
@@ -1070,17 +1089,123 @@ static void on_cursors_listed(void *arg, int err, const char *message)
         }
     }
     for (i = 0; i < d->ndest; i++) {
-        pump(&d->dests[i]);
-        flush_cursor(&d->dests[i]); /* a new destination's, at once */
+        pump(d->dests[i]);
+        flush_cursor(d->dests[i]); /* a new destination's, at once */
     }
     d->ready_called = true;
     d->ready(d, 0, NULL);
 }
 
+/* A new destination: its instance created and started (and its worker
+ * threads, for a blocking handler). NULL with err when that failed (what
+ * was started is being stopped: dest_discard). */
+static void dest_discard(er_dest_t *dst);
+
+static er_dest_t *dest_new(er_dispatch_t *d, const er_handler_conf_t *hc, char *err, size_t cap)
+{
+    er_dest_t *dst = calloc(1, sizeof(*dst));
+    size_t n;
+    int rc;
+
+    if (dst == NULL || er__track_init(&dst->track, 1) != 0) {
+        free(dst);
+        snprintf(err, cap, "handlers.%s: out of memory", hc->name);
+        return NULL;
+    }
+    dst->d = d;
+    dst->conf = hc;
+    dst->ctx = er__plugin_ctx_new(hc->name, hc->lib, hc->options, dst);
+    if (dst->ctx == NULL) {
+        snprintf(err, cap, "handlers.%s: out of memory", hc->name);
+        dest_discard(dst);
+        return NULL;
+    }
+    n = hc->lib->ops_size < sizeof(dst->ops) ? hc->lib->ops_size : sizeof(dst->ops);
+    memcpy(&dst->ops, hc->lib->ops, n);
+    if ((rc = dst->ops.create(er__host(), dst->ctx, hc->options, &dst->instance)) != 0) {
+        snprintf(err, cap, "handlers.%s: plugin %s: create failed: %s", hc->name, hc->lib->path,
+                 er_strerror(rc));
+        dest_discard(dst);
+        return NULL;
+    }
+    dst->created = true;
+    dst->ctx->instance = dst->instance;
+    if ((rc = dst->ops.start(dst->instance)) != 0) {
+        snprintf(err, cap, "handlers.%s: plugin %s: start failed: %s", hc->name, hc->lib->path,
+                 er_strerror(rc));
+        dest_discard(dst);
+        return NULL;
+    }
+    dst->started = true;
+    if (hc->lib->desc->flags & ER_PLUGIN_BLOCKING) {
+        dst->blocking = true;
+        if ((dst->pool = er__workers_start(d->loop, hc->concurrency, &rc)) == NULL) {
+            snprintf(err, cap, "handlers.%s: cannot start %llu worker threads: %s", hc->name,
+                     (unsigned long long)hc->concurrency, er_strerror(rc));
+            dest_discard(dst);
+            return NULL;
+        }
+    }
+    if (hc->subscribe && dst->ops.types)
+        dst->types = dst->ops.types(dst->instance);
+    if (dst->blocking)
+        er_log(ER_LOG_INFO, dst->ctx->component,
+               "started (plugin %s %s, window %llu, blocking: %llu worker threads)",
+               hc->lib->desc->name, hc->lib->desc->version ? hc->lib->desc->version : "",
+               (unsigned long long)hc->window, (unsigned long long)hc->concurrency);
+    else
+        er_log(ER_LOG_INFO, dst->ctx->component, "started (plugin %s %s, window %llu)",
+               hc->lib->desc->name, hc->lib->desc->version ? hc->lib->desc->version : "",
+               (unsigned long long)hc->window);
+    return dst;
+}
+
+/* The routing table for cfg over dests (their declared types), and the
+ * scratch bitset. Returns 0 or a negative errno (nothing changed). */
+static int build_routes(er_dispatch_t *d, const er_config_t *cfg, er_dest_t **dests, size_t n,
+                        er_router_t **router, uint64_t **bits)
+{
+    const char *const **declared = calloc(n + 1, sizeof(*declared));
+    size_t i;
+    int rc;
+
+    if (declared == NULL)
+        return -ENOMEM;
+    for (i = 0; i < n; i++)
+        declared[i] = dests[i]->types;
+    rc = er__router_build(cfg, declared, router);
+    free(declared);
+    if (rc != 0)
+        return rc;
+    if ((*bits = calloc(er__router_words(*router) + 1, sizeof(**bits))) == NULL) {
+        er__router_free(*router);
+        *router = NULL;
+        return -ENOMEM;
+    }
+    (void)d;
+    return 0;
+}
+
+/* Install a routing table (the cache, routed by the old one, is emptied:
+ * destinations read what they still need from the store). */
+static void set_routes(er_dispatch_t *d, er_router_t *router, uint64_t *bits)
+{
+    cache_clear(&d->cache);
+    free(d->cache.e);
+    free(d->cache.bits);
+    memset(&d->cache, 0, sizeof(d->cache));
+    er__router_free(d->router);
+    free(d->bits);
+    d->router = router;
+    d->bits = bits;
+    d->cache.words = er__router_words(router) ? er__router_words(router) : 1;
+}
+
 int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg,
                        struct er_store_s *store, er_dispatch_ready_cb ready, char *err, size_t cap)
 {
-    const char *const **declared = NULL;
+    er_router_t *router = NULL;
+    uint64_t *bits = NULL;
     size_t i;
     int rc = 0;
 
@@ -1089,8 +1214,6 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
     d->cfg = cfg;
     d->store = store;
     d->ready = ready;
-    d->forward = -1;
-    d->ndest = cfg->nhandlers;
     d->head = store->next_seq - 1;
     uv_timer_init(loop, &d->drain_timer);
     d->drain_timer.data = d;
@@ -1098,90 +1221,26 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
     d->tick.data = d;
     uv_idle_init(loop, &d->unload_idle);
     d->unload_idle.data = d;
-    if (d->ndest > 0) {
-        d->dests = calloc(d->ndest, sizeof(*d->dests));
-        declared = calloc(d->ndest, sizeof(*declared));
-        if (d->dests == NULL || declared == NULL) {
-            snprintf(err, cap, "out of memory");
-            free(declared);
-            return -ENOMEM;
-        }
+    if ((d->dests = calloc(cfg->nhandlers + 1, sizeof(*d->dests))) == NULL) {
+        snprintf(err, cap, "out of memory");
+        return -ENOMEM;
     }
-    for (i = 0; i < d->ndest; i++) {
-        er_dest_t *dst = &d->dests[i];
-        const er_handler_conf_t *hc = &cfg->handlers[i];
-        size_t n;
-
-        dst->d = d;
-        dst->index = i;
-        dst->conf = hc;
-        if (er__track_init(&dst->track, 1) != 0) {
-            snprintf(err, cap, "out of memory");
-            rc = -ENOMEM;
+    for (i = 0; i < cfg->nhandlers; i++) {
+        if ((d->dests[i] = dest_new(d, &cfg->handlers[i], err, cap)) == NULL) {
+            rc = -EINVAL;
             break;
         }
-        if (cfg->dead_letter_to && strcmp(cfg->dead_letter_to, hc->name) == 0)
-            d->forward = (long)i;
-        dst->ctx = er__plugin_ctx_new(hc->name, hc->lib, hc->options, dst);
-        if (dst->ctx == NULL) {
-            snprintf(err, cap, "handlers.%s: out of memory", hc->name);
-            rc = -ENOMEM;
-            break;
-        }
-        n = hc->lib->ops_size < sizeof(dst->ops) ? hc->lib->ops_size : sizeof(dst->ops);
-        memcpy(&dst->ops, hc->lib->ops, n);
-        rc = dst->ops.create(er__host(), dst->ctx, hc->options, &dst->instance);
-        if (rc != 0) {
-            snprintf(err, cap, "handlers.%s: plugin %s: create failed: %s", hc->name, hc->lib->path,
-                     er_strerror(rc));
-            break;
-        }
-        dst->created = true;
-        dst->ctx->instance = dst->instance;
-        rc = dst->ops.start(dst->instance);
-        if (rc != 0) {
-            snprintf(err, cap, "handlers.%s: plugin %s: start failed: %s", hc->name, hc->lib->path,
-                     er_strerror(rc));
-            break;
-        }
-        dst->started = true;
-        if (hc->lib->desc->flags & ER_PLUGIN_BLOCKING) {
-            dst->blocking = true;
-            if ((rc = er__workers_start(&dst->pool, loop, hc->concurrency)) != 0) {
-                snprintf(err, cap, "handlers.%s: cannot start %llu worker threads: %s", hc->name,
-                         (unsigned long long)hc->concurrency, er_strerror(rc));
-                break;
-            }
-            dst->pool_running = true;
-        }
-        if (hc->subscribe && dst->ops.types)
-            dst->types = dst->ops.types(dst->instance);
-        declared[i] = dst->types;
-        if (dst->blocking)
-            er_log(ER_LOG_INFO, dst->ctx->component,
-                   "started (plugin %s %s, window %llu, blocking: %llu worker threads)",
-                   hc->lib->desc->name, hc->lib->desc->version ? hc->lib->desc->version : "",
-                   (unsigned long long)hc->window, (unsigned long long)hc->concurrency);
-        else
-            er_log(ER_LOG_INFO, dst->ctx->component, "started (plugin %s %s, window %llu)",
-                   hc->lib->desc->name, hc->lib->desc->version ? hc->lib->desc->version : "",
-                   (unsigned long long)hc->window);
+        d->dests[i]->index = i;
+        d->ndest++;
     }
     if (rc == 0) {
-        rc = er__router_build(cfg, declared, &d->router);
-        if (rc == 0) {
-            d->cache.words = er__router_words(d->router);
-            if (d->cache.words == 0)
-                d->cache.words = 1;
-            d->bits = calloc(d->cache.words + 1, sizeof(*d->bits));
-            if (d->bits == NULL)
-                rc = -ENOMEM;
-        }
-        if (rc != 0)
+        if ((rc = build_routes(d, cfg, d->dests, d->ndest, &router, &bits)) != 0)
             snprintf(err, cap, "routing table: %s", er_strerror(rc));
+        else
+            set_routes(d, router, bits);
     }
-    free(declared);
     if (rc == 0) {
+        d->forward = cfg->dead_letter_to ? find_dest(d, cfg->dead_letter_to) : NULL;
         rc = er__store_cursor_list(store, on_cursor_row, d, on_cursors_listed, d);
         if (rc != 0)
             snprintf(err, cap, "reading the destinations' cursors: %s", er_strerror(rc));
@@ -1189,6 +1248,152 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
             d->store_ops++;
     }
     return rc;
+}
+
+/* ------------------------------------------------------------ reload */
+
+static size_t dest_slot(er_dest_t **v, size_t n, const er_dest_t *dst)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == dst)
+            return i;
+    return n;
+}
+
+int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summary, char *err,
+                        size_t cap)
+{
+    size_t n = ncfg->nhandlers, i;
+    er_dest_t **nd = calloc(n + 1, sizeof(*nd));
+    bool *fresh = calloc(n + 1, sizeof(*fresh));
+    er_router_t *router = NULL;
+    uint64_t *bits = NULL;
+    unsigned kept = 0, changed = 0, added = 0, removed = 0;
+    int rc = 0;
+
+    *summary = NULL;
+    if (nd == NULL || fresh == NULL) {
+        free(nd);
+        free(fresh);
+        snprintf(err, cap, "out of memory");
+        return -ENOMEM;
+    }
+    if (d->stopping) {
+        free(nd);
+        free(fresh);
+        snprintf(err, cap, "the daemon is shutting down");
+        return -ESHUTDOWN;
+    }
+    /* Every new or changed destination is created and started before
+     * anything changes: if one fails, the running configuration stays. */
+    for (i = 0; i < n && rc == 0; i++) {
+        const er_handler_conf_t *hc = &ncfg->handlers[i];
+        er_dest_t *old = find_dest(d, hc->name);
+        if (old && old->conf->fingerprint && hc->fingerprint &&
+            strcmp(old->conf->fingerprint, hc->fingerprint) == 0) {
+            nd[i] = old;
+            kept++;
+            continue;
+        }
+        if ((nd[i] = dest_new(d, hc, err, cap)) == NULL) {
+            rc = -EINVAL;
+            break;
+        }
+        fresh[i] = true;
+        if (old)
+            changed++;
+        else
+            added++;
+    }
+    if (rc == 0 && (rc = build_routes(d, ncfg, nd, n, &router, &bits)) != 0)
+        snprintf(err, cap, "routing table: %s", er_strerror(rc));
+    if (rc != 0) {
+        for (i = 0; i < n; i++)
+            if (fresh[i] && nd[i] != NULL)
+                dest_discard(nd[i]);
+        free(nd);
+        free(fresh);
+        return rc;
+    }
+    /* Commit, between two events. Removed and replaced destinations
+     * finish what they have in flight, then stop. */
+    for (i = 0; i < d->ndest; i++) {
+        er_dest_t *old = d->dests[i], *succ = NULL;
+        size_t j;
+        if (dest_slot(nd, n, old) < n)
+            continue;
+        for (j = 0; j < n; j++)
+            if (fresh[j] && strcmp(nd[j]->conf->name, old->conf->name) == 0)
+                succ = nd[j];
+        if (succ == NULL) {
+            removed++;
+            er_log(ER_LOG_NOTICE, old->ctx->component,
+                   "removed by the reload: finishing %u deliveries in flight", old->inflight);
+        } else {
+            er_log(ER_LOG_NOTICE, old->ctx->component,
+                   "changed by the reload: finishing %u deliveries in flight, then the new "
+                   "instance resumes after its cursor",
+                   old->inflight);
+        }
+        retire(old, succ);
+    }
+    for (i = 0; i < n; i++) {
+        er_dest_t *dst = nd[i];
+        dst->index = i;
+        if (fresh[i] && find_dest(d, dst->conf->name) == NULL) {
+            /* New: starts where `start` says. */
+            uint64_t c = d->head;
+            if (dst->conf->start == ER_START_EARLIEST)
+                c = d->store->head.first_seq > 0 ? d->store->head.first_seq - 1 : 0;
+            er__track_reset(&dst->track, c + 1);
+            dst->read_seen = c + 1;
+            dst->positioned = true;
+            er_log(ER_LOG_INFO, dst->ctx->component,
+                   "added by the reload: starts at %s (after seq %llu)",
+                   dst->conf->start == ER_START_EARLIEST ? "the earliest stored event" : "the head",
+                   (unsigned long long)c);
+        } else if (!fresh[i]) {
+            /* Kept: what it read ahead was routed by the old table. */
+            ring_clear(&dst->buf);
+            dst->read_gen++;
+            dst->read_seen = dst->track.scan;
+            dst->wait_commit = false;
+        }
+    }
+    free(d->dests);
+    d->dests = nd;
+    d->ndest = n;
+    d->cfg = ncfg;
+    set_routes(d, router, bits);
+    d->forward = ncfg->dead_letter_to ? find_dest(d, ncfg->dead_letter_to) : NULL;
+    free(fresh);
+    for (i = 0; i < n; i++) {
+        pump(d->dests[i]);
+        flush_cursor(d->dests[i]);
+    }
+    *summary =
+        json_pack("{s:I, s:I, s:I, s:I}", "kept", (json_int_t)kept, "changed", (json_int_t)changed,
+                  "added", (json_int_t)added, "removed", (json_int_t)removed);
+    er_log(ER_LOG_NOTICE, COMPONENT,
+           "reloaded: %zu destinations (%u kept, %u changed, %u added), %u removed, %zu routes", n,
+           kept, changed, added, removed, er__router_nroutes(d->router));
+    return 0;
+}
+
+static bool conf_in(const er_handler_conf_t *hc, const er_config_t *cfg)
+{
+    return hc >= cfg->handlers && hc < cfg->handlers + cfg->nhandlers;
+}
+
+bool er__dispatch_uses_config(const er_dispatch_t *d, const er_config_t *cfg)
+{
+    for (size_t i = 0; i < d->ndest; i++)
+        if (conf_in(d->dests[i]->conf, cfg))
+            return true;
+    for (const er_dest_t *r = d->retiring; r != NULL; r = r->next_retiring)
+        if (conf_in(r->conf, cfg))
+            return true;
+    return d->cfg == cfg;
 }
 
 /* -------------------------------------------------------------- stop */
@@ -1221,10 +1426,26 @@ static void on_unload_turn(uv_idle_t *h)
         done(d);
 }
 
+/* Free a destination's struct once nothing refers to it any more (its
+ * cursor writes name it until they complete). */
+static void dest_put(er_dest_t *dst)
+{
+    if (dst->dead && dst->writing == 0)
+        free(dst);
+}
+
+static void on_retire_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Release what a stopped destination holds (its instance destroyed),
+ * then the struct itself when it may. */
 static void free_dest(er_dest_t *dst)
 {
     delivery_t *dl;
 
+    dst->stopped = true;
     ring_clear(&dst->buf);
     ring_clear(&dst->side);
     free(dst->buf.s);
@@ -1234,38 +1455,82 @@ static void free_dest(er_dest_t *dst)
         uv_close((uv_handle_t *)&dl->timer, on_timer_closed);
     }
     er__track_free(&dst->track);
+    if (dst->retire_timer)
+        uv_close((uv_handle_t *)dst->retire_timer, on_retire_timer_closed);
+    dst->retire_timer = NULL;
     if (dst->created && dst->ops.destroy)
         dst->ops.destroy(dst->instance);
     dst->created = false;
     if (dst->ctx)
         er__plugin_ctx_free(dst->ctx);
     dst->ctx = NULL;
+    dst->dead = true;
+    dest_put(dst);
+}
+
+static void on_discarded(void *arg)
+{
+    free_dest(arg);
+}
+
+/* A destination that failed to start (or was created by a reload that
+ * failed): stop what was started, then free it. */
+static void dest_discard(er_dest_t *dst)
+{
+    if (dst->pool) {
+        er__workers_stop(dst->pool, NULL, NULL);
+        dst->pool = NULL;
+    }
+    if (dst->started) {
+        dst->started = false;
+        dst->ops.stop(dst->instance, on_discarded, dst);
+        return;
+    }
+    free_dest(dst);
 }
 
 /* Every instance has stopped: write the final cursors, free, unload. */
 static void all_stopped(er_dispatch_t *d)
 {
+    er_dest_t *dst, *next;
     size_t i;
 
     for (i = 0; i < d->ndest; i++) {
-        er_dest_t *dst = &d->dests[i];
+        dst = d->dests[i];
         if (dst->positioned && cursor_of(dst) != dst->persisted)
             write_cursor(dst, cursor_of(dst), NULL);
     }
-    for (i = 0; i < d->ndest; i++) {
-        d->dests[i].stopped = true;
-        free_dest(&d->dests[i]);
+    for (dst = d->retiring; dst != NULL; dst = dst->next_retiring) {
+        if (dst->successor == NULL)
+            delete_cursor(dst);
+        else if (dst->positioned && cursor_of(dst) != dst->persisted)
+            write_cursor(dst, cursor_of(dst), NULL);
     }
+    for (i = 0; i < d->ndest; i++)
+        free_dest(d->dests[i]);
+    for (dst = d->retiring; dst != NULL; dst = next) {
+        next = dst->next_retiring;
+        free_dest(dst);
+    }
+    d->retiring = NULL;
+    d->ndest = 0;
     uv_idle_start(&d->unload_idle, on_unload_turn);
 }
+
+static void retired_done(er_dest_t *dst);
 
 static void on_stopped(void *arg)
 {
     er_dest_t *dst = arg;
     er_dispatch_t *d = dst->d;
 
-    if (--d->stops_pending == 0)
-        all_stopped(d);
+    dst->instance_stopped = true;
+    if (d->stopping && d->stops_pending > 0) {
+        if (--d->stops_pending == 0)
+            all_stopped(d);
+        return;
+    }
+    retired_done(dst);
 }
 
 /* A blocking handler's threads are gone (what they were running came
@@ -1275,20 +1540,130 @@ static void on_pool_stopped(er_workers_t *w, void *arg)
     er_dest_t *dst = arg;
 
     (void)w;
-    dst->pool_running = false;
     dst->ops.stop(dst->instance, on_stopped, dst);
 }
 
-/* Every delivery finished (or the drain time is up): stop the instances. */
+/* Stop dst's instance (its worker threads first); on_stopped follows. */
+static void stop_instance(er_dest_t *dst)
+{
+    dst->instance_stopping = true;
+    dst->started = false;
+    if (dst->pool) {
+        er_workers_t *pool = dst->pool;
+        dst->pool = NULL;
+        er__workers_stop(pool, on_pool_stopped, dst);
+    } else {
+        dst->ops.stop(dst->instance, on_stopped, dst);
+    }
+}
+
+/* ------------------------------------------------------ retirement */
+
+static void delete_cursor(er_dest_t *dst)
+{
+    cursor_write_t *w = calloc(1, sizeof(*w));
+
+    if (w == NULL) {
+        er_log(ER_LOG_ERROR, COMPONENT, "%s: out of memory: its cursor is not deleted",
+               dst->conf->name);
+        return;
+    }
+    w->delete = true;
+    write_cursor(dst, cursor_of(dst), w);
+}
+
+/* A retiring destination's instance has stopped: its successor resumes
+ * after its cursor, or (removed) its cursor is deleted. */
+static void retired_done(er_dest_t *dst)
+{
+    er_dispatch_t *d = dst->d;
+    er_dest_t **pp;
+
+    for (pp = &d->retiring; *pp != NULL && *pp != dst; pp = &(*pp)->next_retiring)
+        ;
+    if (*pp == dst)
+        *pp = dst->next_retiring;
+    if (dst->successor != NULL) {
+        er_dest_t *s = dst->successor;
+        uint64_t c = dst->positioned ? er__track_low(&dst->track) : d->head;
+        s->persisted = dst->persisted;
+        er__track_reset(&s->track, c + 1);
+        s->read_seen = c + 1;
+        s->positioned = true;
+        er_log(ER_LOG_INFO, s->ctx->component, "replaced: the new instance resumes after seq %llu",
+               (unsigned long long)c);
+        pump(s);
+        flush_cursor(s);
+    } else {
+        delete_cursor(dst);
+    }
+    free_dest(dst);
+}
+
+/* The drain of a retiring destination took too long: stop it anyway
+ * (what it had in flight is delivered again by its successor). */
+static void on_retire_timeout(uv_timer_t *t)
+{
+    er_dest_t *dst = t->data;
+
+    er_log(ER_LOG_WARN, dst->ctx->component,
+           "still %u deliveries in flight after %llu ms: stopping it anyway", dst->inflight,
+           (unsigned long long)dst->d->cfg->shutdown_timeout_ms);
+    if (!dst->instance_stopping)
+        stop_instance(dst);
+}
+
+static void maybe_retired(er_dest_t *dst)
+{
+    if (!dst->retiring || dst->inflight > 0 || dst->instance_stopping || dst->d->stopping)
+        return;
+    stop_instance(dst);
+}
+
+/* Take dst out of service (a reload removed or replaced it): no new
+ * deliveries; those in flight finish (up to shutdown_timeout), then its
+ * instance stops. */
+static void retire(er_dest_t *dst, er_dest_t *successor)
+{
+    er_dispatch_t *d = dst->d;
+    delivery_t *dl, *next;
+
+    dst->retiring = true;
+    dst->successor = successor;
+    dst->next_retiring = d->retiring;
+    d->retiring = dst;
+    ring_clear(&dst->buf);
+    dst->read_gen++;
+    while (dst->side.len > 0) {
+        slot_t sl = ring_pop(&dst->side);
+        if (successor == NULL || ring_push(&successor->side, sl.ev, sl.dlq_id, -1, sl.forwarded))
+            er__ev_unref(sl.ev); /* its dead letter record stays */
+    }
+    for (dl = dst->active; dl != NULL; dl = next) {
+        next = dl->next;
+        if (dl->waiting)
+            release(dl, false); /* delivered again by its successor, or not at all */
+    }
+    if ((dst->retire_timer = malloc(sizeof(*dst->retire_timer))) != NULL) {
+        uv_timer_init(d->loop, dst->retire_timer);
+        dst->retire_timer->data = dst;
+        uv_timer_start(dst->retire_timer, on_retire_timeout, d->cfg->shutdown_timeout_ms, 0);
+    }
+    maybe_retired(dst);
+}
+
+/* Every delivery finished (or the drain time is up): stop the instances
+ * (the live ones and those a reload is retiring). */
 static void stop_instances(er_dispatch_t *d)
 {
+    er_dest_t *dst;
     size_t i, n = 0;
 
     uv_timer_stop(&d->drain_timer);
     uv_timer_stop(&d->tick);
     for (i = 0; i < d->ndest; i++) {
-        er_dest_t *dst = &d->dests[i];
         delivery_t *dl, *next;
+        dst = d->dests[i];
         /* Retries not yet due are given up (delivered after a restart). */
         for (dl = dst->active; dl != NULL; dl = next) {
             next = dl->next;
@@ -1301,20 +1676,17 @@ static void stop_instances(er_dispatch_t *d)
             er_log(ER_LOG_INFO, dst->ctx->component,
                    "stopping %llu events behind (delivered after the next start)",
                    (unsigned long long)(d->head - er__track_low(&dst->track)));
-        if (dst->started)
-            n++;
+        n += dst->started || (dst->instance_stopping && !dst->instance_stopped);
     }
+    for (dst = d->retiring; dst != NULL; dst = dst->next_retiring)
+        n += dst->started || (dst->instance_stopping && !dst->instance_stopped);
     d->stops_pending = n + 1;
-    for (i = 0; i < d->ndest; i++) {
-        er_dest_t *dst = &d->dests[i];
-        if (dst->started) {
-            dst->started = false;
-            if (dst->pool_running)
-                er__workers_stop(&dst->pool, on_pool_stopped, dst); /* then the plugin */
-            else
-                dst->ops.stop(dst->instance, on_stopped, dst);
-        }
-    }
+    for (i = 0; i < d->ndest; i++)
+        if (d->dests[i]->started)
+            stop_instance(d->dests[i]);
+    for (dst = d->retiring; dst != NULL; dst = dst->next_retiring)
+        if (dst->started)
+            stop_instance(dst);
     /* The extra count keeps a synchronous done() from finishing early. */
     if (--d->stops_pending == 0)
         all_stopped(d);
@@ -1330,8 +1702,11 @@ static bool busy(const er_dispatch_t *d)
         return true;
     if (d->hurry != NULL)
         return false;
+    for (const er_dest_t *r = d->retiring; r != NULL; r = r->next_retiring)
+        if (r->inflight > 0)
+            return true;
     for (size_t i = 0; i < d->ndest; i++) {
-        const er_dest_t *dst = &d->dests[i];
+        const er_dest_t *dst = d->dests[i];
         if (dst->inflight > 0)
             return true;
         /* A caught-up destination delivers the fresh events it has. */
@@ -1350,7 +1725,7 @@ static void check_drained(er_dispatch_t *d)
         return; /* not waiting (already stopping the instances), or not yet */
     if (d->hurry != NULL) {
         for (size_t i = 0; i < d->ndest; i++)
-            inflight += d->dests[i].inflight;
+            inflight += d->dests[i]->inflight;
         er_log(ER_LOG_WARN, COMPONENT, "%s with %llu deliveries in flight: stopping the handlers",
                d->hurry, (unsigned long long)inflight);
     }
@@ -1391,7 +1766,7 @@ void er__dispatch_reopen(er_dispatch_t *d)
 {
     size_t i;
     for (i = 0; i < d->ndest; i++) {
-        er_dest_t *dst = &d->dests[i];
+        er_dest_t *dst = d->dests[i];
         int rc;
         if (!dst->started || dst->ops.reopen == NULL)
             continue;
@@ -1437,7 +1812,7 @@ json_t *er__dispatch_handlers(const er_dispatch_t *d)
     size_t i;
 
     for (i = 0; arr && i < d->ndest; i++) {
-        const er_dest_t *dst = &d->dests[i];
+        const er_dest_t *dst = d->dests[i];
         json_t *o = json_object(), *types = json_array(), *metrics = json_object(),
                *stats = json_object();
         const char *const *t;
@@ -1513,7 +1888,7 @@ json_t *er__dispatch_destinations(const er_dispatch_t *d)
     size_t i;
 
     for (i = 0; arr && i < d->ndest; i++) {
-        const er_dest_t *dst = &d->dests[i];
+        const er_dest_t *dst = d->dests[i];
         uint64_t cursor = dst->positioned ? er__track_low(&dst->track) : 0;
         json_t *o = json_pack(
             "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
@@ -1549,7 +1924,7 @@ int er__dispatch_health(const er_dispatch_t *d, json_t **details)
 
     *details = json_object();
     for (i = 0; i < d->ndest; i++) {
-        const er_dest_t *dst = &d->dests[i];
+        const er_dest_t *dst = d->dests[i];
         int h = dst->ctx ? (int)dst->ctx->health : ER_HEALTH_DOWN;
         if (!dst->started)
             h = ER_HEALTH_DOWN;
@@ -1563,7 +1938,7 @@ int er__dispatch_health(const er_dispatch_t *d, json_t **details)
 
 const char *er__dispatch_dest_name(const er_dispatch_t *d, size_t i)
 {
-    return i < d->ndest ? d->dests[i].conf->name : "?";
+    return i < d->ndest ? d->dests[i]->conf->name : "?";
 }
 
 /* ----------------------------------------------- operator commands */
@@ -1899,7 +2274,7 @@ static void dlqop_step(dlqop_t *op)
             er_log(ER_LOG_NOTICE, COMPONENT, "%llu dead letters sent back by an operator",
                    (unsigned long long)op->count);
             for (size_t i = 0; i < d->ndest; i++)
-                pump(&d->dests[i]);
+                pump(d->dests[i]);
         } else {
             er_log(ER_LOG_NOTICE, COMPONENT, "%llu dead letters dropped by an operator",
                    (unsigned long long)op->count);

@@ -68,11 +68,12 @@ struct er_dispatch_s {
     uv_loop_t *loop;
     const er_config_t *cfg;
     er_router_t *router;
-    er_dest_t *dests; /* one per cfg->handlers entry, same order */
+    er_dest_t **dests; /* one per cfg->handlers entry, same order */
     size_t ndest;
-    uint64_t *bits; /* scratch bitset for router matches */
+    er_dest_t *retiring; /* removed or replaced by a reload, finishing their deliveries */
+    uint64_t *bits;      /* scratch bitset for router matches */
     struct er_store_s *store;
-    long forward; /* dead_letter.forward_to's index, or -1 */
+    er_dest_t *forward; /* dead_letter.forward_to's, or NULL */
 
     er_cache_t cache;
     uint64_t head; /* the last seq assigned (store's next_seq - 1 at start) */
@@ -123,6 +124,25 @@ void er__dispatch_committed(void *d);
  * unloaded). Called again while waiting, it stops waiting.
  */
 void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done);
+
+/*
+ * Reload (DESIGN §5) with ncfg (borrowed while a destination uses it: see
+ * er__dispatch_uses_config), already loaded and checked: a destination
+ * whose block is unchanged (same fingerprint) keeps its instance, cursor
+ * and deliveries in flight; a changed one is re-created: the new instance
+ * starts now and resumes after the old one's cursor once the old one has
+ * finished what it has in flight (up to shutdown_timeout); a removed one
+ * finishes, stops, and its cursor is deleted; a new one starts per its
+ * `start`. The routing table is swapped between two events. If a new
+ * instance fails to start, nothing changes: returns a negative errno with
+ * err saying which and why. On success *summary is {kept, changed, added,
+ * removed} (a new reference).
+ */
+int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summary, char *err,
+                        size_t cap);
+
+/* Does any destination (running or finishing) still use cfg's blocks? */
+bool er__dispatch_uses_config(const er_dispatch_t *d, const er_config_t *cfg);
 
 /* SIGUSR1: ask every instance to reopen its files. */
 void er__dispatch_reopen(er_dispatch_t *d);

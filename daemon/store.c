@@ -742,6 +742,16 @@ int er__store_cursor_set(er_store_t *st, const char *name, uint64_t seq, er_stor
     return req_end(st, r, st->ops->cursor_set(st->inst, name, seq, &r->token));
 }
 
+int er__store_cursor_delete(er_store_t *st, const char *name, er_store_done_cb done, void *arg)
+{
+    int rc = 0;
+    req_t *r = req_new(st, done, arg, &rc);
+
+    if (r == NULL)
+        return rc;
+    return req_end(st, r, st->ops->cursor_delete(st->inst, name, &r->token));
+}
+
 int er__store_query(er_store_t *st, const er_store_filter_t *filter, er_store_row_cb row,
                     void *row_arg, er_store_done_cb done, void *arg)
 {

@@ -167,6 +167,7 @@ int er__store_cursor_list(er_store_t *st, er_store_cursor_cb each, void *each_ar
                           er_store_done_cb done, void *arg);
 int er__store_cursor_set(er_store_t *st, const char *name, uint64_t seq, er_store_done_cb done,
                          void *arg);
+int er__store_cursor_delete(er_store_t *st, const char *name, er_store_done_cb done, void *arg);
 /* Stored events matching filter (borrowed until return), in seq order. */
 int er__store_query(er_store_t *st, const er_store_filter_t *filter, er_store_row_cb row,
                     void *row_arg, er_store_done_cb done, void *arg);

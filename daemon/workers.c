@@ -71,20 +71,21 @@ static void worker(void *arg)
     er__mailbox_post(&w->mb, &me->mail);
 }
 
-int er__workers_start(er_workers_t *w, uv_loop_t *loop, size_t n)
+er_workers_t *er__workers_start(uv_loop_t *loop, size_t n, int *err)
 {
+    er_workers_t *w = calloc(1, sizeof(*w));
     size_t i;
     int rc = 0;
 
-    memset(w, 0, sizeof(*w));
     if (n == 0)
         n = 1;
-    w->threads = calloc(n, sizeof(*w->threads));
-    w->exits = calloc(n, sizeof(*w->exits));
-    if (w->threads == NULL || w->exits == NULL) {
-        free(w->threads);
-        free(w->exits);
-        return -ENOMEM;
+    if (w == NULL || (w->threads = calloc(n, sizeof(*w->threads))) == NULL ||
+        (w->exits = calloc(n, sizeof(*w->exits))) == NULL) {
+        if (w)
+            free(w->threads);
+        free(w);
+        *err = -ENOMEM;
+        return NULL;
     }
     w->n = n;
     pthread_mutex_init(&w->lock, NULL);
@@ -95,7 +96,9 @@ int er__workers_start(er_workers_t *w, uv_loop_t *loop, size_t n)
         pthread_cond_destroy(&w->cond);
         free(w->threads);
         free(w->exits);
-        return rc;
+        free(w);
+        *err = rc;
+        return NULL;
     }
     for (i = 0; i < n; i++) {
         w->exits[i].w = w;
@@ -104,12 +107,11 @@ int er__workers_start(er_workers_t *w, uv_loop_t *loop, size_t n)
         w->running++;
     }
     if (w->running < n) {
-        /* Stop the ones that started (asynchronously: w stays valid until
-         * the loop has run on); the caller sees the error. */
-        er__workers_stop(w, NULL, NULL);
-        return rc;
+        er__workers_stop(w, NULL, NULL); /* frees itself later */
+        *err = rc;
+        return NULL;
     }
-    return 0;
+    return w;
 }
 
 void er__workers_submit(er_workers_t *w, er_work_t *job)
@@ -135,10 +137,9 @@ static void on_mb_closed(er_mailbox_t *mb)
     pthread_cond_destroy(&w->cond);
     free(w->threads);
     free(w->exits);
-    w->threads = NULL;
-    w->exits = NULL;
     if (w->closed)
         w->closed(w, w->closed_arg);
+    free(w);
 }
 
 void er__workers_stop(er_workers_t *w, er_workers_closed_cb closed, void *arg)

@@ -52,10 +52,10 @@ struct er_workers_s {
     void *closed_arg;
 };
 
-/* Start n threads. Returns 0, or a negative errno: then the threads that
- * started are being stopped (w must stay valid until the loop has run a
- * turn; do not stop it again). */
-int er__workers_start(er_workers_t *w, uv_loop_t *loop, size_t n);
+/* Start a pool of n threads. Returns it, or NULL with *err a negative
+ * errno (the threads that started are stopped and the pool freed by
+ * itself). */
+er_workers_t *er__workers_start(uv_loop_t *loop, size_t n, int *err);
 
 /* Queue job (the pool's until its done() runs). Not after stop. */
 void er__workers_submit(er_workers_t *w, er_work_t *job);
@@ -63,8 +63,9 @@ void er__workers_submit(er_workers_t *w, er_work_t *job);
 /*
  * Stop: jobs not yet started are handed back (done with cancelled), the
  * running ones finish (their done() runs as usual), every thread is joined
- * once it has said it exited (the loop never waits for a job), and then
- * closed(w, arg) runs on a later loop turn; w may be freed after it.
+ * once it has said it exited (the loop never waits for a job), then
+ * closed(w, arg) runs (closed may be NULL) on a later loop turn and the
+ * pool frees itself.
  */
 void er__workers_stop(er_workers_t *w, er_workers_closed_cb closed, void *arg);
 

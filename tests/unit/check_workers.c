@@ -71,20 +71,21 @@ START_TEST(runs_off_the_loop_and_stops_cleanly)
 {
     uv_loop_t loop;
     uv_timer_t tick;
-    er_workers_t w;
+    er_workers_t *w;
     job_t j[4];
+    int err;
     int i;
 
     norder = 0;
     closed = false;
     ticks = 0;
     ck_assert_int_eq(uv_loop_init(&loop), 0);
-    ck_assert_int_eq(er__workers_start(&w, &loop, 1), 0);
+    ck_assert_ptr_nonnull(w = er__workers_start(&loop, 1, &err));
     init(&j[0], 0, 300); /* blocks its thread */
     for (i = 1; i < 4; i++)
         init(&j[i], i, 0);
     for (i = 0; i < 4; i++)
-        er__workers_submit(&w, &j[i].work);
+        er__workers_submit(w, &j[i].work);
     /* The loop turns while job 0 sleeps: a 10 ms timer fires many times. */
     uv_timer_init(&loop, &tick);
     uv_timer_start(&tick, on_tick, 10, 10);
@@ -108,9 +109,9 @@ START_TEST(runs_off_the_loop_and_stops_cleanly)
     init(&j[1], 11, 0);
     init(&j[2], 12, 0);
     for (i = 0; i < 3; i++)
-        er__workers_submit(&w, &j[i].work);
+        er__workers_submit(w, &j[i].work);
     usleep(50 * 1000); /* job 10 is running */
-    er__workers_stop(&w, on_closed, NULL);
+    er__workers_stop(w, on_closed, NULL);
     uv_close((uv_handle_t *)&tick, NULL);
     while (!closed)
         uv_run(&loop, UV_RUN_ONCE);
@@ -127,19 +128,20 @@ END_TEST
 START_TEST(several_threads_share_the_queue)
 {
     uv_loop_t loop;
-    er_workers_t w;
+    er_workers_t *w;
     job_t j[8];
+    int err;
     struct timespec a, b;
     int i, n = 0;
 
     norder = 0;
     closed = false;
     ck_assert_int_eq(uv_loop_init(&loop), 0);
-    ck_assert_int_eq(er__workers_start(&w, &loop, 4), 0);
+    ck_assert_ptr_nonnull(w = er__workers_start(&loop, 4, &err));
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (i = 0; i < 8; i++) {
         init(&j[i], i, 200);
-        er__workers_submit(&w, &j[i].work);
+        er__workers_submit(w, &j[i].work);
     }
     while (norder < 8)
         uv_run(&loop, UV_RUN_ONCE);
@@ -149,7 +151,7 @@ START_TEST(several_threads_share_the_queue)
     for (i = 0; i < 8; i++)
         n += !j[i].cancelled;
     ck_assert_int_eq(n, 8);
-    er__workers_stop(&w, on_closed, NULL);
+    er__workers_stop(w, on_closed, NULL);
     while (!closed)
         uv_run(&loop, UV_RUN_ONCE);
     uv_run(&loop, UV_RUN_DEFAULT);

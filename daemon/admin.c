@@ -10,6 +10,7 @@
 #include "admin.h"
 #include "build-config.h"
 #include "dispatch.h"
+#include "reload.h"
 #include "router.h"
 #include "server.h"
 #include "store.h"
@@ -265,6 +266,24 @@ static const char *cmd_destinations(er_admin_env_t *env, json_t *args, json_t **
     return *reply ? NULL : "unavailable";
 }
 
+/* reload: read the file again and apply it (DESIGN §5); the REPLY says
+ * what changed, a refusal every reason. */
+static const char *cmd_reload(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                              size_t cap)
+{
+    const char *code = check_args(args, no_args, msg, cap);
+
+    if (code)
+        return code;
+    if (env->reload == NULL) {
+        snprintf(msg, cap, "the daemon is starting");
+        return "unavailable";
+    }
+    if (er__reload_now(env->reload, reply, msg, cap) != 0)
+        return "invalid";
+    return *reply ? NULL : "unavailable";
+}
+
 static const char *pause_or_resume(er_admin_env_t *env, json_t *args, bool pause, json_t **reply,
                                    char *msg, size_t cap)
 {
@@ -484,6 +503,7 @@ static const struct {
     {"stats", cmd_stats}, {"health", cmd_health},     {"routes", cmd_routes},
     {"route", cmd_route}, {"handlers", cmd_handlers}, {"config", cmd_config},
     {"destinations", cmd_destinations}, {"pause", cmd_pause}, {"resume", cmd_resume},
+    {"reload", cmd_reload},
 };
 
 const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, json_t *args,
@@ -503,8 +523,8 @@ const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, j
             return async_commands[i].fn(env, args, msg, cap, done, done_arg);
     snprintf(msg, cap,
              "unknown command \"%.*s\" (this version: stats, health, routes, route, "
-             "handlers, config, destinations, pause, resume, cursor, dlq.list, dlq.retry, "
-             "dlq.drop)",
+             "handlers, config, destinations, pause, resume, cursor, reload, dlq.list, "
+             "dlq.retry, dlq.drop)",
              (int)(cmdlen > 64 ? 64 : cmdlen), cmd);
     return "unsupported";
 }

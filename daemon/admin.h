@@ -19,12 +19,14 @@
 struct er_server_s;
 struct er_dispatch_s;
 struct er_store_s;
+struct er_reload_s;
 
 typedef struct er_admin_env_s {
     const er_config_t *cfg;
     struct er_server_s *server;
     struct er_dispatch_s *dispatch;
     struct er_store_s *store;
+    struct er_reload_s *reload;
     int64_t started_us; /* when the daemon started (µs since the epoch) */
 } er_admin_env_t;
 

@@ -24,6 +24,7 @@
 #include "host.h"
 #include "log.h"
 #include "plugin.h"
+#include "reload.h"
 #include "server.h"
 #include "store.h"
 
@@ -37,6 +38,7 @@ typedef struct daemon_s {
     er_server_t server;
     er_dispatch_t dispatch;
     er_admin_env_t admin;
+    er_reload_t reload;
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     bool started;           /* the sockets are open */
     bool stop_when_started; /* a SIGTERM came while starting */
@@ -78,6 +80,7 @@ static void raise_nofile(void)
 
 static void close_signals(daemon_t *d)
 {
+    er__reload_stop(&d->reload);
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
@@ -171,6 +174,11 @@ static void on_dispatch_ready(er_dispatch_t *dp, int err, const char *message)
     d->admin.server = &d->server;
     d->admin.dispatch = dp;
     d->admin.store = &d->store;
+    d->admin.reload = &d->reload;
+    d->reload.dispatch = dp;
+    d->reload.server = &d->server;
+    d->reload.store = &d->store;
+    d->reload.admin = &d->admin;
     d->admin.started_us = er_now_us();
     if ((rc = er__server_start(&d->server, d->loop, cfg)) != 0) {
         snprintf(why, sizeof(why), "%s (see the log above)", er_strerror(rc));
@@ -221,8 +229,11 @@ static void on_signal(uv_signal_t *h, int signum)
         er__server_shutdown(&d->server, "shutting down", on_server_done);
         break;
     case SIGHUP:
-        er_log(ER_LOG_NOTICE, COMPONENT,
-               "SIGHUP: reload is not supported in this version (restart to apply changes)");
+        if (!d->started || d->server.stopping)
+            er_log(ER_LOG_NOTICE, COMPONENT, "SIGHUP while %s: not reloading",
+                   d->started ? "shutting down" : "starting");
+        else
+            er__reload_request(&d->reload);
         break;
     case SIGUSR1:
         er_log(ER_LOG_INFO, COMPONENT, "SIGUSR1: reopening the handlers' files");
@@ -258,7 +269,9 @@ static er_config_t *load_config(const char *path)
     return cfg;
 }
 
-static int run(er_config_t *cfg)
+/* Run the daemon on cfg (taken: freed here, or the configuration a reload
+ * put in its place) from the file at path. */
+static int run(er_config_t *cfg, const char *path)
 {
     daemon_t d;
     int rc;
@@ -267,6 +280,7 @@ static int run(er_config_t *cfg)
     d.cfg = cfg;
     d.loop = uv_default_loop();
     raise_nofile();
+    er__reload_init(&d.reload, d.loop, path, &d.cfg);
 
     /* Signals first: once the socket accepts, a SIGTERM must find the
      * handler installed. */
@@ -281,9 +295,13 @@ static int run(er_config_t *cfg)
         close_signals(&d);
         uv_run(d.loop, UV_RUN_DEFAULT);
         uv_loop_close(d.loop);
+        er__reload_close(&d.reload);
+        er__config_free(d.cfg);
         return 1;
     }
     uv_run(d.loop, UV_RUN_DEFAULT);
+    er__reload_close(&d.reload);
+    er__config_free(d.cfg);
 
     rc = uv_loop_close(d.loop);
     if (rc != 0) {
@@ -307,7 +325,7 @@ int main(int argc, char **argv)
     const char *path = NULL, *plugin = NULL;
     bool check = false;
     er_config_t *cfg;
-    int c, rc;
+    int c;
 
     /* A write to a peer that has gone must be an EPIPE, not our death. */
     signal(SIGPIPE, SIG_IGN);
@@ -358,7 +376,5 @@ int main(int argc, char **argv)
         return 0;
     }
     er__log_init(cfg->log.level, cfg->log.format);
-    rc = run(cfg);
-    er__config_free(cfg);
-    return rc;
+    return run(cfg, path);
 }

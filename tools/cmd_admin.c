@@ -505,6 +505,32 @@ int ctl_cmd_resume(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
     return change_state(ctl, cmd, argc, argv, "resume");
 }
 
+/* ------------------------------------------------------------ reload */
+
+/* `reload`: the daemon reads its file again; the answer comes once the new
+ * configuration is in force (or refused, with every reason). */
+int ctl_cmd_reload(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
+{
+    json_t *reply;
+    int status;
+
+    if (only_help(cmd, argc, argv, &status))
+        return status;
+    if (optind < argc)
+        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((status = run_admin(ctl, "reload", json_object(), &reply)) != CTL_OK)
+        return status;
+    if (ctl->json)
+        print_json(reply);
+    else
+        printf("reloaded: %lld destinations kept, %lld changed, %lld added, %lld removed; "
+               "%lld routes\n",
+               int_of(reply, "kept"), int_of(reply, "changed"), int_of(reply, "added"),
+               int_of(reply, "removed"), int_of(reply, "routes"));
+    json_decref(reply);
+    return CTL_OK;
+}
+
 /* ------------------------------------------------------------ cursor */
 
 /* `cursor set DEST SEQ|head`: SEQ a decimal integer >= 0 (a json_int_t). */

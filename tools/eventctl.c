@@ -86,6 +86,17 @@ static const ctl_cmd_t commands[] = {
     {"config", "", "print the effective configuration, secrets redacted",
      "The configuration the daemon runs with, every default included (admin socket).\n",
      ctl_cmd_config},
+    {"reload", "", "make the daemon read its configuration file again",
+     "The daemon reads and checks the whole file again and applies it: unchanged\n"
+     "destinations keep their instance, cursor and deliveries in flight; changed\n"
+     "ones are re-created on the same cursor; removed ones finish what they have\n"
+     "in flight, then their cursors are deleted; new ones start per `start`; the\n"
+     "routing table is swapped between two events. Waits for the answer: prints\n"
+     "\"reloaded: N destinations kept, ...\" and exits 0, or prints every reason\n"
+     "(FILE:LINE:COLUMN: message) and exits 1, the running configuration\n"
+     "untouched. A change to listen.*, store or limits.dedupe_* needs a restart\n"
+     "and is refused naming the key (admin socket).\n",
+     ctl_cmd_reload},
     {"destinations", "", "list the destinations with their state, cursor and lag",
      "One line per destination (admin socket):\n"
      "  NAME       the destination\n"

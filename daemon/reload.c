@@ -1,0 +1,200 @@
+/*
+ * Reload (see reload.h): load, compare the keys that need a restart,
+ * hand over, and keep the replaced configurations while they are used.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "options.h"
+#include "plugin.h"
+#include "reload.h"
+
+#define COMPONENT "reload"
+
+void er__reload_init(er_reload_t *r, uv_loop_t *loop, const char *path, er_config_t **current)
+{
+    memset(r, 0, sizeof(*r));
+    r->loop = loop;
+    r->path = path;
+    r->current = current;
+    r->first = *current;
+    uv_timer_init(loop, &r->soon);
+    r->soon.data = r;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The store's options as canonical text (secrets included: a changed
+ * password is a change), compared, then wiped. */
+static bool same_options(const er_options_t *a, const er_options_t *b)
+{
+    char *x = er__options_canonical(a), *y = er__options_canonical(b);
+    bool same = x != NULL && y != NULL && strcmp(x, y) == 0;
+
+    if (x)
+        memset(x, 0, strlen(x));
+    if (y)
+        memset(y, 0, strlen(y));
+    free(x);
+    free(y);
+    return same;
+}
+
+/* The first key of those needing a restart whose value differs, or NULL.
+ * The listeners and the store are the first configuration's, for the
+ * daemon's life; the de-duplication set was sized at start. */
+static const char *restart_key(const er_config_t *o, const er_config_t *n)
+{
+    if (!same_str(o->listen.socket, n->listen.socket))
+        return "listen.socket";
+    if (o->listen.mode != n->listen.mode)
+        return "listen.mode";
+    if (!same_str(o->listen.group, n->listen.group))
+        return "listen.group";
+    if (!same_str(o->listen.admin_socket, n->listen.admin_socket))
+        return "listen.admin_socket";
+    if (o->listen.admin_mode != n->listen.admin_mode)
+        return "listen.admin_mode";
+    if (!same_str(o->listen.admin_group, n->listen.admin_group))
+        return "listen.admin_group";
+    if (!same_str(o->store.lib->path, n->store.lib->path))
+        return "store.plugin";
+    if (!same_options(o->store.options, n->store.options))
+        return "store";
+    if (o->limits.dedupe_window_ms != n->limits.dedupe_window_ms)
+        return "limits.dedupe_window";
+    if (o->limits.dedupe_max != n->limits.dedupe_max)
+        return "limits.dedupe_max";
+    return NULL;
+}
+
+/* Free the replaced configurations no destination uses any more. */
+static void collect(er_reload_t *r)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < r->nretired; i++) {
+        er_config_t *c = r->retired[i];
+        if (c != r->first && !er__dispatch_uses_config(r->dispatch, c))
+            er__config_free(c);
+        else
+            r->retired[k++] = c;
+    }
+    r->nretired = k;
+}
+
+int er__reload_now(er_reload_t *r, json_t **summary, char *err, size_t cap)
+{
+    er_config_t *ncfg = NULL, *old = *r->current, **nr;
+    er_diag_t diag;
+    const char *key;
+    size_t i, off = 0;
+    int rc;
+
+    *summary = NULL;
+    err[0] = '\0';
+    if (r->dispatch == NULL || r->dispatch->stopping) {
+        snprintf(err, cap, "the daemon is %s", r->dispatch ? "shutting down" : "starting");
+        return -EAGAIN;
+    }
+    er__diag_init(&diag);
+    rc = er__config_load(r->path, &ncfg, &diag);
+    if (rc != 0) {
+        for (i = 0; i < diag.count && off + 1 < cap; i++) {
+            int n = er__diag_format(&diag, i, err + off, cap - off);
+            if (n < 0)
+                break;
+            off += (size_t)n < cap - off ? (size_t)n : cap - off - 1;
+            if (off + 1 < cap && i + 1 < diag.count)
+                err[off++] = '\n';
+            err[off] = '\0';
+        }
+        if (diag.count == 0)
+            snprintf(err, cap, "%s: %s", r->path, er_strerror(rc));
+        er__diag_free(&diag);
+        goto failed;
+    }
+    er__diag_free(&diag);
+    if ((key = restart_key(r->first, ncfg)) != NULL) {
+        snprintf(err, cap, "%s: %s changed: it needs a restart (nothing was reloaded)", r->path,
+                 key);
+        er__config_free(ncfg);
+        rc = -EINVAL;
+        goto failed;
+    }
+    if ((nr = realloc(r->retired, (r->nretired + 1) * sizeof(*nr))) == NULL) {
+        snprintf(err, cap, "out of memory");
+        er__config_free(ncfg);
+        rc = -ENOMEM;
+        goto failed;
+    }
+    r->retired = nr;
+    if ((rc = er__dispatch_reload(r->dispatch, ncfg, summary, err, cap)) != 0) {
+        er__config_free(ncfg);
+        goto failed;
+    }
+    /* In force from here on. */
+    *r->current = ncfg;
+    r->server->cfg = ncfg;
+    r->store->cfg = ncfg;
+    r->admin->cfg = ncfg;
+    er__log_init(ncfg->log.level, ncfg->log.format);
+    r->retired[r->nretired++] = old;
+    collect(r);
+    r->done++;
+    if (*summary)
+        json_object_set_new(*summary, "routes",
+                            json_integer((json_int_t)er__router_nroutes(r->dispatch->router)));
+    return 0;
+
+failed:
+    r->failed++;
+    er_log(ER_LOG_ERROR, COMPONENT, "reload refused, the running configuration stays: %s", err);
+    return rc;
+}
+
+static void on_soon(uv_timer_t *t)
+{
+    er_reload_t *r = t->data;
+    json_t *summary = NULL;
+    char err[1024];
+
+    r->pending = false;
+    if (er__reload_now(r, &summary, err, sizeof(err)) == 0)
+        json_decref(summary);
+}
+
+void er__reload_request(er_reload_t *r)
+{
+    if (r->pending) {
+        er_log(ER_LOG_INFO, COMPONENT, "SIGHUP: a reload is already due (coalesced)");
+        return;
+    }
+    r->pending = true;
+    er_log(ER_LOG_NOTICE, COMPONENT, "SIGHUP: reloading %s", r->path);
+    uv_timer_start(&r->soon, on_soon, 0, 0);
+}
+
+void er__reload_stop(er_reload_t *r)
+{
+    uv_timer_stop(&r->soon);
+    uv_close((uv_handle_t *)&r->soon, NULL);
+}
+
+void er__reload_close(er_reload_t *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nretired; i++)
+        if (r->retired[i] != *r->current)
+            er__config_free(r->retired[i]);
+    free(r->retired);
+    r->retired = NULL;
+    r->nretired = 0;
+}

@@ -4,18 +4,24 @@
  * same values), the checks between keys that no single entry can make, and
  * the sections a flat table cannot express — handlers (each block's host
  * keys typed here, the rest checked against its plugin's own option table,
- * so the plugin is loaded), routes (match keys, destinations that must be
- * declared handlers), dead_letter (a handler that must be declared) and
- * plugin_path.
+ * so the plugin is loaded), the drop-in handlers of handlers_dir (checked
+ * for ownership as sshd checks its files, each block read from its own
+ * option file in handlers_conf_dir), routes (match keys, destinations that
+ * must be declared handlers), dead_letter (a handler that must be
+ * declared) and plugin_path.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -324,6 +330,11 @@ static const er_schema_entry_t handler_entries[] = {
 
 static const er_schema_t handler_schema = {handler_entries, ER_SCHEMA_COUNT(handler_entries)};
 
+/* A drop-in's option file: the same host keys without `plugin` (the .so is
+ * the plugin), which is the first entry above. */
+static const er_schema_t dropin_schema = {handler_entries + 1,
+                                          ER_SCHEMA_COUNT(handler_entries) - 1};
+
 /* ------------------------------------------------------------------ routes */
 
 static const er_schema_entry_t route_entries[] = {
@@ -532,12 +543,20 @@ static const er_schema_entry_t top_entries[] = {
     {.key = "dead_letter",
      .type = ER_SCHEMA_CUSTOM,
      .desc = "where parked events also go: {forward_to: HANDLER}"},
+    {.key = "handlers_dir",
+     .type = ER_SCHEMA_PATH,
+     .max = PLUGIN_TEXT_MAX,
+     .offset = offsetof(er_config_t, handlers_dir),
+     .desc = "an absolute directory of drop-in handlers: each NAME.so is handler NAME"},
+    {.key = "handlers_conf_dir",
+     .type = ER_SCHEMA_PATH,
+     .max = PLUGIN_TEXT_MAX,
+     .offset = offsetof(er_config_t, handlers_conf_dir),
+     .desc = "an absolute directory of the drop-ins' options: NAME.yaml for handler NAME"},
     REFUSED("brokers", "broker destinations"),
     REFUSED("sources", "subscriptions to brokers"),
     REFUSED("acl", "who may publish and read what"),
     REFUSED("metrics", "the Prometheus endpoint"),
-    REFUSED("handlers_dir", "drop-in handler plugins"),
-    REFUSED("handlers_conf_dir", "drop-in handlers' options"),
 };
 
 static const er_schema_t config_schema = {top_entries, ER_SCHEMA_COUNT(top_entries)};
@@ -713,12 +732,14 @@ static void load_plugin_path(loader_t *L, const er_conf_node_t *n)
 /* --------------------------------------------------------------- handlers */
 
 /* A retry policy's initial back-off must not exceed its cap; reported at
- * the key the file gave (initial when both). */
+ * the key the file gave (initial when both). `prefix` names the block ("":
+ * the top of a drop-in's option file). */
 static void check_retry(loader_t *L, const er_conf_node_t *node, const er_retry_conf_t *r,
                         const char *prefix)
 {
     const er_conf_node_t *in = er__conf_map_get(node, "initial");
     const er_conf_node_t *mx = er__conf_map_get(node, "max");
+    const char *dot = prefix[0] != '\0' ? "." : "";
     char a[32], b[32];
 
     if (r->initial_ms <= r->max_ms)
@@ -726,11 +747,11 @@ static void check_retry(loader_t *L, const er_conf_node_t *node, const er_retry_
     er__format_duration(r->initial_ms, a, sizeof(a));
     er__format_duration(r->max_ms, b, sizeof(b));
     if (in != NULL)
-        lerror(L, &in->pos, "%s.retry.initial: must be at most retry.max (%s), got %s", prefix, b,
-               in->text);
+        lerror(L, &in->pos, "%s%sretry.initial: must be at most retry.max (%s), got %s", prefix,
+               dot, b, in->text);
     else if (mx != NULL)
-        lerror(L, &mx->pos, "%s.retry.max: must be at least retry.initial (%s), got %s", prefix, a,
-               mx->text);
+        lerror(L, &mx->pos, "%s%sretry.max: must be at least retry.initial (%s), got %s", prefix,
+               dot, a, mx->text);
 }
 
 /* A shipped plugin's name, or an absolute path: never a relative path,
@@ -767,12 +788,16 @@ static int host_part(const er_schema_t *schema, const er_conf_node_t *block, er_
 /*
  * The canonical text of a valid handler block: its typed host keys, the
  * file the plugin was loaded from and every option (secrets included, so
- * a changed password is a change). Equal text = unchanged block.
+ * a changed password is a change). A drop-in's also holds its .so as
+ * `st` found it (device, inode, mtime to the nanosecond, size: a file
+ * replaced by mv or install is a change even at the same path) and the
+ * name of its option file, whose values are among the options and host
+ * keys. Equal text = unchanged block.
  */
-static char *fingerprint(const er_handler_conf_t *h)
+static char *fingerprint(const er_handler_conf_t *h, const struct stat *st)
 {
     char *opts = er__options_canonical(h->options), *text = NULL;
-    json_t *j;
+    json_t *j, *d = NULL;
 
     if (opts == NULL)
         return NULL;
@@ -784,12 +809,47 @@ static char *fingerprint(const er_handler_conf_t *h)
                   h->retry.jitter, "concurrency", (json_int_t)h->concurrency, "subscribe",
                   (int)h->subscribe, "start", h->start, "max_lag", (json_int_t)h->max_lag,
                   "options", opts);
+    if (j != NULL && h->dropin != NULL) {
+        d = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "so", h->dropin, "dev",
+                      (json_int_t)st->st_dev, "ino", (json_int_t)st->st_ino, "mtime",
+                      (json_int_t)st->st_mtim.tv_sec, "mtime_ns", (json_int_t)st->st_mtim.tv_nsec,
+                      "size", (json_int_t)st->st_size, "conf",
+                      h->dropin_conf != NULL ? json_string(h->dropin_conf) : json_null());
+        if (d == NULL || json_object_set_new(j, "dropin", d) != 0) {
+            json_decref(j);
+            j = NULL;
+        }
+    }
     if (j != NULL)
         text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(j);
     memset(opts, 0, strlen(opts)); /* it held the secrets */
     free(opts);
     return text;
+}
+
+/*
+ * Check a block's keys other than the host's (those of `schema`) against
+ * the loaded plugin's options table. `block` may be NULL (all defaults).
+ */
+static void build_options(loader_t *L, const er_schema_t *schema, const er_conf_node_t *block,
+                          const char *prefix, const er_plugin_lib_t *lib, er_options_t **options)
+{
+    const char *keys[16];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < schema->count; i++) {
+        if (i + 1 == sizeof(keys) / sizeof(keys[0])) {
+            L->nomem = true; /* a schema larger than this table is a bug caught by the tests */
+            return;
+        }
+        keys[i] = schema->entries[i].key;
+    }
+    keys[i] = NULL;
+    rc = er__options_build(lib->desc->options, block, keys, prefix, options, L->diag);
+    if (rc == -ENOMEM)
+        L->nomem = true;
 }
 
 /*
@@ -803,10 +863,8 @@ static void load_block_plugin(loader_t *L, er_plugin_kind_t kind, const er_schem
                               const char *prefix, const char *plugin,
                               struct er_plugin_lib_s **lib, er_options_t **options)
 {
-    const char *keys[16];
     const er_conf_node_t *pn = er__conf_map_get(block, "plugin");
     char err[512], q[96];
-    size_t i;
     int rc;
 
     if (pn != NULL)
@@ -828,17 +886,7 @@ static void load_block_plugin(loader_t *L, er_plugin_kind_t kind, const er_schem
         lerror(L, pos, "%s.plugin: %s", prefix, err[0] != '\0' ? err : er_strerror(rc));
         return;
     }
-    for (i = 0; i < schema->count; i++) {
-        if (i + 1 == sizeof(keys) / sizeof(keys[0])) {
-            L->nomem = true; /* a schema larger than this table is a bug caught by the tests */
-            return;
-        }
-        keys[i] = schema->entries[i].key;
-    }
-    keys[i] = NULL;
-    rc = er__options_build((*lib)->desc->options, block, keys, prefix, options, L->diag);
-    if (rc == -ENOMEM)
-        L->nomem = true;
+    build_options(L, schema, block, prefix, *lib, options);
 }
 
 static void load_handler(loader_t *L, const er_conf_pair_t *p, er_handler_conf_t *h)
@@ -882,7 +930,7 @@ static void load_handler(loader_t *L, const er_conf_pair_t *p, er_handler_conf_t
                           h->plugin, &h->lib, &h->options);
     if (L->nomem || er__diag_count(L->diag) > before || h->options == NULL)
         return;
-    if ((h->fingerprint = fingerprint(h)) == NULL)
+    if ((h->fingerprint = fingerprint(h, NULL)) == NULL)
         L->nomem = true;
 }
 
@@ -906,6 +954,409 @@ static void load_handlers(loader_t *L, const er_conf_node_t *n)
     L->c->nhandlers = n->count;
     for (i = 0; i < n->count && !L->nomem; i++)
         load_handler(L, &n->pairs[i], &L->c->handlers[i]);
+}
+
+/* --------------------------------------------------------------- drop-ins */
+
+/*
+ * handlers_dir: every NAME.so in it is handler NAME, its block read from
+ * handlers_conf_dir/NAME.yaml when that exists (the keys of a `handlers:`
+ * entry without `plugin`), else all defaults. Code is loaded from the
+ * directory only when it and each file pass the checks sshd makes of its
+ * files: owned by root or the daemon's euid, not group- or world-writable,
+ * symlinks judged by their targets. Errors about the directory and the
+ * files point at the handlers_dir value; errors inside an option file
+ * point into that file.
+ */
+
+/* What check_dropin found to do with a directory entry. */
+enum dropin_verdict { DROPIN_SKIP, DROPIN_REFUSED, DROPIN_LOAD };
+
+static void free_handler(er_handler_conf_t *h);
+
+/* "DIR/FILE" into buf, without a doubled slash; false when it does not fit. */
+static bool join_path(char *buf, size_t cap, const char *dir, const char *file)
+{
+    size_t n = strlen(dir);
+    const char *slash = n > 0 && dir[n - 1] == '/' ? "" : "/";
+
+    return (size_t)snprintf(buf, cap, "%s%s%s", dir, slash, file) < cap;
+}
+
+/*
+ * The sshd rule on a stat'ed object: owned by root or the daemon's euid,
+ * not group- or world-writable. On failure reports "handlers_dir: SHOWN is
+ * ...: refusing to load WHAT" at pos and returns false.
+ */
+static bool owner_ok(loader_t *L, const er_conf_pos_t *pos, const char *shown,
+                     const struct stat *st, const char *what)
+{
+    uid_t euid = geteuid();
+    unsigned mode = (unsigned)(st->st_mode & 07777);
+
+    if (st->st_uid != 0 && st->st_uid != euid) {
+        if (euid == 0)
+            lerror(L, pos,
+                   "handlers_dir: %s is owned by uid %u (mode %04o), not root: refusing "
+                   "to load %s",
+                   shown, (unsigned)st->st_uid, mode, what);
+        else
+            lerror(L, pos,
+                   "handlers_dir: %s is owned by uid %u (mode %04o), not root or the "
+                   "daemon's uid %u: refusing to load %s",
+                   shown, (unsigned)st->st_uid, mode, (unsigned)euid, what);
+        return false;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        lerror(L, pos, "handlers_dir: %s is %s-writable (mode %04o): refusing to load %s", shown,
+               (st->st_mode & S_IWOTH) ? "world" : "group", mode, what);
+        return false;
+    }
+    return true;
+}
+
+/* "PATH", or "PATH -> TARGET" when PATH leads elsewhere (a symlink in it
+ * or on the way), for messages. */
+static const char *shown_path(const char *path, char *buf, size_t cap)
+{
+    char real[PATH_MAX];
+
+    if (realpath(path, real) == NULL || strcmp(real, path) == 0)
+        snprintf(buf, cap, "%s", path);
+    else
+        snprintf(buf, cap, "%s -> %s", path, real);
+    return buf;
+}
+
+/* What check_dir found. */
+enum dir_verdict {
+    DIR_UNUSABLE, /* not an absolute path to a directory: nothing to list */
+    DIR_REFUSED,  /* listed (so routes may name its drop-ins) but nothing loaded */
+    DIR_OK,
+};
+
+/*
+ * One of handlers_dir/handlers_conf_dir (`key`, given as `dir`, at `pos`):
+ * an absolute path to a directory that exists. With `code`, its target
+ * must also pass owner_ok. Reports what fails.
+ */
+static enum dir_verdict check_dir(loader_t *L, const er_conf_pos_t *pos, const char *key,
+                                  const char *dir, bool code)
+{
+    char shown[2 * PATH_MAX + 8], q[96];
+    struct stat st;
+
+    if (dir[0] != '/') {
+        lerror(L, pos, "%s: expected an absolute directory, got %s", key,
+               er__conf_quote(dir, strlen(dir), q, sizeof(q)));
+        return DIR_UNUSABLE;
+    }
+    if (stat(dir, &st) != 0) {
+        lerror(L, pos, "%s: %s: %s", key, dir, strerror(errno));
+        return DIR_UNUSABLE;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        lerror(L, pos, "%s: %s: not a directory", key, dir);
+        return DIR_UNUSABLE;
+    }
+    if (code && !owner_ok(L, pos, shown_path(dir, shown, sizeof(shown)), &st, "drop-ins from it"))
+        return DIR_REFUSED;
+    return DIR_OK;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The names of the entries of dir that may be drop-ins (ending in ".so",
+ * not hidden), sorted, NULL-terminated, in *out; 0 or a negative errno
+ * (reported at pos).
+ */
+static int list_dropins(loader_t *L, const er_conf_pos_t *pos, const char *dir, char ***out)
+{
+    char **v = NULL, **grown;
+    size_t n = 0, cap = 0, len;
+    struct dirent *e;
+    DIR *d;
+    int rc = 0;
+
+    *out = NULL;
+    if ((d = opendir(dir)) == NULL) {
+        rc = -errno;
+        lerror(L, pos, "handlers_dir: %s: %s", dir, strerror(errno));
+        return rc;
+    }
+    for (errno = 0; (e = readdir(d)) != NULL; errno = 0) {
+        len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < 4 || strcmp(e->d_name + len - 3, ".so") != 0)
+            continue;
+        if (n + 1 >= cap) {
+            cap = cap ? cap * 2 : 16;
+            if ((grown = realloc(v, cap * sizeof(*v))) == NULL)
+                break;
+            v = grown;
+        }
+        if ((v[n] = strdup(e->d_name)) == NULL)
+            break;
+        v[++n] = NULL;
+    }
+    if (e != NULL) {
+        rc = -ENOMEM;
+        L->nomem = true;
+    } else if (errno != 0) {
+        rc = -errno;
+        lerror(L, pos, "handlers_dir: %s: %s", dir, strerror(errno));
+    }
+    closedir(d);
+    if (rc != 0) {
+        while (n > 0)
+            free(v[--n]);
+        free(v);
+        return rc;
+    }
+    if (n > 0)
+        qsort(v, n, sizeof(*v), compare_names);
+    *out = v;
+    return 0;
+}
+
+/*
+ * The checks on handlers_dir/FILE before it becomes handler NAME: a
+ * regular file (through symlinks; a directory is skipped), a valid name,
+ * not the name of a `handlers:` entry, and owner_ok. Fills h's name, pos,
+ * dropin and plugin (a valid name is kept even when the file is refused,
+ * so routes naming it get no second error) and *st. Without `load` (the
+ * directory was refused) it stops before owner_ok: DROPIN_REFUSED.
+ */
+static enum dropin_verdict check_dropin(loader_t *L, const er_conf_pos_t *pos, const char *dir,
+                                        const char *file, size_t nfile, bool load,
+                                        er_handler_conf_t *h, struct stat *st)
+{
+    char path[PATH_MAX], shown[2 * PATH_MAX + 8], why[96], q[96];
+    size_t namelen = strlen(file) - 3, i;
+
+    if (!join_path(path, sizeof(path), dir, file)) {
+        lerror(L, pos, "handlers_dir: %s/%s: path too long", dir, file);
+        return DROPIN_SKIP;
+    }
+    if (stat(path, st) != 0) {
+        lerror(L, pos, "handlers_dir: %s: %s", path, strerror(errno));
+        return DROPIN_SKIP;
+    }
+    if (S_ISDIR(st->st_mode))
+        return DROPIN_SKIP;
+    if (!S_ISREG(st->st_mode)) {
+        lerror(L, pos, "handlers_dir: %s: not a regular file: refusing to load it",
+               shown_path(path, shown, sizeof(shown)));
+        return DROPIN_SKIP;
+    }
+    if (check_name(file, namelen, why, sizeof(why)) != 0) {
+        lerror(L, pos, "handlers_dir: %s: invalid handler name %s: %s", path,
+               er__conf_quote(file, namelen, q, sizeof(q)), why);
+        return DROPIN_SKIP;
+    }
+    for (i = 0; i < nfile; i++) {
+        const er_handler_conf_t *o = &L->c->handlers[i];
+        if (o->name != NULL && strlen(o->name) == namelen && strncmp(o->name, file, namelen) == 0) {
+            lerror(L, pos,
+                   "handlers_dir: %s: drop-in handler \"%s\" has the name of handlers.%s (line "
+                   "%u): rename one of them",
+                   path, o->name, o->name, o->pos.line);
+            return DROPIN_SKIP;
+        }
+    }
+    if ((h->name = strndup(file, namelen)) == NULL || (h->dropin = strdup(path)) == NULL ||
+        (h->plugin = strdup(path)) == NULL) {
+        L->nomem = true;
+        return DROPIN_REFUSED;
+    }
+    h->pos = (er_conf_pos_t){h->dropin, 0, 0};
+    if (!load || !owner_ok(L, pos, shown_path(path, shown, sizeof(shown)), st, "it"))
+        return DROPIN_REFUSED;
+    return DROPIN_LOAD;
+}
+
+/* handlers_conf_dir/NAME.yaml, loaded into *tree when it exists (NULL
+ * when there is no such file or no handlers_conf_dir). Returns false
+ * after errors (reported by the YAML loader, naming the file). */
+static bool load_dropin_conf(loader_t *L, const er_conf_pos_t *pos, er_handler_conf_t *h,
+                             er_conf_tree_t **tree)
+{
+    const char *dir = L->c->handlers_conf_dir;
+    char path[PATH_MAX], file[HANDLER_NAME_MAX + 8];
+    struct stat st;
+    int rc;
+
+    *tree = NULL;
+    if (dir == NULL)
+        return true;
+    snprintf(file, sizeof(file), "%s.yaml", h->name);
+    if (!join_path(path, sizeof(path), dir, file)) {
+        lerror(L, pos, "handlers_conf_dir: %s/%s: path too long", dir, file);
+        return false;
+    }
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return true;
+    if ((h->dropin_conf = strdup(path)) == NULL) {
+        L->nomem = true;
+        return false;
+    }
+    rc = er__conf_load_file(path, tree, L->diag);
+    if (rc == -ENOMEM)
+        L->nomem = true;
+    return rc == 0;
+}
+
+/*
+ * A drop-in without options (no option file, or an empty one): every
+ * option its plugin requires is missing, reported naming the file that
+ * would give it (an empty file: in that file). Returns false when one was.
+ */
+static bool dropin_required_given(loader_t *L, const er_conf_pos_t *pos, const er_handler_conf_t *h)
+{
+    er_conf_pos_t whole = {h->dropin_conf, 0, 0};
+    const er_option_t *o;
+    char where[PATH_MAX + 64];
+    bool ok = true;
+
+    if (L->c->handlers_conf_dir == NULL)
+        snprintf(where, sizeof(where), "handlers_conf_dir is not set");
+    else
+        snprintf(where, sizeof(where), "there is no %s/%s.yaml", L->c->handlers_conf_dir, h->name);
+    for (o = h->lib->desc->options; o != NULL && o->key != NULL; o++) {
+        if (!(o->flags & ER_OPTION_REQUIRED) || o->def != NULL)
+            continue;
+        if (h->dropin_conf != NULL)
+            lerror(L, &whole, "%s: required key is missing", o->key);
+        else
+            lerror(L, pos, "handlers_dir: %s: option %s is required, and %s", h->dropin, o->key,
+                   where);
+        ok = false;
+    }
+    return ok;
+}
+
+/*
+ * The block of a drop-in that passed check_dropin: its plugin loaded, the
+ * host keys and options from its option file (or the defaults), and its
+ * fingerprint from `st`.
+ */
+static void load_dropin(loader_t *L, const er_conf_pos_t *pos, er_handler_conf_t *h,
+                        const struct stat *st)
+{
+    size_t before = er__diag_count(L->diag);
+    er_conf_tree_t *tree = NULL;
+    const er_conf_node_t *block = NULL;
+    const er_conf_pair_t *pp;
+    er_conf_node_t host;
+    char err[512];
+    int rc;
+
+    rc = er__plugin_load(ER_PLUGIN_HANDLER, h->dropin, (const char *const *)L->c->plugin_path,
+                         &h->lib, err, sizeof(err));
+    if (rc == -ENOMEM) {
+        L->nomem = true;
+        return;
+    }
+    if (rc != 0) {
+        h->lib = NULL;
+        lerror(L, pos, "handlers_dir: %s", err[0] != '\0' ? err : er_strerror(rc));
+    }
+    if (!load_dropin_conf(L, pos, h, &tree))
+        goto done;
+    if (tree != NULL && tree->root != NULL && !er__conf_is_empty(tree->root)) {
+        block = tree->root;
+        if (block->kind != ER_CONF_MAP) {
+            lerror(L, &block->pos,
+                   "expected a map of handler %s's keys (those of a handlers: entry but plugin), "
+                   "got %s",
+                   h->name, er__conf_kind_name(block));
+            goto done;
+        }
+    }
+    if ((pp = er__conf_map_find(block, "plugin")) != NULL)
+        lerror(L, &pp->key->pos,
+               "plugin: not allowed in a drop-in's option file (the plugin is %s)", h->dropin);
+    if (block != NULL && host_part(&dropin_schema, block, &host) != 0) {
+        L->nomem = true;
+        goto done;
+    }
+    rc = er__schema_apply_node(&dropin_schema, block != NULL ? &host : NULL, pos, "", h, L->diag);
+    if (block != NULL)
+        free(host.pairs);
+    if (rc == -ENOMEM) {
+        L->nomem = true;
+        goto done;
+    }
+    h->retry.set = er__conf_map_find(block, "retry") != NULL;
+    check_retry(L, er__conf_map_get(block, "retry"), &h->retry, "");
+    if (h->lib == NULL || (block == NULL && !dropin_required_given(L, pos, h)))
+        goto done;
+    /* `plugin` counts as a host key here: it was reported above. */
+    build_options(L, &handler_schema, block, "", h->lib, &h->options);
+    if (L->nomem || er__diag_count(L->diag) > before || h->options == NULL)
+        goto done;
+    if ((h->fingerprint = fingerprint(h, st)) == NULL)
+        L->nomem = true;
+done:
+    er__conf_tree_free(tree);
+}
+
+/*
+ * Append the drop-ins of handlers_dir to L->c->handlers, after the file's
+ * handlers, sorted by name. `dn` is the handlers_dir value and `cn` the
+ * handlers_conf_dir one (NULL when absent); without handlers_dir,
+ * handlers_conf_dir is not read. When either directory fails its checks,
+ * the drop-ins are still named (routes naming them get no second error)
+ * but none is loaded.
+ */
+static void load_dropins(loader_t *L, const er_conf_node_t *dn, const er_conf_node_t *cn)
+{
+    er_config_t *c = L->c;
+    size_t nfile = c->nhandlers, n = 0, i;
+    er_handler_conf_t *grown;
+    char **names = NULL;
+    enum dir_verdict dv;
+    struct stat st;
+    bool load;
+
+    if (c->handlers_dir == NULL || dn == NULL)
+        return;
+    if ((dv = check_dir(L, &dn->pos, "handlers_dir", c->handlers_dir, true)) == DIR_UNUSABLE)
+        return;
+    load = dv == DIR_OK;
+    if (c->handlers_conf_dir != NULL && cn != NULL &&
+        check_dir(L, &cn->pos, "handlers_conf_dir", c->handlers_conf_dir, false) != DIR_OK)
+        load = false;
+    if (list_dropins(L, &dn->pos, c->handlers_dir, &names) != 0 || names == NULL)
+        return;
+    while (names[n] != NULL)
+        n++;
+    if ((grown = realloc(c->handlers, (nfile + n) * sizeof(*grown))) == NULL) {
+        L->nomem = true;
+        goto done;
+    }
+    c->handlers = grown;
+    for (i = 0; i < n && !L->nomem; i++) {
+        er_handler_conf_t *h = &c->handlers[c->nhandlers];
+        enum dropin_verdict v;
+
+        memset(h, 0, sizeof(*h));
+        v = check_dropin(L, &dn->pos, c->handlers_dir, names[i], nfile, load, h, &st);
+        if (v == DROPIN_SKIP || h->name == NULL) {
+            free_handler(h);
+            continue;
+        }
+        c->nhandlers++;
+        if (v == DROPIN_LOAD)
+            load_dropin(L, &dn->pos, h, &st);
+    }
+done:
+    for (i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 /* ------------------------------------------------------------------ store */
@@ -1225,6 +1676,8 @@ int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
         load_plugin_path(&L, er__conf_map_get(root, "plugin_path"));
         load_store(&L, er__conf_map_find(root, "store"));
         load_handlers(&L, er__conf_map_get(root, "handlers"));
+        load_dropins(&L, er__conf_map_get(root, "handlers_dir"),
+                     er__conf_map_get(root, "handlers_conf_dir"));
         load_routes(&L, er__conf_map_get(root, "routes"));
         load_dead_letter(&L, er__conf_map_find(root, "dead_letter"));
         if (L.nomem)
@@ -1254,6 +1707,8 @@ static void free_handler(er_handler_conf_t *h)
         er__plugin_unload(h->lib);
     er__schema_free(&handler_schema, h);
     free(h->name);
+    free(h->dropin);
+    free(h->dropin_conf);
     free(h->fingerprint);
 }
 
@@ -1324,6 +1779,9 @@ static void dump_handlers(const er_config_t *cfg, FILE *f)
         fputs("  ", f);
         er__schema_write_quoted(f, h->name, false);
         fputs(":\n", f);
+        if (h->dropin != NULL)
+            fprintf(f, "    # drop-in from handlers_dir, options from %s\n",
+                    h->dropin_conf != NULL ? h->dropin_conf : "(none: defaults)");
         er__schema_dump_indent(&handler_schema, h, 4, f);
         er__options_dump_yaml(h->options, 4, f);
     }

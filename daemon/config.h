@@ -2,14 +2,16 @@
  * The daemon's configuration (DESIGN §5, eventrouter.yaml(5)): one call
  * loads a file with the YAML loader (lib/conftree.h), types and checks it
  * with the daemon's schema tables (lib/schema.h), runs the checks that span
- * several keys, and returns a plain struct. Sections of DESIGN §5 that this
- * version does not implement are known keys refused with "not supported in
- * this version"; any other key is unknown.
+ * several keys, adds the drop-in handlers of handlers_dir (each with its
+ * option file from handlers_conf_dir), and returns a plain struct. Sections
+ * of DESIGN §5 that this version does not implement are known keys refused
+ * with "not supported in this version"; any other key is unknown.
  *
- * Loading does no I/O besides reading the file and `*_file` secrets and
- * loading the store's and each handler's plugin (dlopen, no plugin code
- * runs: its options table is read to check the block), so `eventrouterd --check-config` and a
- * reload can run it freely. Loop thread or before the loop starts.
+ * Loading does no I/O besides reading the file, `*_file` secrets, the
+ * drop-in directories and option files, and loading the store's and each
+ * handler's plugin (dlopen, no plugin code runs: its options table is read
+ * to check the block), so `eventrouterd --check-config` and a reload can
+ * run it freely. Loop thread or before the loop starts.
  */
 #ifndef ER_CONFIG_H
 #define ER_CONFIG_H
@@ -52,10 +54,16 @@ typedef struct er_handler_conf_s {
     bool subscribe;              /* declared types act as an implicit route (true) */
     int start;                   /* enum er_start */
     uint64_t max_lag;            /* events; 0 = unlimited */
-    er_conf_pos_t pos;           /* its name's position (file: the config's path) */
+    er_conf_pos_t pos;           /* its name's position (file: the config's path); a
+                                  * drop-in's: line 0 of its .so (file: `dropin`) */
+    char *dropin;                /* a drop-in: its .so in handlers_dir (also `plugin`);
+                                  * NULL for a `handlers:` entry */
+    char *dropin_conf;           /* a drop-in's option file (handlers_conf_dir/NAME.yaml),
+                                  * NULL when it has none (all defaults) */
     char *fingerprint;           /* canonical text of the block (typed values, the
-                                  * plugin's file, every option): equal = unchanged on
-                                  * reload. Holds secrets: never print it. */
+                                  * plugin's file, every option; a drop-in's .so also
+                                  * by dev, inode, mtime and size): equal = unchanged
+                                  * on reload. Holds secrets: never print it. */
 } er_handler_conf_t;
 
 /* The `store:` block: `plugin` typed here, the rest validated against the
@@ -118,13 +126,16 @@ typedef struct er_config_s {
     uint64_t shutdown_timeout_ms;
 
     er_store_conf_t store;
-    er_handler_conf_t *handlers; /* in file order: destination index = position */
+    er_handler_conf_t *handlers; /* the file's in file order, then the drop-ins sorted
+                                  * by name: destination index = position */
     size_t nhandlers;
     er_route_conf_t *routes;     /* in file order */
     size_t nroutes;
     char **plugin_path;          /* NULL-terminated, may be NULL */
     char *dead_letter_to;        /* dead_letter.forward_to: a handler's name (one of
                                   * handlers[]), or NULL: dead letters are only parked */
+    char *handlers_dir;          /* drop-in handler .so files, or NULL: none */
+    char *handlers_conf_dir;     /* the drop-ins' NAME.yaml option files, or NULL */
 } er_config_t;
 
 /*

@@ -6,13 +6,18 @@
  * handlers (host keys, plugin loading, plugin options checked against the
  * plugin's table — tests/plugins/test_handler.so has one of every type),
  * routes (match keys, globs, priorities, destinations), plugin_path,
- * dead_letter.forward_to, fingerprints; the dump. Messages and positions are asserted exactly.
+ * dead_letter.forward_to, fingerprints; the dump; drop-in handlers
+ * (handlers_dir with copies of the test plugins, their NAME.yaml option
+ * files, names, clashes, the ownership checks, fingerprints of replaced
+ * files). Messages and positions are asserted exactly.
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -409,8 +414,7 @@ END_TEST
 
 START_TEST(refused_and_unknown_sections)
 {
-    static const char *const refused[] = {"brokers", "sources",      "acl",
-                                          "metrics", "handlers_dir", "handlers_conf_dir"};
+    static const char *const refused[] = {"brokers", "sources", "acl", "metrics"};
     char text[128], expect[256];
     size_t i;
 
@@ -1165,6 +1169,475 @@ START_TEST(dump_handlers_and_routes)
 }
 END_TEST
 
+/* ============================================================== drop-ins */
+
+/* Drop-ins are copies of built plugins in TMP/handlers.d (mode 0755),
+ * their option files in TMP/handlers.conf.d. */
+#define GOOD_PLUGIN TEST_PLUGIN_DIR "/good.so"
+#define LOG_PLUGIN  ER_BUILDDIR "/plugins/handlers/log/.libs/log.so"
+
+/* TMP/REL into buf. */
+static const char *in_tmp(const char *rel, char *buf, size_t cap)
+{
+    ck_assert((size_t)snprintf(buf, cap, "%s/%s", tmpdir, rel) < cap);
+    return buf;
+}
+
+static void make_dropin_dirs(void)
+{
+    char d[256];
+
+    ck_assert_int_eq(mkdir(in_tmp("handlers.d", d, sizeof(d)), 0755), 0);
+    ck_assert_int_eq(mkdir(in_tmp("handlers.conf.d", d, sizeof(d)), 0755), 0);
+}
+
+/* Copy src to TMP/REL with the given mode (no umask). */
+static void copy_file(const char *src, const char *rel, mode_t mode)
+{
+    char dst[256], buf[65536];
+    FILE *in = fopen(src, "rb"), *out;
+    size_t n;
+
+    ck_assert_msg(in != NULL, "%s: %s", src, strerror(errno));
+    ck_assert_ptr_nonnull(out = fopen(in_tmp(rel, dst, sizeof(dst)), "wb"));
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+    ck_assert_int_eq(chmod(dst, mode), 0);
+}
+
+/* Write text to TMP/REL (mode 0644). */
+static void write_file(const char *rel, const char *text)
+{
+    char p[256];
+    FILE *f = fopen(in_tmp(rel, p, sizeof(p)), "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Load a file whose first lines are handlers_dir and handlers_conf_dir
+ * (values at 1:15 and 2:20), then `rest`. */
+static int load_dropins(const char *rest)
+{
+    static char text[4096];
+
+    snprintf(text, sizeof(text),
+             "handlers_dir: %s/handlers.d\nhandlers_conf_dir: %s/handlers.conf.d\n%s", tmpdir,
+             tmpdir, rest);
+    return loadp(text);
+}
+
+/* load_dropins("") with exactly one error: that error. */
+static const char *dropin_error(void)
+{
+    ck_assert_int_eq(load_dropins(""), -EINVAL);
+    ck_assert_msg(diag.count == 1, "%zu errors, first: %s", diag.count, diag.count ? msg(0) : "");
+    return msg(0);
+}
+
+static const er_handler_conf_t *handler_named(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->nhandlers; i++)
+        if (strcmp(cfg->handlers[i].name, name) == 0)
+            return &cfg->handlers[i];
+    ck_abort_msg("no handler %s", name);
+    return NULL;
+}
+
+/* A copy of `fmt` with every "%T" the temp dir (for expected messages). */
+static const char *expect(const char *fmt)
+{
+    static char buf[1024];
+    const char *at;
+    size_t o = 0;
+
+    while ((at = strstr(fmt, "%T")) != NULL) {
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%.*s%s", (int)(at - fmt), fmt, tmpdir);
+        fmt = at + 2;
+    }
+    snprintf(buf + o, sizeof(buf) - o, "%s", fmt);
+    return buf;
+}
+
+START_TEST(dropin_with_defaults)
+{
+    const er_handler_conf_t *h;
+    char so[256], d[256];
+    const char *v;
+
+    make_dropin_dirs();
+    copy_file(GOOD_PLUGIN, "handlers.d/zeta.so", 0755);
+    copy_file(GOOD_PLUGIN, "handlers.d/alpha.so", 0755);
+    /* Not drop-ins: other names, hidden files, directories. */
+    write_file("handlers.d/README", "not a plugin\n");
+    write_file("handlers.d/alpha.so.bak", "not a plugin\n");
+    write_file("handlers.d/.hidden.so", "not a plugin\n");
+    ck_assert_int_eq(mkdir(in_tmp("handlers.d/sub.so", d, sizeof(d)), 0755), 0);
+    ck_assert_msg(
+        load_dropins("handlers:\n" HANDLER("events") "routes:\n"
+                                                     "  - match: \"*\"\n    to: [alpha, events]\n"
+                                                     "dead_letter: {forward_to: zeta}\n") == 0,
+        "%s", diag.count ? msg(0) : "");
+    /* The file's handlers first, then the drop-ins by name. */
+    ck_assert_uint_eq(cfg->nhandlers, 3);
+    ck_assert_str_eq(cfg->handlers[0].name, "events");
+    ck_assert_ptr_null(cfg->handlers[0].dropin);
+    ck_assert_str_eq(cfg->handlers[1].name, "alpha");
+    ck_assert_str_eq(cfg->handlers[2].name, "zeta");
+    h = handler_named("alpha");
+    in_tmp("handlers.d/alpha.so", so, sizeof(so));
+    ck_assert_str_eq(h->dropin, so);
+    ck_assert_str_eq(h->plugin, so);
+    ck_assert_ptr_null(h->dropin_conf);
+    ck_assert_str_eq(h->pos.file, so);
+    ck_assert_uint_eq(h->pos.line, 0);
+    ck_assert_str_eq(h->lib->desc->name, "good");
+    ck_assert_uint_eq(h->window, 256);
+    ck_assert(!h->retry.set);
+    ck_assert_uint_eq(h->retry.max_attempts, 5);
+    ck_assert(h->subscribe);
+    ck_assert_int_eq(er__opt_string(h->options, "greeting", &v), 0);
+    ck_assert_str_eq(v, "hello");
+    ck_assert_ptr_nonnull(h->fingerprint);
+    ck_assert_str_eq(cfg->routes[0].to[0], "alpha");
+    ck_assert_str_eq(cfg->dead_letter_to, "zeta");
+    ck_assert_str_eq(cfg->handlers_dir, in_tmp("handlers.d", d, sizeof(d)));
+
+    /* An empty directory: no drop-ins; without handlers_dir, none either
+     * (handlers_conf_dir alone is not read). */
+    ck_assert_int_eq(unlink(so), 0);
+    ck_assert_int_eq(unlink(in_tmp("handlers.d/zeta.so", so, sizeof(so))), 0);
+    ck_assert_int_eq(load_dropins(""), 0);
+    ck_assert_uint_eq(cfg->nhandlers, 0);
+    ck_assert_int_eq(load("handlers_conf_dir: /nonexistent\n"), 0);
+    ck_assert_uint_eq(cfg->nhandlers, 0);
+    ck_assert_ptr_null(cfg->handlers_dir);
+}
+END_TEST
+
+START_TEST(dropin_with_options)
+{
+    const er_handler_conf_t *h;
+    char conf[256];
+    const char *v;
+
+    make_dropin_dirs();
+    copy_file(TEST_PLUGIN, "handlers.d/t.so", 0755);
+    write_file("handlers.conf.d/t.yaml", "# the test handler\n"
+                                         "endpoint: e1\n"
+                                         "window: 8\n"
+                                         "timeout: 2s\n"
+                                         "retry: {max_attempts: 2}\n"
+                                         "subscribe: false\n"
+                                         "start: earliest\n"
+                                         "label: x\n");
+    ck_assert_msg(load_dropins("") == 0, "%s", diag.count ? msg(0) : "");
+    ck_assert_uint_eq(cfg->nhandlers, 1);
+    h = &cfg->handlers[0];
+    ck_assert_str_eq(h->name, "t");
+    ck_assert_str_eq(h->dropin_conf, in_tmp("handlers.conf.d/t.yaml", conf, sizeof(conf)));
+    ck_assert_uint_eq(h->window, 8);
+    ck_assert_uint_eq(h->timeout_ms, 2000);
+    ck_assert(h->retry.set);
+    ck_assert_uint_eq(h->retry.max_attempts, 2);
+    ck_assert(!h->subscribe);
+    ck_assert_int_eq(h->start, ER_START_EARLIEST);
+    ck_assert_int_eq(er__opt_string(h->options, "endpoint", &v), 0);
+    ck_assert_str_eq(v, "e1");
+    ck_assert_int_eq(er__opt_string(h->options, "label", &v), 0);
+    ck_assert_str_eq(v, "x");
+
+    /* An empty option file is all defaults. */
+    copy_file(GOOD_PLUGIN, "handlers.d/g.so", 0755);
+    write_file("handlers.conf.d/g.yaml", "# nothing\n");
+    ck_assert_msg(load_dropins("") == 0, "%s", diag.count ? msg(0) : "");
+    ck_assert_uint_eq(cfg->nhandlers, 2);
+    ck_assert_str_eq(cfg->handlers[0].name, "g");
+    ck_assert_ptr_nonnull(cfg->handlers[0].dropin_conf);
+    ck_assert_uint_eq(cfg->handlers[0].window, 256);
+}
+END_TEST
+
+/* Errors in NAME.yaml point into NAME.yaml; a required option without a
+ * file names the file that is missing. */
+START_TEST(dropin_option_file_errors)
+{
+    make_dropin_dirs();
+    copy_file(TEST_PLUGIN, "handlers.d/t.so", 0755);
+    write_file("handlers.conf.d/t.yaml", "endpoint: e\n"
+                                         "window: 0\n"
+                                         "plugin: log\n"
+                                         "count: 0\n"
+                                         "retry: {initial: 1m}\n"
+                                         "windw: 3\n");
+    ck_assert_int_eq(load_dropins(""), -EINVAL);
+    ck_assert_uint_eq(diag.count, 5);
+    ck_assert_str_eq(msg(0), "handlers.conf.d/t.yaml:2:9: window: must be between 1 and 65536, "
+                             "got 0");
+    ck_assert_str_eq(msg(1), expect("handlers.conf.d/t.yaml:3:1: plugin: not allowed in a "
+                                    "drop-in's option file (the plugin is %T/handlers.d/t.so)"));
+    ck_assert_str_eq(msg(2), "handlers.conf.d/t.yaml:4:8: count: must be between 1 and 1000, "
+                             "got 0");
+    ck_assert_str_eq(msg(3), "handlers.conf.d/t.yaml:5:18: retry.initial: must be at most "
+                             "retry.max (30s), got 1m");
+    ck_assert_str_eq(msg(4), "handlers.conf.d/t.yaml:6:1: windw: unknown key (did you mean "
+                             "\"window\"?)");
+
+    /* YAML errors, and a file that is not a map. */
+    write_file("handlers.conf.d/t.yaml", "endpoint: [e\n");
+    ck_assert_str_eq(dropin_error(), "handlers.conf.d/t.yaml:2:1: YAML syntax error: did not find "
+                                     "expected ',' or ']' (while parsing a flow sequence at line "
+                                     "1, column 11)");
+    write_file("handlers.conf.d/t.yaml", "- endpoint: e\n");
+    ck_assert_int_eq(load_dropins(""), -EINVAL);
+    ck_assert_str_eq(msg(0), "handlers.conf.d/t.yaml:1:1: expected a map of handler t's keys "
+                             "(those of a handlers: entry but plugin), got a list");
+
+    /* A required option and no file to give it; an empty file. */
+    write_file("handlers.conf.d/t.yaml", "");
+    ck_assert_str_eq(dropin_error(), "handlers.conf.d/t.yaml: endpoint: required key is missing");
+    ck_assert_int_eq(unlink(expect("%T/handlers.conf.d/t.yaml")), 0);
+    ck_assert_int_eq(load_dropins(""), -EINVAL);
+    ck_assert_str_eq(msg(0), expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d/t.so: "
+                                    "option endpoint is required, and there is no "
+                                    "%T/handlers.conf.d/t.yaml"));
+    ck_assert_int_eq(load(expect("handlers_dir: %T/handlers.d\n")), -EINVAL);
+    ck_assert_str_eq(msg(0), expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d/t.so: "
+                                    "option endpoint is required, and handlers_conf_dir is not "
+                                    "set"));
+}
+END_TEST
+
+START_TEST(dropin_name_clash)
+{
+    make_dropin_dirs();
+    copy_file(GOOD_PLUGIN, "handlers.d/events.so", 0755);
+    ck_assert_int_eq(
+        load_dropins("handlers:\n" HANDLER("events") "routes:\n"
+                                                     "  - match: \"*\"\n    to: events\n"),
+        -EINVAL);
+    ck_assert_msg(diag.count == 1, "%zu errors", diag.count);
+    ck_assert_str_eq(msg(0), expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d/events.so: "
+                                    "drop-in handler \"events\" has the name of handlers.events "
+                                    "(line 4): rename one of them"));
+}
+END_TEST
+
+START_TEST(dropin_bad_names)
+{
+    char rel[128];
+
+    make_dropin_dirs();
+    copy_file(GOOD_PLUGIN, "handlers.d/bad name.so", 0755);
+    memset(rel, 0, sizeof(rel));
+    strcpy(rel, "handlers.d/");
+    memset(rel + strlen(rel), 'x', 65);
+    strcat(rel, ".so");
+    copy_file(GOOD_PLUGIN, rel, 0755);
+    copy_file(GOOD_PLUGIN, "handlers.d/ok.so", 0755);
+    ck_assert_int_eq(load_dropins("routes:\n  - match: \"*\"\n    to: ok\n"), -EINVAL);
+    ck_assert_uint_eq(diag.count, 2);
+    ck_assert_str_eq(msg(0),
+                     expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d/bad name.so: "
+                            "invalid handler name \"bad name\": a name is 1 to 64 of A-Z "
+                            "a-z 0-9 _ . -"));
+    ck_assert(strstr(msg(1), "/handlers.d/xxxxxxxxxx") != NULL);
+    ck_assert(strstr(msg(1), ".so: invalid handler name \"xxxxxxxx") != NULL);
+}
+END_TEST
+
+/* The checks sshd makes of its files, on the directory and each .so
+ * (through symlinks); a refused file refuses the whole configuration. */
+START_TEST(dropin_ownership)
+{
+    char d[256], target[256], link[256];
+
+    make_dropin_dirs();
+    copy_file(GOOD_PLUGIN, "handlers.d/evil.so", 0664);
+    ck_assert_int_eq(load_dropins(""), -EINVAL);
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(diag.count == 1, "%zu errors", diag.count);
+    ck_assert_str_eq(msg(0), expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d/evil.so "
+                                    "is group-writable (mode 0664): refusing to load it"));
+    ck_assert_int_eq(chmod(expect("%T/handlers.d/evil.so"), 0646), 0);
+    ck_assert_str_eq(dropin_error(), expect("eventrouter.yaml:1:15: handlers_dir: "
+                                            "%T/handlers.d/evil.so is world-writable (mode 0646): "
+                                            "refusing to load it"));
+    ck_assert_int_eq(chmod(expect("%T/handlers.d/evil.so"), 0755), 0);
+    ck_assert_int_eq(load_dropins(""), 0);
+
+    /* A symlink is judged by its target, and both are named. */
+    ck_assert_int_eq(mkdir(in_tmp("lib", d, sizeof(d)), 0755), 0);
+    copy_file(GOOD_PLUGIN, "lib/real.so", 0664);
+    ck_assert_int_eq(symlink(in_tmp("lib/real.so", target, sizeof(target)),
+                             in_tmp("handlers.d/link.so", link, sizeof(link))),
+                     0);
+    ck_assert_str_eq(dropin_error(), expect("eventrouter.yaml:1:15: handlers_dir: "
+                                            "%T/handlers.d/link.so -> %T/lib/real.so is "
+                                            "group-writable (mode 0664): refusing to load it"));
+    ck_assert_int_eq(chmod(target, 0755), 0);
+    ck_assert_msg(load_dropins("") == 0, "%s", diag.count ? msg(0) : "");
+    ck_assert_str_eq(handler_named("link")->lib->desc->name, "good");
+    ck_assert_int_eq(unlink(link), 0);
+
+    /* The directory. */
+    ck_assert_int_eq(chmod(in_tmp("handlers.d", d, sizeof(d)), 0775), 0);
+    ck_assert_str_eq(dropin_error(), expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d "
+                                            "is group-writable (mode 0775): refusing to load "
+                                            "drop-ins from it"));
+    ck_assert_int_eq(chmod(d, 0755), 0);
+
+    /* The owner: root or the daemon's euid (chown needs root). */
+    if (geteuid() != 0) {
+        printf("SKIP: dropin_ownership: the owner checks need root\n");
+        return;
+    }
+    ck_assert_int_eq(chown(expect("%T/handlers.d/evil.so"), 1, 0), 0);
+    ck_assert_str_eq(dropin_error(), expect("eventrouter.yaml:1:15: handlers_dir: "
+                                            "%T/handlers.d/evil.so is owned by uid 1 (mode 0755), "
+                                            "not root: refusing to load it"));
+    ck_assert_int_eq(chown(expect("%T/handlers.d/evil.so"), 0, 0), 0);
+    ck_assert_int_eq(chown(d, 1, 0), 0);
+    ck_assert_str_eq(dropin_error(), expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d "
+                                            "is owned by uid 1 (mode 0755), not root: refusing to "
+                                            "load drop-ins from it"));
+}
+END_TEST
+
+START_TEST(dropin_directories)
+{
+    make_dropin_dirs();
+    ck_assert_str_eq(one_error(expect("handlers_dir: %T/nope\n")),
+                     expect("eventrouter.yaml:1:15: handlers_dir: %T/nope: No such file or "
+                            "directory"));
+    write_file("file", "");
+    ck_assert_str_eq(one_error(expect("handlers_dir: %T/file\n")),
+                     expect("eventrouter.yaml:1:15: handlers_dir: %T/file: not a directory"));
+    ck_assert_str_eq(one_error("handlers_dir: handlers.d\n"),
+                     "eventrouter.yaml:1:15: handlers_dir: expected an absolute directory, got "
+                     "\"handlers.d\"");
+    ck_assert_str_eq(one_error(expect("handlers_dir: %T/handlers.d\nhandlers_conf_dir: %T/nope\n")),
+                     expect("eventrouter.yaml:2:20: handlers_conf_dir: %T/nope: No such file or "
+                            "directory"));
+    ck_assert_str_eq(one_error("handlers_dir:\n"),
+                     "eventrouter.yaml:1:14: handlers_dir: expected a path, got an empty value");
+}
+END_TEST
+
+/* A regular file that is no shared object, a broken symlink, a handler
+ * directory holding a store plugin: refused, naming the file. */
+START_TEST(dropin_not_a_plugin)
+{
+    char link[256];
+    const char *m;
+
+    make_dropin_dirs();
+    write_file("handlers.d/junk.so", "not an ELF file\n");
+    m = dropin_error();
+    ck_assert_msg(strstr(m, expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d/junk.so: "
+                                   "cannot load: ")) == m,
+                  "%s", m);
+    ck_assert_int_eq(unlink(expect("%T/handlers.d/junk.so")), 0);
+    ck_assert_int_eq(symlink("/nonexistent.so", in_tmp("handlers.d/gone.so", link, sizeof(link))),
+                     0);
+    ck_assert_str_eq(dropin_error(), expect("eventrouter.yaml:1:15: handlers_dir: "
+                                            "%T/handlers.d/gone.so: No such file or directory"));
+    ck_assert_int_eq(unlink(link), 0);
+    copy_file(ER_BUILDDIR "/plugins/stores/memory/.libs/memory.so", "handlers.d/mem.so", 0755);
+    m = dropin_error();
+    ck_assert_msg(
+        strstr(m, expect("eventrouter.yaml:1:15: handlers_dir: %T/handlers.d/mem.so: ")) == m, "%s",
+        m);
+}
+END_TEST
+
+/* A drop-in's fingerprint: the same files give the same text; a replaced
+ * .so (another inode, mtime or size) or a changed option is a change. */
+START_TEST(dropin_fingerprints)
+{
+    char *first, so[256], tmp[256];
+    struct timespec times[2] = {{0, UTIME_OMIT}, {1000000000, 0}};
+
+    make_dropin_dirs();
+    copy_file(TEST_PLUGIN, "handlers.d/t.so", 0755);
+    write_file("handlers.conf.d/t.yaml", "endpoint: e\n");
+    ck_assert_int_eq(load_dropins(""), 0);
+    first = strdup(cfg->handlers[0].fingerprint);
+    ck_assert(strstr(first, expect("\"so\":\"%T/handlers.d/t.so\"")) != NULL);
+    ck_assert_int_eq(load_dropins(""), 0);
+    ck_assert_str_eq(cfg->handlers[0].fingerprint, first);
+    /* Same values, other spelling: unchanged. */
+    write_file("handlers.conf.d/t.yaml", "# a comment\nendpoint: \"e\"\nwindow: 256\n");
+    ck_assert_int_eq(load_dropins(""), 0);
+    ck_assert_str_eq(cfg->handlers[0].fingerprint, first);
+    /* An option. */
+    write_file("handlers.conf.d/t.yaml", "endpoint: f\n");
+    ck_assert_int_eq(load_dropins(""), 0);
+    ck_assert_str_ne(cfg->handlers[0].fingerprint, first);
+    write_file("handlers.conf.d/t.yaml", "endpoint: e\n");
+    ck_assert_int_eq(load_dropins(""), 0);
+    ck_assert_str_eq(cfg->handlers[0].fingerprint, first);
+    /* The file's mtime. */
+    in_tmp("handlers.d/t.so", so, sizeof(so));
+    ck_assert_int_eq(utimensat(AT_FDCWD, so, times, 0), 0);
+    ck_assert_int_eq(load_dropins(""), 0);
+    ck_assert_str_ne(cfg->handlers[0].fingerprint, first);
+    free(first);
+    first = strdup(cfg->handlers[0].fingerprint);
+    /* The same bytes, replaced by rename with the same mtime: another inode. */
+    er__config_free(cfg);
+    cfg = NULL;
+    copy_file(TEST_PLUGIN, "handlers.d/t.so.new", 0755);
+    ck_assert_int_eq(utimensat(AT_FDCWD, in_tmp("handlers.d/t.so.new", tmp, sizeof(tmp)), times, 0),
+                     0);
+    ck_assert_int_eq(rename(tmp, so), 0);
+    ck_assert_int_eq(load_dropins(""), 0);
+    ck_assert_str_ne(cfg->handlers[0].fingerprint, first);
+    free(first);
+}
+END_TEST
+
+START_TEST(dropin_dump)
+{
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    make_dropin_dirs();
+    copy_file(GOOD_PLUGIN, "handlers.d/g.so", 0755);
+    copy_file(TEST_PLUGIN, "handlers.d/t.so", 0755);
+    write_file("handlers.conf.d/t.yaml", "endpoint: e\npassword: hunter2\n");
+    ck_assert_int_eq(load_dropins(""), 0);
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(er__config_dump(cfg, f), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, expect("\nhandlers_dir: \"%T/handlers.d\"\nhandlers_conf_dir: "
+                                     "\"%T/handlers.conf.d\"\n")) != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, expect("\n  \"g\":\n    # drop-in from handlers_dir, options from "
+                                     "(none: defaults)\n    plugin: \"%T/handlers.d/g.so\"\n")) !=
+                      NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, expect("\n  \"t\":\n    # drop-in from handlers_dir, options from "
+                                     "%T/handlers.conf.d/t.yaml\n")) != NULL,
+                  "%s", out);
+    ck_assert(strstr(out, "hunter2") == NULL);
+    free(out);
+    ck_assert_int_eq(load(""), 0);
+    out = NULL;
+    f = open_memstream(&out, &len);
+    ck_assert_int_eq(er__config_dump(cfg, f), 0);
+    fclose(f);
+    ck_assert_msg(strstr(out, "\n# handlers_dir: not set\n") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -1197,6 +1670,16 @@ static Suite *config_suite(void)
     tcase_add_test(tc, plugin_path_forms);
     tcase_add_test(tc, many_errors_across_sections);
     tcase_add_test(tc, dump_handlers_and_routes);
+    tcase_add_test(tc, dropin_with_defaults);
+    tcase_add_test(tc, dropin_with_options);
+    tcase_add_test(tc, dropin_option_file_errors);
+    tcase_add_test(tc, dropin_name_clash);
+    tcase_add_test(tc, dropin_bad_names);
+    tcase_add_test(tc, dropin_ownership);
+    tcase_add_test(tc, dropin_directories);
+    tcase_add_test(tc, dropin_not_a_plugin);
+    tcase_add_test(tc, dropin_fingerprints);
+    tcase_add_test(tc, dropin_dump);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,8 +5,9 @@
 # on stderr, nothing on stdout, and exits 1. Positions are asserted exactly.
 # Handlers load real plugins: the shipped `log` and the test plugin
 # tests/plugins/test_handler.so (an option of every type), so their options
-# are checked against the plugin's own table. Skipped (77) only when the
-# daemon has not been built.
+# are checked against the plugin's own table; the same plugin serves as a
+# drop-in of handlers_dir. Skipped (77) only when the daemon has not been
+# built.
 set -u
 
 : "${ER_BUILDDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -287,6 +288,38 @@ case $(cat "$TMP/stderr") in
 esac
 [ "$(wc -l <"$TMP/stderr")" -eq 1 ] || fail "plugin not found: more than one line"
 echo "ok - plugin not found"
+
+# ------------------------------------------------------------- drop-ins
+
+# handlers.d/t.so is the test plugin as drop-in "t", its options in
+# handlers.conf.d/t.yaml; errors there are reported at that file's
+# positions, refusals at the handlers_dir value.
+mkdir -m 0755 "$TMP/handlers.d" "$TMP/handlers.conf.d"
+install -m 0755 "$TP" "$TMP/handlers.d/t.so"
+printf 'endpoint: e\nwindow: 8\n' >"$TMP/handlers.conf.d/t.yaml"
+DROPIN_DIRS="handlers_dir: $TMP/handlers.d
+handlers_conf_dir: $TMP/handlers.conf.d
+"
+printf '%sroutes:\n  - match: "*"\n    to: t\n' "$DROPIN_DIRS" >"$TMP/dropin.yaml"
+expect_ok "a drop-in handler" "$TMP/dropin.yaml"
+
+printf 'endpoint: e\nwindow: lots\nplugin: log\n' >"$TMP/handlers.conf.d/t.yaml"
+expect_errors dropin-options "$DROPIN_DIRS" \
+    "$TMP/handlers.conf.d/t.yaml:2:9: window: expected a non-negative integer, got \"lots\"
+$TMP/handlers.conf.d/t.yaml:3:1: plugin: not allowed in a drop-in's option file (the plugin is $TMP/handlers.d/t.so)"
+printf 'endpoint: e\n' >"$TMP/handlers.conf.d/t.yaml"
+
+expect_errors dropin-clash "${DROPIN_DIRS}handlers:
+  t: {plugin: log}
+" "dropin-clash.yaml:1:15: handlers_dir: $TMP/handlers.d/t.so: drop-in handler \"t\" has the name of handlers.t (line 4): rename one of them"
+
+chmod 0775 "$TMP/handlers.d/t.so"
+expect_errors dropin-group-writable "$DROPIN_DIRS" \
+    "dropin-group-writable.yaml:1:15: handlers_dir: $TMP/handlers.d/t.so is group-writable (mode 0775): refusing to load it"
+chmod 0755 "$TMP/handlers.d/t.so"
+
+expect_errors dropin-missing-dir "handlers_dir: $TMP/nope
+" "dropin-missing-dir.yaml:1:15: handlers_dir: $TMP/nope: No such file or directory"
 
 # A file that cannot be read: one line naming it, exit 1.
 (cd "$TMP" && "$EVENTROUTERD" -c missing.yaml --check-config >"$TMP/stdout" 2>"$TMP/stderr")

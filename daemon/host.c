@@ -9,7 +9,10 @@
  * metric_add/metric_set and publish may run on any thread; everything else
  * is loop-only, checked at entry (a plugin calling them from another
  * thread is a data race, so the daemon stops with a message naming the
- * call rather than corrupt its state).
+ * call rather than corrupt its state). publish checks the event where it
+ * is called and posts it to the loop through a mailbox, from the loop
+ * thread too: the pipeline behind it (store, dispatch, which may hand the
+ * event straight back to the same plugin) never runs inside the call.
  *
  * Handles: a timer or watch is freed in its libuv close callback, so
  * timer_stop/watch_stop free asynchronously and may be called from inside
@@ -25,11 +28,13 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "buf.h"
 #include "evobj.h"
 #include "host.h"
 #include "log.h"
 #include "options.h"
 #include "plugdesc.h"
+#include "proto.h"
 #include "store.h"
 
 static uv_loop_t *host_loop;
@@ -184,12 +189,199 @@ static int host_event_decode(er_plugin_ctx_t *ctx, const uint8_t *p, size_t n, e
     return er__ev_decode(p, n, out);
 }
 
-/* ------------------------------------------------- not yet implemented */
+/* ------------------------------------------------------------- publish */
 
+static void plugin_token_done(er_token_t *t, er_status_t status, size_t n,
+                              const er_status_t *statuses);
+static void host_complete(er_token_t *t, er_status_t status);
+static void host_complete_errno(er_token_t *t, int err, const char *message);
+
+/*
+ * The way plugins' events go to the loop. `open` and the posts are made
+ * under `lock`, so a thread that found it open has posted before a close
+ * drains the mailbox, and none posts after.
+ */
+static struct {
+    uv_mutex_t lock;
+    bool open;             /* guarded by lock */
+    size_t max_event_size; /* guarded by lock */
+    bool mb_live;          /* loop thread: the mailbox is set up (until closed) */
+    er_mailbox_t mb;
+    er_publish_cb run;
+    void *arg;
+} pub;
+static uv_once_t pub_once = UV_ONCE_INIT;
+
+/* What this thread's handle() call is being handed, per instance. */
+static _Thread_local struct {
+    const er_plugin_ctx_t *ctx;
+    uint32_t hops;
+} handling;
+
+static void pub_init(void)
+{
+    if (uv_mutex_init(&pub.lock) != 0)
+        abort();
+}
+
+static void on_publish_mail(er_mailbox_t *mb, er_mail_t *m)
+{
+    (void)mb;
+    pub.run(pub.arg, (er_publish_req_t *)m);
+}
+
+static void on_publish_mb_closed(er_mailbox_t *mb)
+{
+    (void)mb;
+    pub.mb_live = false;
+}
+
+int er__host_publish_open(uv_loop_t *loop, size_t max_event_size, er_publish_cb run, void *arg)
+{
+    int rc;
+
+    LOOP_ONLY(NULL, "er__host_publish_open");
+    uv_once(&pub_once, pub_init);
+    if (pub.mb_live)
+        return -EBUSY;
+    pub.run = run;
+    pub.arg = arg;
+    if ((rc = er__mailbox_init(&pub.mb, loop, on_publish_mail)) != 0)
+        return rc;
+    pub.mb_live = true;
+    uv_mutex_lock(&pub.lock);
+    pub.max_event_size = max_event_size;
+    pub.open = true;
+    uv_mutex_unlock(&pub.lock);
+    return 0;
+}
+
+void er__host_publish_close(void)
+{
+    bool was_open;
+
+    LOOP_ONLY(NULL, "er__host_publish_close");
+    uv_once(&pub_once, pub_init);
+    uv_mutex_lock(&pub.lock);
+    was_open = pub.open;
+    pub.open = false;
+    uv_mutex_unlock(&pub.lock);
+    if (was_open)
+        er__mailbox_close(&pub.mb, on_publish_mb_closed); /* runs what is queued */
+}
+
+void er__publish_req_end(er_publish_req_t *req, er_status_t status, int err, const char *message)
+{
+    if (req->token != NULL) {
+        if (err < 0)
+            host_complete_errno(req->token, err, message);
+        else
+            host_complete(req->token, status);
+    }
+    er__ev_unref(req->ev);
+    free(req);
+}
+
+void er__host_handling(er_plugin_ctx_t *ctx, const er_ev_t *ev)
+{
+    const er_event_t *v;
+
+    if (ev == NULL) {
+        if (handling.ctx == ctx)
+            handling.ctx = NULL;
+        return;
+    }
+    v = er__ev_view(ev);
+    handling.ctx = ctx;
+    handling.hops = (v->has & ER_HAS_HOPS) ? v->hops : 0;
+}
+
+/* The encoded size of f, as a client's frame would carry it. */
+static int encoded_size(const er_event_t *f, size_t *n)
+{
+    er_buf_t b;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    rc = er__event_pack(&b, f);
+    *n = b.len;
+    er__buf_free(&b);
+    return rc;
+}
+
+/*
+ * Check ev as a client's event would be checked — except that the daemon
+ * fields are the host's to replace, not a reason to refuse, and `$`
+ * streams are the plugins' to use — and post it to the loop. Any thread.
+ */
 static int host_publish(er_plugin_ctx_t *ctx, er_ev_t *ev, er_token_t *token)
 {
-    return -ENOSYS;
+    er_publish_req_t *req;
+    er_event_t f;
+    er_error_t e;
+    size_t n, name_len, max;
+    uint32_t hops;
+    bool open;
+    int rc;
+
+    if (ctx == NULL)
+        return -EINVAL;
+    if (ev == NULL) {
+        plugin_bug(ctx, "publish() of a NULL event");
+        return -EINVAL;
+    }
+    if (token != NULL && token->on_complete != plugin_token_done) {
+        plugin_bug(ctx, "publish() with a token the host gave it (not from token_new)");
+        return -EINVAL;
+    }
+    uv_once(&pub_once, pub_init);
+    uv_mutex_lock(&pub.lock);
+    open = pub.open;
+    max = pub.max_event_size;
+    uv_mutex_unlock(&pub.lock);
+    if (!open)
+        return -EAGAIN; /* not running yet, or stopping */
+    f = *er__ev_view(ev);
+    hops = (f.has & ER_HAS_HOPS) ? f.hops : 0;
+    er_event_strip_daemon_fields(&f);
+    if (er_event_validate(&f, 0, &e) != 0) {
+        host_log(ctx, ER_LOG_WARN, "publish: %s", e.message);
+        return -EINVAL;
+    }
+    if ((rc = encoded_size(&f, &n)) != 0)
+        return rc;
+    if (n > max) {
+        host_log(ctx, ER_LOG_WARN, "publish: encoded size %zu exceeds max_event_size (%zu)", n,
+                 max);
+        return -EINVAL;
+    }
+    /* From inside handle(): at least one more than the event handed. */
+    if (handling.ctx == ctx && handling.hops > hops)
+        hops = handling.hops;
+    if (hops < UINT32_MAX)
+        hops++;
+    name_len = strlen(ctx->name);
+    if ((req = malloc(sizeof(*req) + name_len + 1)) == NULL)
+        return -ENOMEM;
+    memset(req, 0, sizeof(*req));
+    req->ev = er__ev_ref(ev);
+    req->token = token;
+    req->hops = hops;
+    memcpy(req->component, ctx->component, sizeof(req->component));
+    memcpy(req->name, ctx->name, name_len + 1);
+    uv_mutex_lock(&pub.lock);
+    if (!pub.open) {
+        uv_mutex_unlock(&pub.lock);
+        er__ev_unref(req->ev);
+        free(req);
+        return -EAGAIN; /* closed meanwhile */
+    }
+    er__mailbox_post(&pub.mb, &req->mail);
+    uv_mutex_unlock(&pub.lock);
+    return 0;
 }
+
+/* ------------------------------------------------- not yet implemented */
 
 static int host_ingest(er_plugin_ctx_t *ctx, const uint8_t *msgpack, size_t n, void *ack_token)
 {

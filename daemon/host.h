@@ -4,6 +4,12 @@
  * identifies itself with, and tokens (er_token_t) through which plugins
  * complete deliveries. Loop thread, except the members the ABI allows off
  * the loop (log, allocation, event ref/unref/get, publish).
+ *
+ * Plugins' publish: the table's member checks the call on the calling
+ * thread (any thread) and hands each event it accepts to the loop thread
+ * through a mailbox (lib/mailbox.h), always, so nothing of the pipeline
+ * runs inside publish(); there the publisher (the server: store admission,
+ * de-duplication, sequence, append, dispatch) takes it over.
  */
 #ifndef ER_HOST_H
 #define ER_HOST_H
@@ -14,6 +20,7 @@
 
 #include "eventrouter/plugin.h"
 #include "log.h"
+#include "mailbox.h"
 #include "plugin.h"
 
 /* Per-instance log rate limiting, one slot per call site (a plugin's
@@ -124,6 +131,65 @@ void er__token_end(er_token_t *t);
 
 /* Free a token's owned members (reply, deferred statuses); not the token. */
 void er__token_clear(er_token_t *t);
+
+/* ------------------------------------------------------ plugins' publish */
+
+/*
+ * One event a plugin published, on its way to the store. host.c makes it
+ * on the plugin's thread; the publisher gets it on the loop thread and
+ * owns it until er__publish_req_end().
+ */
+typedef struct er_publish_req_s er_publish_req_t;
+struct er_publish_req_s {
+    er_mail_t mail;         /* host.c's: the way to the loop */
+    er_publish_req_t *next; /* the publisher's (its queue) */
+    er_ev_t *ev;            /* the plugin's event, as it gave it (one reference) */
+    er_token_t *token;      /* the plugin's (token_new), or NULL: nothing to complete */
+    uint32_t hops;          /* the hops the published event gets */
+    char component[96];     /* "handler:NAME", for log lines */
+    char name[];            /* the instance's name: via.plugin */
+};
+
+typedef void (*er_publish_cb)(void *arg, er_publish_req_t *req);
+
+/*
+ * Start taking plugins' events: from now on publish() accepts events of at
+ * most max_event_size encoded bytes and run(arg, req) gets each on loop's
+ * thread, in the order the publish() calls were made, on a later loop turn
+ * (never inside publish()). Before this, and after
+ * er__host_publish_close(), publish() returns -EAGAIN. Returns 0, or a
+ * negative errno (-EBUSY: already open, or the last close has not finished
+ * yet). Loop thread.
+ */
+int er__host_publish_open(uv_loop_t *loop, size_t max_event_size, er_publish_cb run, void *arg);
+
+/*
+ * Stop taking plugins' events: publish() returns -EAGAIN from now on, on
+ * every thread; the requests already accepted are run now, before this
+ * returns; the mailbox's handle is closed on a later loop turn. Loop
+ * thread; a no-op when not open.
+ */
+void er__host_publish_close(void);
+
+/*
+ * Finish a request (taken): complete its token, if any — with status, or,
+ * when err is a negative errno, as complete_errno(token, err, message)
+ * does — then release the event and free req. Loop thread, never from
+ * inside the plugin's publish() (the mailbox sees to that).
+ */
+void er__publish_req_end(er_publish_req_t *req, er_status_t status, int err, const char *message);
+
+/*
+ * The event ctx's plugin is being handed on this thread right now (ev
+ * borrowed until the matching call with NULL): call it around handle(),
+ * er__host_handling(ctx, ev) before and er__host_handling(ctx, NULL)
+ * after. A publish() made meanwhile by the same instance on this thread
+ * gets at least ev's hops + 1, so a plugin that builds a fresh event from
+ * the one it handles still ends a loop at limits.max_hops. Any thread (the
+ * loop for in-process handlers, a worker for blocking ones): the record is
+ * per thread.
+ */
+void er__host_handling(er_plugin_ctx_t *ctx, const er_ev_t *ev);
 
 /* Metrics of an instance, for the `stats` and `handlers` admin commands:
  * emit(arg, name, value) per metric. */

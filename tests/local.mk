@@ -159,6 +159,14 @@ tests_unit_check_host_SOURCES = tests/unit/check_host.c
 tests_unit_check_host_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
 tests_unit_check_host_LDADD = $(DAEMON_UNIT_LDADD) -lpthread
 
+# The host's publish against a fake publisher, from the loop and from
+# other threads.
+check_PROGRAMS += tests/unit/check_publish
+TESTS += tests/unit/check_publish
+tests_unit_check_publish_SOURCES = tests/unit/check_publish.c
+tests_unit_check_publish_CFLAGS = $(UNIT_CFLAGS) $(UV_CFLAGS) -I$(top_srcdir)/daemon
+tests_unit_check_publish_LDADD = $(DAEMON_UNIT_LDADD) -lpthread
+
 # The plugin testing kit, linked as a plugin's test links it.
 check_PROGRAMS += tests/unit/check_testing
 TESTS += tests/unit/check_testing

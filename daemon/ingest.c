@@ -14,6 +14,9 @@ void er__ingest_init(er_ingest_t *ing)
         strcpy(ing->host, "localhost");
     ing->host[sizeof(ing->host) - 1] = '\0';
     ing->host_len = strlen(ing->host);
+    ing->self.pid = getpid();
+    ing->self.uid = geteuid();
+    ing->self.gid = getegid();
 }
 
 void er__ingest_complete(er_ingest_t *ing, er_event_t *ev, int64_t now_us, const er_origin_t *peer,
@@ -33,6 +36,16 @@ void er__ingest_complete(er_ingest_t *ing, er_event_t *ev, int64_t now_us, const
     ev->origin.host.ptr = ing->host;
     ev->origin.host.len = ing->host_len;
     ev->has |= ER_HAS_RECEIVED | ER_HAS_ORIGIN;
+}
+
+void er__ingest_complete_plugin(er_ingest_t *ing, er_event_t *ev, int64_t now_us,
+                                const char *plugin, uint32_t hops, char idbuf[37])
+{
+    er_event_strip_daemon_fields(ev);
+    er__ingest_complete(ing, ev, now_us, &ing->self, idbuf);
+    ev->via.plugin = er_str(plugin);
+    ev->hops = hops;
+    ev->has |= ER_HAS_HOPS;
 }
 
 void er__ingest_sequence(er_ingest_t *ing, er_event_t *evs, uint32_t n, uint64_t first)

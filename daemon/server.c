@@ -23,6 +23,7 @@
 #include "admin.h"
 #include "dispatch.h"
 #include "frame.h"
+#include "host.h"
 #include "log.h"
 #include "evobj.h"
 #include "proto.h"
@@ -377,6 +378,201 @@ static void accept_events(er_conn_t *c, uint32_t req, er_event_t *evs, uint32_t 
     answer_publish(c, req, k > 0 ? first : 0, k, s->dups, ndups);
 }
 
+/* ------------------------------------------------------ plugins' events */
+
+/* A plugin's event taken, waiting for the append that holds it. */
+typedef struct plugin_wait_s {
+    er_store_waiter_t w; /* first: the store hands it back */
+    er_server_t *s;
+    er_publish_req_t *req;
+    uint64_t seq;
+    uint32_t hops;
+    bool over; /* hops over limits.max_hops: dead-lettered once stored */
+} plugin_wait_t;
+
+/* The dead letter of an event that went over limits.max_hops: it names
+ * no destination of the config but the routing itself. */
+static void dead_letter_hops(er_server_t *s, plugin_wait_t *pw)
+{
+    const er_event_t *v = er__ev_view(pw->req->ev);
+    er_dead_letter_t dl;
+
+    er_log_limited(ER_LOG_WARN, pw->req->component,
+                   "seq %llu (%.*s): hops %u over limits.max_hops (%llu): stored, not routed, "
+                   "dead-lettered",
+                   (unsigned long long)pw->seq, (int)v->type.len, v->type.ptr, pw->hops,
+                   (unsigned long long)s->cfg->limits.max_hops);
+    if (s->store->stopping) {
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "seq %llu: dead letter not stored: store closing",
+                       (unsigned long long)pw->seq);
+        return;
+    }
+    memset(&dl, 0, sizeof(dl));
+    dl.seq = pw->seq;
+    dl.destination = er_str("$routing");
+    dl.reason = er_str("max_hops");
+    dl.attempts = 0;
+    dl.first_failure_us = dl.last_failure_us = er_now_us();
+    er__store_dead_letter(s->store, &dl);
+}
+
+static void on_plugin_stored(er_store_waiter_t *w, int err, const char *message)
+{
+    plugin_wait_t *pw = (plugin_wait_t *)w;
+    er_publish_req_t *req = pw->req;
+    const er_event_t *v = er__ev_view(req->ev);
+
+    if (err != 0) {
+        er_log_limited(ER_LOG_WARN, req->component, "seq %llu (%.*s) published, not stored: %s",
+                       (unsigned long long)pw->seq, (int)v->type.len, v->type.ptr, message);
+        er__publish_req_end(req, ER_RETRY, err, message);
+    } else if (pw->over) {
+        dead_letter_hops(pw->s, pw);
+        er__publish_req_end(req, ER_FAIL, 0, NULL);
+    } else {
+        er__publish_req_end(req, ER_OK, 0, NULL);
+    }
+    free(pw);
+}
+
+/*
+ * Take one plugin's event through the pipeline of accept_events(): store
+ * admission, de-duplication by the id the plugin set (a duplicate is
+ * answered OK at once and goes nowhere), sequence, append, dispatch — not
+ * for an event over max_hops, which is dead-lettered once stored. Returns
+ * false, req untouched, when the store says wait; else req is finished
+ * now or once its append completes.
+ */
+static bool plugin_take(er_server_t *s, er_publish_req_t *req)
+{
+    er_store_t *st = s->store;
+    const er_event_t *v = er__ev_view(req->ev);
+    int64_t now = er_now_us(), retry_ms;
+    plugin_wait_t *pw;
+    const char *code;
+    char msg[300], idbuf[37];
+    uint64_t h[2], orig, first;
+    er_event_t f;
+    er_ev_t *ev;
+    bool own_id;
+
+    if (st == NULL) {
+        er__publish_req_end(req, ER_RETRY, -EAGAIN, "the daemon is not running");
+        return true;
+    }
+    switch (er__store_admit(st, 1, &code, msg, sizeof(msg), &retry_ms)) {
+    case ER_ADMIT_WAIT:
+        return false;
+    case ER_ADMIT_REFUSE:
+        er_log_limited(ER_LOG_WARN, req->component, "published event (%.*s) refused: %s: %s",
+                       (int)v->type.len, v->type.ptr, code, msg);
+        er__publish_req_end(req, ER_RETRY, 0, NULL);
+        return true;
+    }
+    if ((pw = malloc(sizeof(*pw))) == NULL) {
+        er_log_limited(ER_LOG_ERROR, req->component,
+                       "out of memory: published event (%.*s) not taken", (int)v->type.len,
+                       v->type.ptr);
+        er__publish_req_end(req, ER_RETRY, -ENOMEM, "out of memory: the event was not taken");
+        return true;
+    }
+    f = *v;
+    own_id = f.id.ptr != NULL;
+    er__ingest_complete_plugin(&s->ingest, &f, now, req->name, req->hops, idbuf);
+    first = st->next_seq;
+    if (own_id) {
+        er__dedupe_expire(&st->dedupe, now);
+        er__dedupe_hash(&st->dedupe, f.id.ptr, f.id.len, h);
+        if ((orig = er__dedupe_find(&st->dedupe, h)) != 0) {
+            st->stats.duplicates++;
+            er_log(ER_LOG_DEBUG, req->component, "published id %.*s: a duplicate of seq %llu",
+                   (int)f.id.len, f.id.ptr, (unsigned long long)orig);
+            free(pw);
+            er__publish_req_end(req, ER_OK, 0, NULL);
+            return true;
+        }
+        if (er__dedupe_insert(&st->dedupe, h, first, now) != 0)
+            er_log_limited(ER_LOG_WARN, COMPONENT,
+                           "out of memory: id not remembered for de-duplication");
+    }
+    er__ingest_sequence(&s->ingest, &f, 1, er__store_sequence(st, 1));
+    ev = er__ev_new(&f);
+    if (ev == NULL || er__store_append(st, er__ev_ref(ev)) != 0) {
+        er__ev_unref(ev);
+        er__dedupe_forget_from(&st->dedupe, first);
+        er_log_limited(ER_LOG_ERROR, req->component,
+                       "out of memory: published event (%.*s) not taken", (int)v->type.len,
+                       v->type.ptr);
+        free(pw);
+        er__publish_req_end(req, ER_RETRY, -ENOMEM, "out of memory: the event was not taken");
+        return true;
+    }
+    st->stats.plugin_published++;
+    pw->s = s;
+    pw->req = req;
+    pw->seq = f.seq;
+    pw->hops = f.hops;
+    pw->over = f.hops > s->cfg->limits.max_hops;
+    pw->w.cb = on_plugin_stored;
+    if (pw->over)
+        st->stats.hops_exceeded++;
+    else if (s->dispatch)
+        er__dispatch_event(s->dispatch, ev);
+    er__ev_unref(ev);
+    if (er__store_wait(st, &pw->w) != 0)
+        on_plugin_stored(&pw->w, 0, NULL); /* cannot happen: it was just queued */
+    return true;
+}
+
+/* The host's publisher (er__host_publish_open): one event from a plugin,
+ * on the loop thread, in publish() order; behind those already waiting. */
+static void plugin_publish(void *arg, er_publish_req_t *req)
+{
+    er_server_t *s = arg;
+
+    req->next = NULL;
+    if (s->pub_head == NULL && plugin_take(s, req))
+        return;
+    if (s->pub_tail != NULL)
+        s->pub_tail->next = req;
+    else
+        s->pub_head = req;
+    s->pub_tail = req;
+}
+
+/* The store takes events again: the plugins' events waiting go on, in
+ * order, until it says wait once more. */
+static void plugin_resume(er_server_t *s)
+{
+    er_publish_req_t *req;
+
+    while ((req = s->pub_head) != NULL) {
+        s->pub_head = req->next;
+        if (s->pub_head == NULL)
+            s->pub_tail = NULL;
+        if (!plugin_take(s, req)) {
+            req->next = s->pub_head;
+            s->pub_head = req;
+            if (s->pub_tail == NULL)
+                s->pub_tail = req;
+            return;
+        }
+    }
+}
+
+/* The server is done: plugins' events still waiting for the store are
+ * not taken (their plugins may publish them again after a restart). */
+static void plugin_drop_waiting(er_server_t *s)
+{
+    er_publish_req_t *req;
+
+    while ((req = s->pub_head) != NULL) {
+        s->pub_head = req->next;
+        er__publish_req_end(req, ER_RETRY, 0, NULL);
+    }
+    s->pub_tail = NULL;
+}
+
 static void op_publish(er_conn_t *c, const er_msg_t *m)
 {
     er_server_t *s = c->srv;
@@ -679,6 +875,7 @@ void er__server_store_ready(void *arg)
     er_server_t *s = arg;
     er_conn_t *c, *next;
 
+    plugin_resume(s);
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
         if (!c->store_paused)
@@ -1127,8 +1324,13 @@ int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg)
     if (rc == 0)
         rc = listener_open(s, &s->listeners[ER_ROLE_ADMIN], ER_ROLE_ADMIN, cfg->listen.admin_socket,
                            cfg->listen.admin_mode, cfg->listen.admin_group, "listen.admin_socket");
-    if (rc == 0)
+    if (rc == 0 &&
+        (rc = er__host_publish_open(loop, cfg->limits.max_event_size, plugin_publish, s)) != 0)
+        er_log(ER_LOG_ERROR, COMPONENT, "cannot take plugins' events: %s", er_strerror(rc));
+    if (rc == 0) {
+        s->publishing = true;
         return 0;
+    }
 fail:
     /* The caller runs the loop to let the closes finish (no done callback). */
     s->stopping = true;
@@ -1151,6 +1353,7 @@ static void on_drain_timer_closed(uv_handle_t *h)
     er_server_t *s = h->data;
     er_server_done_cb done = s->done;
 
+    plugin_drop_waiting(s);
     free(s->scratch);
     free(s->idbuf);
     free(s->dups);
@@ -1194,6 +1397,11 @@ void er__server_shutdown(er_server_t *s, const char *reason, er_server_done_cb d
     }
     s->stopping = true;
     s->done = done;
+    if (s->publishing) {
+        /* What plugins published before is taken now, from here. */
+        s->publishing = false;
+        er__host_publish_close();
+    }
     listener_close(&s->listeners[ER_ROLE_PUBLISH]);
     listener_close(&s->listeners[ER_ROLE_ADMIN]);
     for (c = s->conns; c; c = next) {

@@ -22,6 +22,7 @@ typedef struct er_server_s er_server_t;
 struct er_dispatch_s;
 struct er_admin_env_s;
 struct er_store_s;
+struct er_publish_req_s;
 
 enum er_role { ER_ROLE_PUBLISH = 0, ER_ROLE_ADMIN = 1 };
 
@@ -55,6 +56,12 @@ struct er_server_s {
     er_server_done_cb done;
     uv_timer_t drain_timer;
 
+    /* Plugins' events (host.h's publish): taken from er__server_start until
+     * the shutdown begins; those the store's admission made wait, oldest
+     * first, go before any connection when it is ready again. */
+    bool publishing;
+    struct er_publish_req_s *pub_head, *pub_tail;
+
     /* Scratch for decoding a batch on the loop: max_batch events and their
      * generated ids. */
     er_event_t *scratch;
@@ -74,7 +81,15 @@ struct er_server_s {
 
 /*
  * Bind the publish and admin sockets of cfg (borrowed for the server's
- * lifetime) and start accepting. A stale socket file is replaced; a live
+ * lifetime), start accepting, and take the events plugins publish
+ * (er__host_publish_open): each goes through the pipeline a client's
+ * takes — store admission, de-duplication by a plugin-set id, sequence,
+ * append, dispatch — as coming from the daemon (ingest.h), except that one
+ * whose hops exceed limits.max_hops is stored, dead-lettered (destination
+ * "$routing", reason "max_hops") and not routed. Its token completes once
+ * the append holding it has (OK, FAIL when over max_hops, the store's
+ * error otherwise), at once when it is a duplicate, RETRY when the store
+ * refuses or the server stops first. A stale socket file is replaced; a live
  * one (another daemon answers on it) is refused with -EADDRINUSE. Paths
  * longer than sun_path are refused with -ENAMETOOLONG. On failure logs the
  * reason and returns a negative errno; listeners already open are closed
@@ -82,8 +97,8 @@ struct er_server_s {
  */
 int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg);
 
-/* The store's ready callback (store.h): resume the connections that were
- * waiting for it. arg is the server. */
+/* The store's ready callback (store.h): resume the plugins' events and
+ * the connections that were waiting for it. arg is the server. */
 void er__server_store_ready(void *arg);
 
 /* The store's drained callback: with no client left either, give the
@@ -91,10 +106,12 @@ void er__server_store_ready(void *arg);
 void er__server_store_drained(void *arg);
 
 /*
- * Shut down as DESIGN §9: stop accepting, send GOAWAY {reason} to every
- * client, keep answering what they still send until each connection is
- * quiet or closed (bounded by shutdown_timeout), close everything, unlink
- * the socket, then call done (on the loop, never from inside this call).
+ * Shut down as DESIGN §9: stop accepting (plugins' publish() returns
+ * -EAGAIN from now on; the events they published before are still taken),
+ * send GOAWAY {reason} to every client, keep answering what they still
+ * send until each connection is quiet or closed (bounded by
+ * shutdown_timeout), close everything, unlink the socket, then call done
+ * (on the loop, never from inside this call).
  */
 void er__server_shutdown(er_server_t *s, const char *reason, er_server_done_cb done);
 

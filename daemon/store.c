@@ -810,6 +810,9 @@ json_t *er__store_stats(const er_store_t *st)
     json_object_set_new(j, "failed", json_integer((json_int_t)st->stats.failed));
     json_object_set_new(j, "pending", json_integer((json_int_t)st->pending));
     json_object_set_new(j, "duplicates", json_integer((json_int_t)st->stats.duplicates));
+    json_object_set_new(j, "plugin_published",
+                        json_integer((json_int_t)st->stats.plugin_published));
+    json_object_set_new(j, "hops_exceeded", json_integer((json_int_t)st->stats.hops_exceeded));
     json_object_set_new(j, "admission_waits", json_integer((json_int_t)st->stats.waits));
     json_object_set_new(j, "dedupe_ids", json_integer((json_int_t)st->dedupe.count));
     json_object_set_new(j, "dedupe_bytes", json_integer((json_int_t)er__dedupe_bytes(&st->dedupe)));

@@ -106,6 +106,8 @@ struct er_store_s {
         uint64_t appends;    /* append calls completed */
         uint64_t failed;     /* events whose append failed */
         uint64_t duplicates; /* events answered as duplicates */
+        uint64_t plugin_published; /* events taken that plugins published (server.c) */
+        uint64_t hops_exceeded;    /* of them: over limits.max_hops, stored, not routed */
         uint64_t reservations;
         uint64_t waits; /* times admission said wait */
     } stats;

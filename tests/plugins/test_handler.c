@@ -10,8 +10,15 @@
  * state_set of key = the event's stream to its data, TestStateGet → state_get of that key, logged
  * as `state KEY = VALUE` (both ER_PENDING until the store answers), TestFlaky → ER_FAIL while the
  * file `flaky` exists in the `dir` option's directory, else ER_OK; anything else → ER_OK at once.
+ * The host's publish: TestEcho → publishes a new event of type TestEchoed built from the one
+ * received (stream, data and the rest kept; no id; causation_id = its id) and completes the
+ * delivery with the publish's status once that completes (ER_PENDING until then); TestLoop →
+ * publishes a new event of its own type TestLoop the same way, token NULL, and answers ER_OK (a
+ * feedback loop through its own route, which only the host's hops ends); TestBounce → publishes
+ * the received event itself (daemon fields and id included), token NULL, ER_OK. A refused
+ * publish answers ER_RETRY.
  * Its `types` list becomes its declared event types (an implicit route). stop() completes what is
- * pending, then calls done.
+ * pending, then calls done — once the publishes it waits for have completed.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -42,7 +49,10 @@ struct instance_s {
     const char *types[MAX_TYPES + 1]; /* borrowed from the options; NULL-terminated */
     char flaky[4096];                 /* DIR/flaky, or empty */
     pending_t pending[MAX_PENDING];
-    int64_t calls, ok, fail, retry, pend, cancelled;
+    int64_t calls, ok, fail, retry, pend, cancelled, published;
+    int64_t echoes;       /* TestEcho publishes not yet completed */
+    er_done_cb stop_done; /* stop() waiting for them */
+    void *stop_arg;
 };
 
 static const er_option_t options[] = {
@@ -142,6 +152,12 @@ static void stop(void *instance, er_done_cb done, void *done_arg)
         in->host->complete(p->token, ER_RETRY);
         p->token = NULL;
     }
+    /* A publish's token completes even while stopping: wait for it. */
+    if (in->echoes > 0) {
+        in->stop_done = done;
+        in->stop_arg = done_arg;
+        return;
+    }
     done(done_arg);
 }
 
@@ -217,6 +233,75 @@ static int state_request(instance_t *in, const er_event_t *e, er_token_t *delive
     return ER_PENDING;
 }
 
+/* A TestEcho delivery waiting for its publish. */
+typedef struct echo_s {
+    instance_t *in;
+    er_token_t *delivery;
+} echo_t;
+
+static void on_echoed(void *arg, er_status_t status)
+{
+    echo_t *x = arg;
+    instance_t *in = x->in;
+
+    in->host->log(in->ctx, ER_PLOG_INFO, "TestEchoed published: status %d", (int)status);
+    in->host->complete(x->delivery, status);
+    in->host->free(x);
+    if (--in->echoes == 0 && in->stop_done != NULL) {
+        er_done_cb done = in->stop_done;
+        in->stop_done = NULL;
+        done(in->stop_arg);
+    }
+}
+
+/* Publish a new event of `type` made from e (no id: its own would be a
+ * duplicate of e's; causation_id: e's id). token may be NULL. */
+static int publish_new(instance_t *in, const er_event_t *e, const char *type, er_token_t *token)
+{
+    er_event_t f = *e;
+    er_ev_t *out;
+    int rc;
+
+    f.type.ptr = type;
+    f.type.len = strlen(type);
+    f.topic.ptr = NULL;
+    f.topic.len = 0;
+    f.causation_id = e->id;
+    f.id.ptr = NULL;
+    f.id.len = 0;
+    if ((rc = in->host->event_new(in->ctx, &f, sizeof(f), &out)) != 0)
+        return rc;
+    rc = in->host->publish(in->ctx, out, token);
+    in->host->event_unref(out); /* publish took its own reference */
+    return rc;
+}
+
+static int echo(instance_t *in, const er_event_t *e, er_token_t *delivery)
+{
+    echo_t *x = in->host->alloc(sizeof(*x));
+    er_token_t *tok;
+    int rc;
+
+    if (x == NULL)
+        return ER_RETRY;
+    x->in = in;
+    x->delivery = delivery;
+    if (in->host->token_new(in->ctx, on_echoed, x, &tok) != 0) {
+        in->host->free(x);
+        return ER_RETRY;
+    }
+    if ((rc = publish_new(in, e, "TestEchoed", tok)) != 0) {
+        in->host->log(in->ctx, ER_PLOG_WARN, "publish TestEchoed: %d", rc);
+        in->host->token_free(tok);
+        in->host->free(x);
+        return ER_RETRY;
+    }
+    in->published++;
+    in->echoes++;
+    in->pend++;
+    return ER_PENDING;
+}
+
 static bool type_is(const er_event_t *e, const char *t)
 {
     return e->type.len == strlen(t) && memcmp(e->type.ptr, t, e->type.len) == 0;
@@ -263,6 +348,21 @@ static int handle(void *instance, er_ev_t *ev, er_token_t *token)
         in->pending[i].timer = NULL; /* completed by stop() only */
         in->pend++;
         return ER_PENDING;
+    }
+    if (type_is(&e, "TestEcho"))
+        return echo(in, &e, token);
+    if (type_is(&e, "TestLoop") || type_is(&e, "TestBounce")) {
+        int rc = type_is(&e, "TestLoop") ? publish_new(in, &e, "TestLoop", NULL)
+                                         : in->host->publish(in->ctx, ev, NULL);
+        in->host->log(in->ctx, ER_PLOG_INFO, "%.*s seq %llu hops %u: published, %d",
+                      (int)e.type.len, e.type.ptr, (unsigned long long)e.seq, e.hops, rc);
+        if (rc != 0) {
+            in->retry++;
+            return ER_RETRY;
+        }
+        in->published++;
+        in->ok++;
+        return ER_OK;
     }
     if (type_is(&e, "TestStateSet") || type_is(&e, "TestStateGet"))
         return state_request(in, &e, token, type_is(&e, "TestStateGet"));
@@ -312,6 +412,7 @@ static void stats(void *instance, void (*emit)(void *arg, const char *name, int6
     emit(arg, "retry", in->retry);
     emit(arg, "pending", in->pend);
     emit(arg, "cancelled", in->cancelled);
+    emit(arg, "published", in->published);
 }
 
 static const char *const *types(void *instance)

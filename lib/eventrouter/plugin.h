@@ -180,10 +180,21 @@ typedef struct er_host_s {
                      er_ev_t **out);
 
     /* Publish ev (borrowed until return; the host takes its own
-     * reference) as coming from this plugin (origin = the daemon,
-     * via.plugin = the instance name, hops + 1). Completes token (from
-     * token_new; NULL: nothing to complete) once stored. Returns -ENOSYS
-     * until the delivery release. Any thread. */
+     * reference) as coming from this plugin. Checked as a client's event
+     * (`$` streams allowed; daemon fields replaced, not refused): -EINVAL,
+     * the reason logged, when it breaks a rule or is over max_event_size.
+     * Stamped: received, id and time when absent, origin = the daemon's
+     * own pid/uid/gid/host, via.plugin = the instance name, hops = the
+     * event's + 1 — from inside handle(), at least the handled event's
+     * + 1. Then de-duplicated by its id, sequenced, stored and routed like
+     * a client's event; over limits.max_hops it is stored, not routed,
+     * and dead-lettered ("$routing", "max_hops"). token (from token_new;
+     * NULL: nothing to complete) completes on the loop thread, never
+     * inside the call: ER_OK once the append holding it completed (at once
+     * for a duplicate), ER_FAIL over max_hops, ER_RETRY when the store
+     * refused it, or the store's failure (as complete_errno). Returns 0,
+     * -EINVAL, -ENOMEM, or -EAGAIN while the daemon is starting or
+     * stopping. Any thread (handed to the loop, in call order). */
     int (*publish)(er_plugin_ctx_t *ctx, er_ev_t *ev, er_token_t *token);
     /* Brokers' inbound events; -ENOSYS until brokers exist. */
     int (*ingest)(er_plugin_ctx_t *ctx, const uint8_t *msgpack, size_t n, void *ack_token);

@@ -256,6 +256,14 @@ int er__host_publish_open(uv_loop_t *loop, size_t max_event_size, er_publish_cb 
     return 0;
 }
 
+void er__host_publish_limits(size_t max_event_size)
+{
+    uv_once(&pub_once, pub_init);
+    uv_mutex_lock(&pub.lock);
+    pub.max_event_size = max_event_size;
+    uv_mutex_unlock(&pub.lock);
+}
+
 void er__host_publish_close(void)
 {
     bool was_open;

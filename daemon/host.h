@@ -163,6 +163,10 @@ typedef void (*er_publish_cb)(void *arg, er_publish_req_t *req);
  */
 int er__host_publish_open(uv_loop_t *loop, size_t max_event_size, er_publish_cb run, void *arg);
 
+/* A new limits.max_event_size for the events publish() accepts (a
+ * reload). Any thread; a no-op when not open. */
+void er__host_publish_limits(size_t max_event_size);
+
 /*
  * Stop taking plugins' events: publish() returns -EAGAIN from now on, on
  * every thread; the requests already accepted are run now, before this

@@ -460,6 +460,11 @@ static bool plugin_take(er_server_t *s, er_publish_req_t *req)
         er__publish_req_end(req, ER_RETRY, -EAGAIN, "the daemon is not running");
         return true;
     }
+    if (s->pub_max_event_size != s->cfg->limits.max_event_size) {
+        /* A reload changed it: publish() checks against the new one. */
+        s->pub_max_event_size = s->cfg->limits.max_event_size;
+        er__host_publish_limits(s->pub_max_event_size);
+    }
     switch (er__store_admit(st, 1, &code, msg, sizeof(msg), &retry_ms)) {
     case ER_ADMIT_WAIT:
         return false;
@@ -1329,6 +1334,7 @@ int er__server_start(er_server_t *s, uv_loop_t *loop, const er_config_t *cfg)
         er_log(ER_LOG_ERROR, COMPONENT, "cannot take plugins' events: %s", er_strerror(rc));
     if (rc == 0) {
         s->publishing = true;
+        s->pub_max_event_size = cfg->limits.max_event_size;
         return 0;
     }
 fail:

@@ -61,6 +61,7 @@ struct er_server_s {
      * first, go before any connection when it is ready again. */
     bool publishing;
     struct er_publish_req_s *pub_head, *pub_tail;
+    uint64_t pub_max_event_size; /* the limit the host has (cfg may be reloaded) */
 
     /* Scratch for decoding a batch on the loop: max_batch events and their
      * generated ids. */

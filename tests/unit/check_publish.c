@@ -178,6 +178,12 @@ START_TEST(test_invalid_events)
     f.data.len = sizeof(data);
     big = er__ev_new(&f);
     ck_assert_int_eq(publish(ctx, big, NULL), -EINVAL);
+    /* A reload raised the limit. */
+    er__host_publish_limits(1024);
+    ck_assert_int_eq(publish(ctx, big, NULL), 0);
+    run_until(1);
+    nreqs = 0;
+    er__host_publish_limits(512);
     /* A token the host did not make with token_new. */
     er__ev_unref(big);
     big = event("Fine", -1);

@@ -37,6 +37,14 @@
 /* Housekeeping (cache eviction, failed reads and cursor writes tried
  * again) runs this often while something needs it. */
 #define TICK_MS 100
+/* An event attempted during this many consecutive crashes is
+ * dead-lettered ("crashed") instead of attempted again. */
+#define CRASH_LIMIT 3
+/* Recovery covers what a destination can have been given past its stored
+ * cursor: its window, plus what one cursor write lets it move (about a
+ * commit's worth at full speed). An event further ahead that crashed it
+ * is within the range of the next start (the cursor has moved on). */
+#define RECOVERY_SLACK 1024
 /* A failed store read or cursor write is tried again after this long. */
 #define READ_RETRY_MS 1000
 
@@ -96,13 +104,33 @@ struct er_dest_s {
     bool retiring, instance_stopping, instance_stopped;
     er_dest_t *successor, *next_retiring;
     uv_timer_t *retire_timer;
-    bool dead;    /* freed but for cursor writes in flight */
+    bool dead; /* freed but for cursor writes in flight */
+
+    /* Recovery after an unclean stop (poison events, DESIGN §6): up to
+     * `until`, one delivery at a time, each after a durable record of
+     * the seq being attempted and how many crashes in a row it has seen. */
+    struct {
+        bool on;
+        uint64_t until;
+        uint64_t seq;   /* the last record: seq attempted, */
+        uint32_t count; /* and the consecutive crashes it counts */
+        er_ev_t *ev;    /* waiting for its record to be written */
+        uint64_t ev_seq;
+        uint32_t ev_count;
+        const er_retry_conf_t *policy;
+        bool writing;
+        er_token_t token;
+        char scope[96];
+        const void *value; /* the record read at start (valid in on_record_read) */
+        size_t len;
+    } rec;
     bool pumping; /* in pump(): a delivery finishing inside it does not recurse */
     const char *const *types;
 
     er_track_t track;
     uint64_t persisted;      /* the cursor as last written to the store */
     uint32_t writing;        /* cursor writes in flight (completed in order) */
+    bool has_cursor;         /* the store holds one (persisted is its value) */
     uint64_t write_retry_at; /* after a failed write: not before then */
 
     ring_t buf;  /* read from the store, routed here, not yet begun */
@@ -802,6 +830,114 @@ static bool begin(er_dest_t *dst, er_ev_t *ev, uint64_t seq, const er_retry_conf
     return true;
 }
 
+/* ---------------------------------------------------------- recovery */
+
+static void on_record_written(er_token_t *t, er_status_t status, size_t n,
+                              const er_status_t *statuses)
+{
+    er_dest_t *dst = t->owner;
+    er_ev_t *ev = dst->rec.ev;
+
+    (void)n;
+    (void)statuses;
+    if (status != ER_OK)
+        er_log_limited(ER_LOG_ERROR, dst->ctx->component,
+                       "recovery: the record of seq %llu was not written (%s): attempted anyway",
+                       (unsigned long long)dst->rec.ev_seq, t->errmsg ? t->errmsg : "no reason");
+    er__token_clear(t);
+    dst->rec.writing = false;
+    dst->rec.ev = NULL;
+    if (dst->d->stopping)
+        check_drained(dst->d);
+    if (dst->retiring)
+        maybe_retired(dst);
+    if (ev == NULL) {
+        pump(dst); /* the record of the end of recovery: normal delivery */
+        return;
+    }
+    dst->rec.seq = dst->rec.ev_seq;
+    dst->rec.count = dst->rec.ev_count;
+    if (dst->stopped || !dst->started || dst->retiring) {
+        er__ev_unref(ev);
+        return;
+    }
+    begin(dst, ev, dst->rec.ev_seq, dst->rec.policy, NULL);
+    pump(dst);
+}
+
+/* Write dst's recovery record (value NULL: delete it); ev (taken) is
+ * attempted once it is written. */
+static void write_record(er_dest_t *dst, const char *value, er_ev_t *ev)
+{
+    int rc;
+
+    dst->rec.ev = ev;
+    dst->rec.writing = true;
+    er__token_init(&dst->rec.token, on_record_written, dst, dst->ctx);
+    rc = er__store_state_set(dst->d->store, dst->rec.scope, "attempting", value,
+                             value ? strlen(value) : 0, &dst->rec.token);
+    if (rc != 0) {
+        dst->rec.token.err = rc;
+        on_record_written(&dst->rec.token, ER_FAIL, 0, NULL);
+    }
+}
+
+/* The recovery range is done: normal delivery from here. */
+static void recovered(er_dest_t *dst)
+{
+    dst->rec.on = false;
+    er_log(ER_LOG_NOTICE, dst->ctx->component,
+           "recovery done up to seq %llu: delivering normally (window %llu)",
+           (unsigned long long)dst->rec.until, (unsigned long long)dst->conf->window);
+    write_record(dst, NULL, NULL);
+}
+
+/*
+ * Deliver ev (taken) at seq — in recovery, one at a time: the record
+ * "attempting seq, n" is made durable first (n counts the crashes in a
+ * row this seq has seen), and a seq that reaches CRASH_LIMIT is
+ * dead-lettered ("crashed") instead. Returns false when pumping must stop.
+ */
+static bool take(er_dest_t *dst, er_ev_t *ev, uint64_t seq, const er_retry_conf_t *policy)
+{
+    char value[64];
+    uint32_t count;
+
+    if (!dst->rec.on || seq > dst->rec.until)
+        return begin(dst, ev, seq, policy, NULL);
+    count = dst->rec.seq == seq ? dst->rec.count + 1 : 1;
+    if (count >= CRASH_LIMIT) {
+        er_dead_letter_t r;
+        memset(&r, 0, sizeof(r));
+        r.seq = seq;
+        r.destination = er_str(dst->conf->name);
+        r.reason = er_str("crashed");
+        r.attempts = count;
+        r.first_failure_us = r.last_failure_us = er_now_us();
+        er_log(ER_LOG_ERROR, dst->ctx->component,
+               "seq %llu was being delivered when the daemon crashed %u times in a row: "
+               "dead-lettered (reason crashed), not attempted again",
+               (unsigned long long)seq, count);
+        er__store_dead_letter(dst->d->store, &r);
+        dst->dead_lettered++;
+        if (dst->d->forward != NULL && dst->d->forward != dst &&
+            ring_push(&dst->d->forward->side, ev, 0, -1, true) == 0)
+            pump(dst->d->forward);
+        else
+            er__ev_unref(ev);
+        er__track_skip(&dst->track, seq + 1);
+        dst->rec.seq = 0;
+        flush_cursor(dst);
+        return true;
+    }
+    dst->rec.ev_seq = seq;
+    dst->rec.ev_count = count;
+    dst->rec.policy = policy;
+    snprintf(value, sizeof(value), "%llu %u", (unsigned long long)seq, count);
+    write_record(dst, value, ev);
+    return false;
+}
+
 static void pump(er_dest_t *dst)
 {
     er_dispatch_t *d = dst->d;
@@ -813,8 +949,13 @@ static void pump(er_dest_t *dst)
      * release() calls pump() again: the loop below goes on instead, so
      * the stack does not grow with the events delivered. */
     dst->pumping = true;
-    while (dst->inflight < dst->conf->window && dst->started) {
+    while (dst->inflight < (dst->rec.on ? 1 : dst->conf->window) && dst->started &&
+           !dst->rec.writing) {
         uint64_t seq;
+        if (dst->rec.on && dst->track.scan > dst->rec.until && dst->buf.len == 0) {
+            recovered(dst);
+            continue;
+        }
         if (dst->side.len > 0 && !d->stopping) {
             slot_t s = ring_pop(&dst->side);
             if (!begin(dst, s.ev, er__ev_view(s.ev)->seq, &dst->conf->retry, &s))
@@ -824,7 +965,7 @@ static void pump(er_dest_t *dst)
         if (dst->buf.len > 0) {
             slot_t s = ring_pop(&dst->buf);
             seq = er__ev_view(s.ev)->seq;
-            if (!begin(dst, s.ev, seq, policy_of(dst, s.retry_route), NULL))
+            if (!take(dst, s.ev, seq, policy_of(dst, s.retry_route)))
                 break;
             continue;
         }
@@ -835,8 +976,12 @@ static void pump(er_dest_t *dst)
         if (cache_has(&d->cache, seq)) {
             size_t i = cache_index(&d->cache, seq);
             const centry_t *e = &d->cache.e[i];
+            if (d->cautious && seq > d->store->committed) {
+                dst->wait_commit = true; /* er__dispatch_committed goes on */
+                break;
+            }
             if (e->ev != NULL && has_bit(&d->cache.bits[i * d->cache.words], dst->index)) {
-                if (!begin(dst, er__ev_ref(e->ev), seq, policy_of(dst, e->retry_route), NULL))
+                if (!take(dst, er__ev_ref(e->ev), seq, policy_of(dst, e->retry_route)))
                     break;
             } else {
                 er__track_skip(&dst->track, seq + 1);
@@ -892,6 +1037,14 @@ static uint64_t cursor_of(const er_dest_t *dst)
     return low < dst->d->store->submitted ? low : dst->d->store->submitted;
 }
 
+/* Is there something to write: a cursor that moved, or none stored yet
+ * (a new destination's, even at 0: else a restart would take it for new
+ * again and start it at the head)? */
+static bool cursor_moved(const er_dest_t *dst)
+{
+    return !dst->has_cursor || cursor_of(dst) != dst->persisted;
+}
+
 typedef struct cursor_write_s {
     er_dest_t *dst; /* kept until its writes complete (dest_put) */
     char name[80];
@@ -921,6 +1074,7 @@ static void on_cursor_written(void *arg, int err, const char *message)
     if (!dst->stopped) {
         if (err == 0) {
             dst->persisted = w->seq;
+            dst->has_cursor = !w->delete;
         } else {
             dst->write_retry_at = uv_now(d->loop) + READ_RETRY_MS;
             arm(d);
@@ -969,7 +1123,7 @@ static void write_cursor(er_dest_t *dst, uint64_t seq, cursor_write_t *w)
 static void flush_cursor(er_dest_t *dst)
 {
     if (dst->positioned && !dst->writing && !dst->stopped &&
-        uv_now(dst->d->loop) >= dst->write_retry_at && cursor_of(dst) != dst->persisted)
+        uv_now(dst->d->loop) >= dst->write_retry_at && cursor_moved(dst))
         write_cursor(dst, cursor_of(dst), NULL);
 }
 
@@ -1044,6 +1198,7 @@ static int on_cursor_row(void *arg, const char *name, uint64_t seq)
         return 0;
     }
     dst->persisted = seq;
+    dst->has_cursor = true;
     if (seq > head) {
         er_log(ER_LOG_WARN, dst->ctx->component,
                "cursor %llu is past the store's head %llu (lost in a crash): moved back to it",
@@ -1054,22 +1209,79 @@ static int on_cursor_row(void *arg, const char *name, uint64_t seq)
     return 0;
 }
 
+/* Every destination knows where it resumes (and, after a crash, what its
+ * recovery record said): deliver, and tell the daemon. */
+static void start_delivering(er_dispatch_t *d)
+{
+    for (size_t i = 0; i < d->ndest; i++) {
+        pump(d->dests[i]);
+        flush_cursor(d->dests[i]); /* a new destination's, at once */
+    }
+    d->ready_called = true;
+    d->ready(d, 0, NULL);
+}
+
+static void on_record_read(er_token_t *t, er_status_t status, size_t n, const er_status_t *statuses)
+{
+    er_dest_t *dst = t->owner;
+    er_dispatch_t *d = dst->d;
+    char text[64];
+    unsigned long long seq = 0;
+    unsigned count = 0;
+
+    (void)n;
+    (void)statuses;
+    if (status == ER_OK && dst->rec.value != NULL && dst->rec.len < sizeof(text)) {
+        memcpy(text, dst->rec.value, dst->rec.len);
+        text[dst->rec.len] = '\0';
+        if (sscanf(text, "%llu %u", &seq, &count) == 2) {
+            dst->rec.seq = seq;
+            dst->rec.count = count;
+        }
+    }
+    er__token_clear(t);
+    er_log(ER_LOG_NOTICE, dst->ctx->component,
+           "the daemon did not stop cleanly: recovery mode up to seq %llu (one delivery at a "
+           "time, each recorded first)%s",
+           (unsigned long long)dst->rec.until,
+           dst->rec.seq > er__track_low(&dst->track) ? ", an attempt was in flight" : "");
+    if (dst->rec.seq > er__track_low(&dst->track))
+        er_log(ER_LOG_WARN, dst->ctx->component,
+               "seq %llu was being attempted when the daemon stopped (%u time(s) in a row)",
+               (unsigned long long)dst->rec.seq, dst->rec.count);
+    if (--d->store_ops == 0 && !d->stopping)
+        start_delivering(d);
+    else if (d->stopping)
+        check_drained(d);
+}
+
 static void on_cursors_listed(void *arg, int err, const char *message)
 {
     er_dispatch_t *d = arg;
     const er_store_head_t *h = &d->store->head;
     char why[320];
     size_t i;
+    int rc;
 
-    d->store_ops--;
     if (d->stopping) {
+        d->store_ops--;
         check_drained(d);
         return;
     }
     if (err != 0) {
+        d->store_ops--;
         snprintf(why, sizeof(why), "reading the destinations' cursors: %s", message);
         d->ready(d, err, why);
         return;
+    }
+    if (!h->clean && !h->created) {
+        /* After a crash, until a clean restart: only stored events are
+         * delivered, so an event that crashes the daemon is in the store
+         * for the next start's recovery instead of lost and resent. */
+        d->cautious = true;
+        er_log(ER_LOG_WARN, COMPONENT,
+               "the daemon did not stop cleanly last time: events are delivered once stored "
+               "(not at once) until the next clean restart");
     }
     for (i = 0; i < d->ndest; i++) {
         er_dest_t *dst = d->dests[i];
@@ -1082,18 +1294,33 @@ static void on_cursors_listed(void *arg, int err, const char *message)
                    "new destination: starts at %s (after seq %llu)",
                    dst->conf->start == ER_START_EARLIEST ? "the earliest stored event" : "the head",
                    (unsigned long long)c);
-        } else {
-            er_log(ER_LOG_INFO, dst->ctx->component, "resumes after seq %llu (%llu behind)",
-                   (unsigned long long)er__track_low(&dst->track),
-                   (unsigned long long)(d->head - er__track_low(&dst->track)));
+            continue;
+        }
+        er_log(ER_LOG_INFO, dst->ctx->component, "resumes after seq %llu (%llu behind)",
+               (unsigned long long)er__track_low(&dst->track),
+               (unsigned long long)(d->head - er__track_low(&dst->track)));
+        if (h->clean || h->last_seq <= er__track_low(&dst->track))
+            continue;
+        /* After a crash: what it may have been given is redelivered one at
+         * a time, each attempt recorded first. */
+        dst->rec.on = true;
+        dst->rec.until = er__track_low(&dst->track) + dst->conf->window + RECOVERY_SLACK;
+        if (dst->rec.until > h->last_seq)
+            dst->rec.until = h->last_seq;
+        snprintf(dst->rec.scope, sizeof(dst->rec.scope), "recovery:%s", dst->conf->name);
+        er__token_init(&dst->rec.token, on_record_read, dst, dst->ctx);
+        d->store_ops++;
+        rc = er__store_state_get(d->store, dst->rec.scope, "attempting", &dst->rec.value,
+                                 &dst->rec.len, &dst->rec.token);
+        if (rc != 0) {
+            er__token_clear(&dst->rec.token);
+            d->store_ops--;
+            er_log(ER_LOG_ERROR, dst->ctx->component,
+                   "cannot read its recovery record (%s): recovering without it", er_strerror(rc));
         }
     }
-    for (i = 0; i < d->ndest; i++) {
-        pump(d->dests[i]);
-        flush_cursor(d->dests[i]); /* a new destination's, at once */
-    }
-    d->ready_called = true;
-    d->ready(d, 0, NULL);
+    if (--d->store_ops == 0)
+        start_delivering(d);
 }
 
 /* A new destination: its instance created and started (and its worker
@@ -1497,13 +1724,13 @@ static void all_stopped(er_dispatch_t *d)
 
     for (i = 0; i < d->ndest; i++) {
         dst = d->dests[i];
-        if (dst->positioned && cursor_of(dst) != dst->persisted)
+        if (dst->positioned && cursor_moved(dst))
             write_cursor(dst, cursor_of(dst), NULL);
     }
     for (dst = d->retiring; dst != NULL; dst = dst->next_retiring) {
         if (dst->successor == NULL)
             delete_cursor(dst);
-        else if (dst->positioned && cursor_of(dst) != dst->persisted)
+        else if (dst->positioned && cursor_moved(dst))
             write_cursor(dst, cursor_of(dst), NULL);
     }
     for (i = 0; i < d->ndest; i++)
@@ -1587,6 +1814,7 @@ static void retired_done(er_dest_t *dst)
         er_dest_t *s = dst->successor;
         uint64_t c = dst->positioned ? er__track_low(&dst->track) : d->head;
         s->persisted = dst->persisted;
+        s->has_cursor = dst->has_cursor;
         er__track_reset(&s->track, c + 1);
         s->read_seen = c + 1;
         s->positioned = true;
@@ -1615,7 +1843,8 @@ static void on_retire_timeout(uv_timer_t *t)
 
 static void maybe_retired(er_dest_t *dst)
 {
-    if (!dst->retiring || dst->inflight > 0 || dst->instance_stopping || dst->d->stopping)
+    if (!dst->retiring || dst->inflight > 0 || dst->rec.writing || dst->instance_stopping ||
+        dst->d->stopping)
         return;
     stop_instance(dst);
 }
@@ -1700,14 +1929,17 @@ static bool busy(const er_dispatch_t *d)
 {
     if (d->reads > 0 || d->store_ops > 0)
         return true;
+    for (size_t i = 0; i < d->ndest; i++)
+        if (d->dests[i]->rec.writing)
+            return true; /* its token is the store's until it completes */
     if (d->hurry != NULL)
         return false;
     for (const er_dest_t *r = d->retiring; r != NULL; r = r->next_retiring)
-        if (r->inflight > 0)
+        if (r->inflight > 0 || r->rec.writing)
             return true;
     for (size_t i = 0; i < d->ndest; i++) {
         const er_dest_t *dst = d->dests[i];
-        if (dst->inflight > 0)
+        if (dst->inflight > 0 || dst->rec.writing)
             return true;
         /* A caught-up destination delivers the fresh events it has. */
         if (dst->started && dst->positioned && !dst->paused && dst->buf.len == 0 &&

@@ -75,6 +75,7 @@ struct er_dispatch_s {
     struct er_store_s *store;
     er_dest_t *forward; /* dead_letter.forward_to's, or NULL */
 
+    bool cautious; /* after an unclean stop: deliver only committed events */
     er_cache_t cache;
     uint64_t head; /* the last seq assigned (store's next_seq - 1 at start) */
 

@@ -16,3 +16,10 @@ tests_plugins_test_blocking_la_SOURCES = tests/plugins/test_blocking.c
 tests_plugins_test_blocking_la_CFLAGS = $(AM_CFLAGS)
 tests_plugins_test_blocking_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
 	-export-symbols-regex '^er_plugin_entry$$'
+
+# test_crash.so: raises SIGSEGV on events of type Poison (poison events).
+noinst_LTLIBRARIES += tests/plugins/test_crash.la
+tests_plugins_test_crash_la_SOURCES = tests/plugins/test_crash.c
+tests_plugins_test_crash_la_CFLAGS = $(AM_CFLAGS)
+tests_plugins_test_crash_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere \
+	-export-symbols-regex '^er_plugin_entry$$'

@@ -108,7 +108,8 @@ INTEGRATION_C = \
 	tests/integration/itest_store_bad \
 	tests/integration/itest_crash \
 	tests/integration/itest_dlq \
-	tests/integration/itest_delivery
+	tests/integration/itest_delivery \
+	tests/integration/itest_reload
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
 ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
@@ -135,6 +136,12 @@ tests_integration_itest_delivery_SOURCES = tests/integration/itest_delivery.c $(
 	$(STORETEST_SRC)
 tests_integration_itest_delivery_CFLAGS = $(STORETEST_FLAGS)
 tests_integration_itest_delivery_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS)
+# 20 reloads while a thread publishes, checked against the log handlers'
+# files and the store (read through the lmdb plugin).
+tests_integration_itest_reload_SOURCES = tests/integration/itest_reload.c $(ITEST_SOURCES) \
+	$(STORETEST_SRC)
+tests_integration_itest_reload_CFLAGS = $(STORETEST_FLAGS)
+tests_integration_itest_reload_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS) -lpthread
 tests_integration_itest_shutdown_SOURCES = tests/integration/itest_shutdown.c $(ITEST_SOURCES)
 tests_integration_itest_shutdown_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_shutdown_LDADD = $(UNIT_LDADD)

@@ -190,6 +190,7 @@ INTEGRATION_SH = \
 	tests/integration/test_routing.sh \
 	tests/integration/test_dispatch.sh \
 	tests/integration/test_delivery.sh \
+	tests/integration/test_reload.sh \
 	tests/integration/test_dropin.sh \
 	tests/integration/test_blocking.sh \
 	tests/integration/test_poison.sh \

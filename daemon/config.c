@@ -787,20 +787,25 @@ static int host_part(const er_schema_t *schema, const er_conf_node_t *block, er_
 
 /*
  * The canonical text of a valid handler block: its typed host keys, the
- * file the plugin was loaded from and every option (secrets included, so
- * a changed password is a change). A drop-in's also holds its .so as
- * `st` found it (device, inode, mtime to the nanosecond, size: a file
- * replaced by mv or install is a change even at the same path) and the
- * name of its option file, whose values are among the options and host
- * keys. Equal text = unchanged block.
+ * file the plugin was loaded from as it is now (device, inode, mtime to
+ * the nanosecond, size: a file replaced by mv or install is a change even
+ * at the same path) and every option (secrets included, so a changed
+ * password is a change). A drop-in's also holds the name of its option
+ * file, whose values are among the options and host keys. Equal text =
+ * unchanged block.
  */
-static char *fingerprint(const er_handler_conf_t *h, const struct stat *st)
+static char *fingerprint(const er_handler_conf_t *h)
 {
     char *opts = er__options_canonical(h->options), *text = NULL;
-    json_t *j, *d = NULL;
+    json_t *j, *d = NULL, *so;
+    struct stat sst, *st = &sst;
 
     if (opts == NULL)
         return NULL;
+    /* The plugin's file as it is now: one replaced at its path (install,
+     * mv) is a change, for a drop-in or a configured handler alike. */
+    if (stat(h->lib->path, &sst) != 0)
+        memset(&sst, 0, sizeof(sst));
     j = json_pack("{s:s, s:s, s:I, s:I, s:{s:I, s:I, s:I, s:f, s:f}, s:I, s:b, s:i, s:I, s:s}",
                   "plugin", h->plugin, "file", h->lib->path, "timeout", (json_int_t)h->timeout_ms,
                   "window", (json_int_t)h->window, "retry", "max_attempts",
@@ -809,11 +814,15 @@ static char *fingerprint(const er_handler_conf_t *h, const struct stat *st)
                   h->retry.jitter, "concurrency", (json_int_t)h->concurrency, "subscribe",
                   (int)h->subscribe, "start", h->start, "max_lag", (json_int_t)h->max_lag,
                   "options", opts);
+    so = json_pack("{s:I, s:I, s:I, s:I, s:I}", "dev", (json_int_t)st->st_dev, "ino",
+                   (json_int_t)st->st_ino, "mtime", (json_int_t)st->st_mtim.tv_sec, "mtime_ns",
+                   (json_int_t)st->st_mtim.tv_nsec, "size", (json_int_t)st->st_size);
+    if (j != NULL && (so == NULL || json_object_set_new(j, "so", so) != 0)) {
+        json_decref(j);
+        j = NULL;
+    }
     if (j != NULL && h->dropin != NULL) {
-        d = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "so", h->dropin, "dev",
-                      (json_int_t)st->st_dev, "ino", (json_int_t)st->st_ino, "mtime",
-                      (json_int_t)st->st_mtim.tv_sec, "mtime_ns", (json_int_t)st->st_mtim.tv_nsec,
-                      "size", (json_int_t)st->st_size, "conf",
+        d = json_pack("{s:s, s:o}", "so", h->dropin, "conf",
                       h->dropin_conf != NULL ? json_string(h->dropin_conf) : json_null());
         if (d == NULL || json_object_set_new(j, "dropin", d) != 0) {
             json_decref(j);
@@ -930,7 +939,7 @@ static void load_handler(loader_t *L, const er_conf_pair_t *p, er_handler_conf_t
                           h->plugin, &h->lib, &h->options);
     if (L->nomem || er__diag_count(L->diag) > before || h->options == NULL)
         return;
-    if ((h->fingerprint = fingerprint(h, NULL)) == NULL)
+    if ((h->fingerprint = fingerprint(h)) == NULL)
         L->nomem = true;
 }
 
@@ -1298,7 +1307,7 @@ static void load_dropin(loader_t *L, const er_conf_pos_t *pos, er_handler_conf_t
     build_options(L, &handler_schema, block, "", h->lib, &h->options);
     if (L->nomem || er__diag_count(L->diag) > before || h->options == NULL)
         goto done;
-    if ((h->fingerprint = fingerprint(h, st)) == NULL)
+    if ((h->fingerprint = fingerprint(h)) == NULL)
         L->nomem = true;
 done:
     er__conf_tree_free(tree);

@@ -4,13 +4,17 @@
  * dlopen RTLD_NOW|RTLD_LOCAL, and the descriptor checks of lib/plugdesc.c.
  * A file loaded twice is shared: the registry below keys loaded files by
  * device and inode, so two names for one file (a symlink, a second config
- * block) give one handle and one set of statics.
+ * block) give one handle and one set of statics. A file is dlopened
+ * through an fd it holds (/proc/self/fd/N): glibc returns an object
+ * already loaded under the same name, so a plugin replaced at its path
+ * (install, mv) and loaded by a reload would otherwise run the old code.
  *
  * Loop thread only (the registry is not locked); --help-plugin runs before
  * the loop exists.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <link.h>
 #include <stdarg.h>
@@ -31,6 +35,7 @@ typedef struct lib_s {
     er_plugin_desc_t checked; /* pub.desc and pub.ops point in here */
     dev_t dev;
     ino_t ino;
+    int fd; /* held while loaded: its /proc/self/fd name is the object's; -1 */
     struct lib_s *next;
 } lib_t;
 
@@ -329,11 +334,29 @@ static int open_lib(er_plugin_kind_t kind, const char *path, const struct stat *
 {
     lib_t *l;
     void *dl, *sym;
-    int rc;
+    char byfd[64];
+    int rc, fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat fst;
 
+    /* Load what was checked: the fd's file, under a name no other loaded
+     * object has (the fd stays open while it is loaded). */
+    if (fd >= 0 && fstat(fd, &fst) == 0 && fst.st_dev == st->st_dev && fst.st_ino == st->st_ino &&
+        access("/proc/self/fd", X_OK) == 0) {
+        snprintf(byfd, sizeof(byfd), "/proc/self/fd/%d", fd);
+    } else {
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+        snprintf(byfd, sizeof(byfd), "%s", "");
+    }
     dlerror();
-    if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL)
-        return er__plugin_refuse(err, cap, -ENOEXEC, "%s: cannot load: %s", path, dl_reason(path));
+    if ((dl = dlopen(fd >= 0 ? byfd : path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+        rc = er__plugin_refuse(err, cap, -ENOEXEC, "%s: cannot load: %s", path,
+                               dl_reason(fd >= 0 ? byfd : path));
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
     dlerror();
     if ((sym = dlsym(dl, "er_plugin_entry")) == NULL) {
         rc = er__plugin_refuse(err, cap, -ENOEXEC,
@@ -360,6 +383,7 @@ static int open_lib(er_plugin_kind_t kind, const char *path, const struct stat *
     l->pub.refs = 1;
     l->dev = st->st_dev;
     l->ino = st->st_ino;
+    l->fd = fd;
     l->next = loaded;
     loaded = l;
     *out = l;
@@ -367,6 +391,8 @@ static int open_lib(er_plugin_kind_t kind, const char *path, const struct stat *
 
 fail:
     dlclose(dl);
+    if (fd >= 0)
+        close(fd);
     return rc;
 }
 
@@ -429,8 +455,11 @@ void er__plugin_unload(er_plugin_lib_t *lib)
         }
     }
     keep = getenv("ER_NO_DLCLOSE");
-    if (keep == NULL || strcmp(keep, "1") != 0)
+    if (keep == NULL || strcmp(keep, "1") != 0) {
         dlclose(lib->dl);
+        if (l->fd >= 0)
+            close(l->fd);
+    }
     free(lib->path);
     free(l);
 }

@@ -66,6 +66,24 @@ grep -q "in flight 0/16" "$ER_TMP/handlers.txt" ||
 ctl config >"$ER_TMP/config.txt" || fail "eventctl config"
 grep -q "^handlers_dir: \"$hd\"" "$ER_TMP/config.txt" || fail "config: $(cat "$ER_TMP/config.txt")"
 echo "ok - eventctl handlers and config show it"
+
+# --- a reload: an unchanged drop-in is kept; one replaced at its path
+# (install, a new inode) is re-created and runs the new file's code.
+out=$(ctl reload) || fail "reload: $out"
+[ "$out" = "reloaded: 2 destinations kept, 0 changed, 0 added, 0 removed; 2 routes" ] ||
+    fail "reload said: $out"
+crashso=$ER_BUILDDIR/tests/plugins/.libs/test_crash.so
+install -m 0755 "$crashso" "$hd/audit.so"
+printf 'record: %s\n' "$ER_TMP/audit2.txt" >"$ER_TMP/handlers.conf.d/audit.yaml"
+out=$(ctl reload) || fail "reload after replacing audit.so: $out"
+[ "$out" = "reloaded: 1 destinations kept, 1 changed, 0 added, 0 removed; 2 routes" ] ||
+    fail "reload said: $out"
+ctl handlers | grep -q "^audit: plugin test_crash ($hd/audit.so)" ||
+    fail "the replaced drop-in still runs the old code: $(ctl handlers)"
+seq2=$(ctl publish --type AuditEvent) || fail "publish after the reload"
+for _ in $(seq 1 500); do grep -q "^$seq2 AuditEvent" "$ER_TMP/audit2.txt" 2>/dev/null && break; sleep 0.01; done
+grep -q "^$seq2 AuditEvent" "$ER_TMP/audit2.txt" || fail "the new audit.so did not get seq $seq2"
+echo "ok - a drop-in replaced at its path is re-created by a reload and runs the new code"
 er_stop_daemon
 [ "$ER_STATUS" = 0 ] || fail "daemon exit status $ER_STATUS"
 

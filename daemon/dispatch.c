@@ -613,8 +613,13 @@ static int run_blocking(er_work_t *w)
 {
     delivery_t *dl = (delivery_t *)((char *)w - offsetof(delivery_t, work));
     er_dest_t *dst = dl->dest;
+    int rc;
 
-    return dst->ops.handle(dst->instance, dl->ev, &dl->token);
+    /* What a publish() from inside handle() derives its hops from. */
+    er__host_handling(dst->ctx, dl->ev);
+    rc = dst->ops.handle(dst->instance, dl->ev, &dl->token);
+    er__host_handling(dst->ctx, NULL);
+    return rc;
 }
 
 /* Back on the loop with its answer (a final status), or handed back
@@ -663,7 +668,9 @@ static void attempt(delivery_t *dl)
         return;
     }
     er__token_begin(&dl->token);
+    er__host_handling(dst->ctx, dl->ev); /* a publish() inside derives its hops from it */
     rc = dst->ops.handle(dst->instance, dl->ev, &dl->token);
+    er__host_handling(dst->ctx, NULL);
     /* Pending and not completed from inside handle(): the deadline runs
      * (set before er__token_returned, after which dl may be recycled). */
     if (rc == ER_PENDING && !dl->token.completed && dst->conf->timeout_ms > 0) {
@@ -1490,8 +1497,9 @@ static size_t dest_slot(er_dest_t **v, size_t n, const er_dest_t *dst)
 int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summary, char *err,
                         size_t cap)
 {
-    size_t n = ncfg->nhandlers, i;
-    er_dest_t **nd = calloc(n + 1, sizeof(*nd));
+    size_t n = ncfg->nhandlers, i, nold;
+    er_dest_t **nd = calloc(n + 1, sizeof(*nd)), **old;
+    er_dest_t **replaces = calloc(n + 1, sizeof(*replaces)); /* the one a changed one replaces */
     bool *fresh = calloc(n + 1, sizeof(*fresh));
     er_router_t *router = NULL;
     uint64_t *bits = NULL;
@@ -1499,15 +1507,17 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
     int rc = 0;
 
     *summary = NULL;
-    if (nd == NULL || fresh == NULL) {
+    if (nd == NULL || fresh == NULL || replaces == NULL) {
         free(nd);
         free(fresh);
+        free(replaces);
         snprintf(err, cap, "out of memory");
         return -ENOMEM;
     }
     if (d->stopping) {
         free(nd);
         free(fresh);
+        free(replaces);
         snprintf(err, cap, "the daemon is shutting down");
         return -ESHUTDOWN;
     }
@@ -1515,10 +1525,10 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
      * anything changes: if one fails, the running configuration stays. */
     for (i = 0; i < n && rc == 0; i++) {
         const er_handler_conf_t *hc = &ncfg->handlers[i];
-        er_dest_t *old = find_dest(d, hc->name);
-        if (old && old->conf->fingerprint && hc->fingerprint &&
-            strcmp(old->conf->fingerprint, hc->fingerprint) == 0) {
-            nd[i] = old;
+        er_dest_t *prev = find_dest(d, hc->name);
+        if (prev && prev->conf->fingerprint && hc->fingerprint &&
+            strcmp(prev->conf->fingerprint, hc->fingerprint) == 0) {
+            nd[i] = prev;
             kept++;
             continue;
         }
@@ -1527,7 +1537,8 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
             break;
         }
         fresh[i] = true;
-        if (old)
+        replaces[i] = prev;
+        if (prev)
             changed++;
         else
             added++;
@@ -1540,34 +1551,18 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
                 dest_discard(nd[i]);
         free(nd);
         free(fresh);
+        free(replaces);
         return rc;
     }
-    /* Commit, between two events. Removed and replaced destinations
-     * finish what they have in flight, then stop. */
-    for (i = 0; i < d->ndest; i++) {
-        er_dest_t *old = d->dests[i], *succ = NULL;
-        size_t j;
-        if (dest_slot(nd, n, old) < n)
-            continue;
-        for (j = 0; j < n; j++)
-            if (fresh[j] && strcmp(nd[j]->conf->name, old->conf->name) == 0)
-                succ = nd[j];
-        if (succ == NULL) {
-            removed++;
-            er_log(ER_LOG_NOTICE, old->ctx->component,
-                   "removed by the reload: finishing %u deliveries in flight", old->inflight);
-        } else {
-            er_log(ER_LOG_NOTICE, old->ctx->component,
-                   "changed by the reload: finishing %u deliveries in flight, then the new "
-                   "instance resumes after its cursor",
-                   old->inflight);
-        }
-        retire(old, succ);
-    }
+    /* Commit, between two events: the new table and destinations first,
+     * then the removed and replaced ones are retired (they finish what
+     * they have in flight, then stop: possibly at once). */
+    old = d->dests;
+    nold = d->ndest;
     for (i = 0; i < n; i++) {
         er_dest_t *dst = nd[i];
         dst->index = i;
-        if (fresh[i] && find_dest(d, dst->conf->name) == NULL) {
+        if (fresh[i] && replaces[i] == NULL) {
             /* New: starts where `start` says. */
             uint64_t c = d->head;
             if (dst->conf->start == ER_START_EARLIEST)
@@ -1587,13 +1582,34 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
             dst->wait_commit = false;
         }
     }
-    free(d->dests);
     d->dests = nd;
     d->ndest = n;
     d->cfg = ncfg;
     set_routes(d, router, bits);
     d->forward = ncfg->dead_letter_to ? find_dest(d, ncfg->dead_letter_to) : NULL;
+    for (i = 0; i < nold; i++) {
+        er_dest_t *o = old[i], *succ = NULL;
+        size_t j;
+        if (dest_slot(nd, n, o) < n)
+            continue;
+        for (j = 0; j < n; j++)
+            if (replaces[j] == o)
+                succ = nd[j];
+        if (succ == NULL) {
+            removed++;
+            er_log(ER_LOG_NOTICE, o->ctx->component,
+                   "removed by the reload: finishing %u deliveries in flight", o->inflight);
+        } else {
+            er_log(ER_LOG_NOTICE, o->ctx->component,
+                   "changed by the reload: finishing %u deliveries in flight, then the new "
+                   "instance resumes after its cursor",
+                   o->inflight);
+        }
+        retire(o, succ); /* may stop and free it at once */
+    }
+    free(old);
     free(fresh);
+    free(replaces);
     for (i = 0; i < n; i++) {
         pump(d->dests[i]);
         flush_cursor(d->dests[i]);

@@ -1486,6 +1486,46 @@ int er__dispatch_start(er_dispatch_t *d, uv_loop_t *loop, const er_config_t *cfg
 
 /* ------------------------------------------------------------ reload */
 
+/*
+ * A changed block whose plugin can apply new options in place (reload(),
+ * the same loaded file, the same worker threads): the instance keeps
+ * running, with its cursor and deliveries in flight. Returns false when
+ * the plugin cannot (it is then re-created).
+ */
+static bool reload_in_place(er_dest_t *dst, const er_handler_conf_t *hc)
+{
+    int rc;
+
+    if (dst->ops.reload == NULL || dst->conf->lib != hc->lib ||
+        dst->conf->concurrency != hc->concurrency || !dst->started)
+        return false;
+    rc = dst->ops.reload(dst->instance, hc->options);
+    if (rc != 0) {
+        if (rc != -ENOTSUP)
+            er_log(ER_LOG_WARN, dst->ctx->component,
+                   "reload() failed (%s): a new instance replaces it", er_strerror(rc));
+        return false;
+    }
+    dst->ctx->opts = hc->options;
+    dst->types = hc->subscribe && dst->ops.types ? dst->ops.types(dst->instance) : NULL;
+    er_log(ER_LOG_NOTICE, dst->ctx->component, "changed by the reload: options applied in place");
+    return true;
+}
+
+/* A reload that failed after dst took new options in place: back to its
+ * own (best effort). */
+static void reload_back(er_dest_t *dst)
+{
+    int rc = dst->ops.reload(dst->instance, dst->conf->options);
+
+    if (rc != 0)
+        er_log(ER_LOG_ERROR, dst->ctx->component,
+               "the reload failed and its previous options could not be put back: %s",
+               er_strerror(rc));
+    dst->ctx->opts = dst->conf->options;
+    dst->types = dst->conf->subscribe && dst->ops.types ? dst->ops.types(dst->instance) : NULL;
+}
+
 static size_t dest_slot(er_dest_t **v, size_t n, const er_dest_t *dst)
 {
     for (size_t i = 0; i < n; i++)
@@ -1501,16 +1541,18 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
     er_dest_t **nd = calloc(n + 1, sizeof(*nd)), **old;
     er_dest_t **replaces = calloc(n + 1, sizeof(*replaces)); /* the one a changed one replaces */
     bool *fresh = calloc(n + 1, sizeof(*fresh));
+    bool *inplace = calloc(n + 1, sizeof(*inplace)); /* kept, its plugin reloaded */
     er_router_t *router = NULL;
     uint64_t *bits = NULL;
     unsigned kept = 0, changed = 0, added = 0, removed = 0;
     int rc = 0;
 
     *summary = NULL;
-    if (nd == NULL || fresh == NULL || replaces == NULL) {
+    if (nd == NULL || fresh == NULL || replaces == NULL || inplace == NULL) {
         free(nd);
         free(fresh);
         free(replaces);
+        free(inplace);
         snprintf(err, cap, "out of memory");
         return -ENOMEM;
     }
@@ -1518,6 +1560,7 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
         free(nd);
         free(fresh);
         free(replaces);
+        free(inplace);
         snprintf(err, cap, "the daemon is shutting down");
         return -ESHUTDOWN;
     }
@@ -1530,6 +1573,12 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
             strcmp(prev->conf->fingerprint, hc->fingerprint) == 0) {
             nd[i] = prev;
             kept++;
+            continue;
+        }
+        if (prev && reload_in_place(prev, hc)) {
+            nd[i] = prev;
+            inplace[i] = true;
+            changed++;
             continue;
         }
         if ((nd[i] = dest_new(d, hc, err, cap)) == NULL) {
@@ -1549,9 +1598,12 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
         for (i = 0; i < n; i++)
             if (fresh[i] && nd[i] != NULL)
                 dest_discard(nd[i]);
+            else if (inplace[i])
+                reload_back(nd[i]);
         free(nd);
         free(fresh);
         free(replaces);
+        free(inplace);
         return rc;
     }
     /* Commit, between two events: the new table and destinations first,
@@ -1575,6 +1627,8 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
                    dst->conf->start == ER_START_EARLIEST ? "the earliest stored event" : "the head",
                    (unsigned long long)c);
         } else if (!fresh[i]) {
+            if (inplace[i])
+                dst->conf = &ncfg->handlers[i]; /* its new host keys too */
             /* Kept: what it read ahead was routed by the old table. */
             ring_clear(&dst->buf);
             dst->read_gen++;
@@ -1610,6 +1664,7 @@ int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summ
     free(old);
     free(fresh);
     free(replaces);
+    free(inplace);
     for (i = 0; i < n; i++) {
         pump(d->dests[i]);
         flush_cursor(d->dests[i]);

@@ -2,7 +2,8 @@
  * A handler that crashes the daemon on one kind of event, for the poison
  * event tests: an event of type Poison makes handle() raise SIGSEGV (as a
  * buggy plugin would); any other is appended to the file `record` names as
- * "SEQ TYPE" (one write(2), O_APPEND) and answered ER_OK.
+ * "SEQ TYPE" (one write(2), O_APPEND) and answered ER_OK. reload() applies
+ * a new `record` in place (the daemon keeps the instance), logging it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 
 typedef struct instance_s {
     const er_host_t *host;
+    er_plugin_ctx_t *ctx;
     int fd;
 } instance_t;
 
@@ -28,10 +30,10 @@ static int create(const er_host_t *host, er_plugin_ctx_t *ctx, const er_options_
     instance_t *in;
     const char *path = NULL;
 
-    (void)ctx;
     if ((in = host->alloc(sizeof(*in))) == NULL)
         return -ENOMEM;
     in->host = host;
+    in->ctx = ctx;
     in->fd = -1;
     if (host->opt_string(opts, "record", &path) == 0 && path != NULL &&
         (in->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0) {
@@ -40,6 +42,22 @@ static int create(const er_host_t *host, er_plugin_ctx_t *ctx, const er_options_
         return e;
     }
     *out = in;
+    return 0;
+}
+
+static int reload(void *instance, const er_options_t *opts)
+{
+    instance_t *in = instance;
+    const char *path = NULL;
+    int fd = -1;
+
+    if (in->host->opt_string(opts, "record", &path) == 0 && path != NULL &&
+        (fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
+        return -errno;
+    if (in->fd >= 0)
+        close(in->fd);
+    in->fd = fd;
+    in->host->log(in->ctx, ER_PLOG_INFO, "reloaded in place: record %s", path ? path : "(none)");
     return 0;
 }
 
@@ -92,6 +110,7 @@ static const er_handler_ops_t ops = {
     .stop = stop,
     .destroy = destroy,
     .handle = handle,
+    .reload = reload,
 };
 
 ER_PLUGIN_DEFINE = {

@@ -130,8 +130,9 @@ void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done);
  * Reload (DESIGN §5) with ncfg (borrowed while a destination uses it: see
  * er__dispatch_uses_config), already loaded and checked: a destination
  * whose block is unchanged (same fingerprint) keeps its instance, cursor
- * and deliveries in flight; a changed one is re-created: the new instance
- * starts now and resumes after the old one's cursor once the old one has
+ * and deliveries in flight; a changed one is reloaded in place when its
+ * plugin can (reload(), same file and threads), else re-created: the new
+ * instance starts now and resumes after the old one's cursor once the old one has
  * finished what it has in flight (up to shutdown_timeout); a removed one
  * finishes, stops, and its cursor is deleted; a new one starts per its
  * `start`. The routing table is swapped between two events. If a new

@@ -345,6 +345,24 @@ static void logscan(logscan_t *l)
     fclose(f);
 }
 
+/* Is the daemon still running (not exited, not a zombie)? */
+static bool daemon_runs(const er_test_daemon_t *d)
+{
+    char path[64], stat[256], *state;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)d->pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return false;
+    n = fread(stat, 1, sizeof(stat) - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    /* "PID (COMM) STATE ...": the state follows the last ')'. */
+    state = strrchr(stat, ')');
+    return state != NULL && state[1] == ' ' && state[2] != 'Z' && state[2] != 'X';
+}
+
 /* Wait for the next reload's outcome line; returns it. */
 static const char *next_outcome(const er_test_daemon_t *d, logscan_t *l)
 {
@@ -352,6 +370,10 @@ static const char *next_outcome(const er_test_daemon_t *d, logscan_t *l)
     double deadline = now_s() + patience();
 
     for (logscan(l); l->outcomes == before; logscan(l)) {
+        if (!daemon_runs(d)) {
+            er_test_daemon_dump_log(d);
+            ck_abort_msg("the daemon died during a reload");
+        }
         if (now_s() > deadline) {
             er_test_daemon_dump_log(d);
             ck_abort_msg("no reload outcome in the daemon's log after %d s", patience());

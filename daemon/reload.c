@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "options.h"
 #include "plugin.h"
@@ -30,27 +32,48 @@ static bool same_str(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* The store's options as canonical text (secrets included: a changed
- * password is a change), compared, then wiped. */
-static bool same_options(const er_options_t *a, const er_options_t *b)
+/* The first store option whose value differs (compared as canonical
+ * text, secrets included: a changed password is a change; wiped after),
+ * as "store.KEY" in buf; NULL when they are the same. */
+static const char *changed_option(const er_options_t *a, const er_options_t *b, char *buf,
+                                  size_t cap)
 {
     char *x = er__options_canonical(a), *y = er__options_canonical(b);
-    bool same = x != NULL && y != NULL && strcmp(x, y) == 0;
+    json_t *jx = x ? json_loads(x, 0, NULL) : NULL, *jy = y ? json_loads(y, 0, NULL) : NULL;
+    const char *found = NULL;
+    size_t i;
 
+    /* Both are [[key, value] or [key], ...] in the plugin's table order. */
+    if (!json_is_array(jx) || !json_is_array(jy) || json_array_size(jx) != json_array_size(jy)) {
+        if (x == NULL || y == NULL || strcmp(x, y) != 0)
+            found = "store";
+    } else {
+        for (i = 0; found == NULL && i < json_array_size(jx); i++) {
+            json_t *p = json_array_get(jx, i);
+            if (!json_equal(p, json_array_get(jy, i))) {
+                snprintf(buf, cap, "store.%s", json_string_value(json_array_get(p, 0)));
+                found = buf;
+            }
+        }
+    }
+    json_decref(jx);
+    json_decref(jy);
     if (x)
         memset(x, 0, strlen(x));
     if (y)
         memset(y, 0, strlen(y));
     free(x);
     free(y);
-    return same;
+    return found;
 }
 
 /* The first key of those needing a restart whose value differs, or NULL.
  * The listeners and the store are the first configuration's, for the
  * daemon's life; the de-duplication set was sized at start. */
-static const char *restart_key(const er_config_t *o, const er_config_t *n)
+static const char *restart_key(const er_config_t *o, const er_config_t *n, char *buf, size_t cap)
 {
+    const char *opt;
+
     if (!same_str(o->listen.socket, n->listen.socket))
         return "listen.socket";
     if (o->listen.mode != n->listen.mode)
@@ -65,8 +88,8 @@ static const char *restart_key(const er_config_t *o, const er_config_t *n)
         return "listen.admin_group";
     if (!same_str(o->store.lib->path, n->store.lib->path))
         return "store.plugin";
-    if (!same_options(o->store.options, n->store.options))
-        return "store";
+    if ((opt = changed_option(o->store.options, n->store.options, buf, cap)) != NULL)
+        return opt;
     if (o->limits.dedupe_window_ms != n->limits.dedupe_window_ms)
         return "limits.dedupe_window";
     if (o->limits.dedupe_max != n->limits.dedupe_max)
@@ -94,6 +117,7 @@ int er__reload_now(er_reload_t *r, json_t **summary, char *err, size_t cap)
     er_config_t *ncfg = NULL, *old = *r->current, **nr;
     er_diag_t diag;
     const char *key;
+    char keybuf[96];
     size_t i, off = 0;
     int rc;
 
@@ -121,9 +145,13 @@ int er__reload_now(er_reload_t *r, json_t **summary, char *err, size_t cap)
         goto failed;
     }
     er__diag_free(&diag);
-    if ((key = restart_key(r->first, ncfg)) != NULL) {
-        snprintf(err, cap, "%s: %s changed: it needs a restart (nothing was reloaded)", r->path,
-                 key);
+    if ((key = restart_key(r->first, ncfg, keybuf, sizeof(keybuf))) != NULL) {
+        if (strncmp(key, "store", 5) == 0 && ncfg->store.pos.line > 0)
+            snprintf(err, cap, "%s:%u:%u: %s changed: it needs a restart (nothing was reloaded)",
+                     r->path, ncfg->store.pos.line, ncfg->store.pos.col, key);
+        else
+            snprintf(err, cap, "%s: %s changed: it needs a restart (nothing was reloaded)", r->path,
+                     key);
         er__config_free(ncfg);
         rc = -EINVAL;
         goto failed;

@@ -284,20 +284,18 @@ static const char *cmd_reload(er_admin_env_t *env, json_t *args, json_t **reply,
     return *reply ? NULL : "unavailable";
 }
 
+static const char *string_arg(json_t *args, const char *key, bool required, const char **out,
+                              char *msg, size_t cap);
+
 static const char *pause_or_resume(er_admin_env_t *env, json_t *args, bool pause, json_t **reply,
                                    char *msg, size_t cap)
 {
     static const char *const known[] = {"destination", NULL};
-    const char *code = check_args(args, known, msg, cap);
-    json_t *v = json_object_get(args, "destination");
+    const char *code = check_args(args, known, msg, cap), *dest;
 
-    if (code)
+    if (code || (code = string_arg(args, "destination", true, &dest, msg, cap)) != NULL)
         return code;
-    if (!json_is_string(v)) {
-        snprintf(msg, cap, "destination: expected a string");
-        return "invalid";
-    }
-    return er__dispatch_pause(env->dispatch, json_string_value(v), pause, reply, msg, cap);
+    return er__dispatch_pause(env->dispatch, dest, pause, reply, msg, cap);
 }
 
 static const char *cmd_pause(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,

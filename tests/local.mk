@@ -113,6 +113,8 @@ INTEGRATION_C = \
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
 ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
+# The delivery engine's tests: the admin socket's JSON (Check, jansson).
+ITEST_ADMIN_SOURCES = tests/integration/itest_admin.c tests/integration/itest_admin.h
 tests_integration_itest_publish_SOURCES = tests/integration/itest_publish.c $(ITEST_SOURCES)
 tests_integration_itest_publish_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_publish_LDADD = $(UNIT_LDADD)
@@ -133,12 +135,14 @@ tests_integration_itest_dlq_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS)
 # Catch-up, SIGKILL and clean restarts against what the log handler wrote;
 # cursors read back through the lmdb plugin (the store test harness).
 tests_integration_itest_delivery_SOURCES = tests/integration/itest_delivery.c $(ITEST_SOURCES) \
+	$(ITEST_ADMIN_SOURCES) \
 	$(STORETEST_SRC)
 tests_integration_itest_delivery_CFLAGS = $(STORETEST_FLAGS)
 tests_integration_itest_delivery_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS)
 # 20 reloads while a thread publishes, checked against the log handlers'
 # files and the store (read through the lmdb plugin).
 tests_integration_itest_reload_SOURCES = tests/integration/itest_reload.c $(ITEST_SOURCES) \
+	$(ITEST_ADMIN_SOURCES) \
 	$(STORETEST_SRC)
 tests_integration_itest_reload_CFLAGS = $(STORETEST_FLAGS)
 tests_integration_itest_reload_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS) -lpthread

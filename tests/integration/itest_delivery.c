@@ -33,6 +33,7 @@
 
 #include "eventrouter.h"
 #include "harness.h"
+#include "itest_admin.h"
 #include "storetest.h"
 
 #define BATCH  64 /* events per PUBLISH_BATCH */
@@ -49,44 +50,11 @@ static const char CONFIG[] = "limits: { fresh_cache: 1MiB }\n"
                              "  - match: \"*\"\n"
                              "    to: [slow, live]\n";
 
-static bool slowed(void)
-{
-    const char *w = getenv("ER_TEST_WRAPPER");
-
-    return w != NULL && w[0] != '\0';
-}
-
-/* How long to wait for what a daemon does, in seconds. */
-static int patience(void)
-{
-    return slowed() ? 600 : 120;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-    nanosleep(&ts, NULL);
-}
-
 /* Between two looks at a growing file: longer under valgrind, where the
  * test itself runs on the daemon's cores. */
 static void poll_pause(void)
 {
-    sleep_ms(slowed() ? 10 : 1);
-}
-
-static void path_of(char *buf, size_t cap, const er_test_daemon_t *d, const char *file)
-{
-    snprintf(buf, cap, "%s/%s", d->dir, file);
+    er_itest_sleep_ms(er_itest_slowed() ? 10 : 1);
 }
 
 /* -------------------------------------------------------------- publish */
@@ -139,7 +107,7 @@ static uint64_t publish_n(const er_test_daemon_t *d, size_t n, size_t pad)
     char *data = malloc(pad + 16);
     size_t sent = 0, i, k;
     uint32_t req;
-    double deadline = now_s() + patience();
+    double deadline = er_itest_now_s() + er_itest_patience();
     int rc;
 
     ck_assert(c != NULL && data != NULL);
@@ -164,8 +132,8 @@ static uint64_t publish_n(const er_test_daemon_t *d, size_t n, size_t pad)
         rc = er_client_wait(c, 1000);
         ck_assert_msg(rc == 0, "publishing: connection failed (%d)", rc);
         ck_assert_msg(p.nacks == 0, "publish refused: %s", p.nack);
-        ck_assert_msg(now_s() < deadline, "publishing: %zu of %zu acked in %d s", p.acked, n,
-                      patience());
+        ck_assert_msg(er_itest_now_s() < deadline, "publishing: %zu of %zu acked in %d s", p.acked,
+                      n, er_itest_patience());
     }
     ck_assert_uint_eq(p.acked, n);
     ck_assert_uint_eq(p.last - p.first + 1, n);
@@ -186,55 +154,10 @@ static size_t pad_for(size_t n)
 
 /* ---------------------------------------------------------------- admin */
 
-/* Run an admin command (args: a JSON object or NULL) and return its reply
- * (a new reference); a NACK fails the test. */
-static json_t *admin(const er_test_daemon_t *d, const char *cmd, const char *args)
-{
-    char path[400], *reply = NULL;
-    er_client_t *a = NULL;
-    er_nack_t nack;
-    json_t *j;
-
-    memset(&nack, 0, sizeof(nack));
-    path_of(path, sizeof(path), d, "admin.sock");
-    ck_assert_int_eq(er_connect(path, "itest_delivery", ER_ACK_RECEIVED, 30000, &a), 0);
-    ck_assert_msg(er_admin(a, cmd, args, &reply, &nack, 60000) == 0, "%s: %s: %s", cmd, nack.code,
-                  nack.message);
-    j = json_loads(reply, 0, NULL);
-    ck_assert_ptr_nonnull(j);
-    free(reply);
-    er_client_free(a);
-    return j;
-}
-
-/* Destination `name` as `destinations` shows it (a new reference). */
-static json_t *dest(const er_test_daemon_t *d, const char *name)
-{
-    json_t *r = admin(d, "destinations", NULL), *v, *found = NULL;
-    size_t i;
-
-    json_array_foreach(json_object_get(r, "destinations"), i, v)
-    {
-        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-            found = json_incref(v);
-    }
-    json_decref(r);
-    ck_assert_msg(found != NULL, "no destination %s", name);
-    return found;
-}
-
-static long long num(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-
-    ck_assert_msg(json_is_integer(v), "no integer %s", key);
-    return json_integer_value(v);
-}
-
 static long long dest_num(const er_test_daemon_t *d, const char *name, const char *key)
 {
-    json_t *o = dest(d, name);
-    long long v = num(o, key);
+    json_t *o = er_itest_dest(d, name);
+    long long v = er_itest_num(o, key);
 
     json_decref(o);
     return v;
@@ -249,7 +172,7 @@ static void set_paused(const er_test_daemon_t *d, const char *name, bool pause,
     json_t *r;
 
     snprintf(args, sizeof(args), "{\"destination\": \"%s\"}", name);
-    r = admin(d, pause ? "pause" : "resume", args);
+    r = er_itest_admin(d, pause ? "pause" : "resume", args);
     ck_assert_str_eq(json_string_value(json_object_get(r, "destination")), name);
     if (want_state != NULL)
         ck_assert_str_eq(json_string_value(json_object_get(r, "state")), want_state);
@@ -260,25 +183,26 @@ static void set_paused(const er_test_daemon_t *d, const char *name, bool pause,
  * written to the store, and nothing in flight; returns the head. */
 static uint64_t wait_caught_up(const er_test_daemon_t *d, const char *name)
 {
-    double deadline = now_s() + patience();
+    double deadline = er_itest_now_s() + er_itest_patience();
     json_t *o = NULL;
     uint64_t head;
 
     for (;;) {
-        o = dest(d, name);
+        o = er_itest_dest(d, name);
         if (strcmp(json_string_value(json_object_get(o, "state")), "live") == 0 &&
-            num(o, "cursor") == num(o, "head") && num(o, "persisted") == num(o, "head") &&
-            num(o, "lag_events") == 0 && num(o, "inflight") == 0)
+            er_itest_num(o, "cursor") == er_itest_num(o, "head") &&
+            er_itest_num(o, "persisted") == er_itest_num(o, "head") &&
+            er_itest_num(o, "lag_events") == 0 && er_itest_num(o, "inflight") == 0)
             break;
-        if (now_s() > deadline) {
+        if (er_itest_now_s() > deadline) {
             char *text = json_dumps(o, JSON_COMPACT);
             er_test_daemon_dump_log(d);
-            ck_abort_msg("%s did not catch up in %d s: %s", name, patience(), text);
+            ck_abort_msg("%s did not catch up in %d s: %s", name, er_itest_patience(), text);
         }
         json_decref(o);
-        sleep_ms(20);
+        er_itest_sleep_ms(20);
     }
-    head = (uint64_t)num(o, "head");
+    head = (uint64_t)er_itest_num(o, "head");
     json_decref(o);
     return head;
 }
@@ -339,7 +263,7 @@ static void expect_file(const er_test_daemon_t *d, const char *file, uint64_t fr
     size_t n;
     uint64_t *seqs;
 
-    path_of(path, sizeof(path), d, file);
+    er_itest_path(path, sizeof(path), d, file);
     seqs = read_seqs(path, &n);
     expect_range(seqs, n, from, to, file);
     free(seqs);
@@ -441,12 +365,12 @@ static long long read_store(const er_test_daemon_t *d, const char *name, uint64_
 
 static void took(const char *test, double started)
 {
-    fprintf(stderr, "itest_delivery: %s took %.1f s\n", test, now_s() - started);
+    fprintf(stderr, "itest_delivery: %s took %.1f s\n", test, er_itest_now_s() - started);
 }
 
 START_TEST(paused_destination_catches_up_from_store)
 {
-    double started = now_s();
+    double started = er_itest_now_s();
     er_test_daemon_t d;
     size_t n = er_test_scale(100000);
     uint64_t last, head;
@@ -462,32 +386,32 @@ START_TEST(paused_destination_catches_up_from_store)
     ck_assert_uint_eq(wait_caught_up(&d, "live"), n);
     expect_file(&d, "live.jsonl", 1, n);
     expect_file(&d, "slow.jsonl", 1, 0);
-    o = dest(&d, "slow");
+    o = er_itest_dest(&d, "slow");
     ck_assert_str_eq(json_string_value(json_object_get(o, "state")), "paused");
-    ck_assert_int_eq(num(o, "cursor"), 0);
-    ck_assert_int_eq(num(o, "lag_events"), (long long)n);
-    ck_assert_int_eq(num(o, "delivered"), 0);
+    ck_assert_int_eq(er_itest_num(o, "cursor"), 0);
+    ck_assert_int_eq(er_itest_num(o, "lag_events"), (long long)n);
+    ck_assert_int_eq(er_itest_num(o, "delivered"), 0);
     json_decref(o);
 
-    t0 = now_s();
+    t0 = er_itest_now_s();
     set_paused(&d, "slow", false, "catching_up");
     head = wait_caught_up(&d, "slow");
     fprintf(stderr, "itest_delivery: %zu events caught up from the store in %.2f s\n", n,
-            now_s() - t0);
+            er_itest_now_s() - t0);
     ck_assert_uint_eq(head, n);
     expect_file(&d, "slow.jsonl", 1, n);
-    o = dest(&d, "slow");
-    ck_assert_int_eq(num(o, "delivered"), (long long)n);
-    ck_assert_int_gt(num(o, "read_from_store"), 0);
-    ck_assert_int_le(num(o, "read_from_store"), (long long)n);
-    ck_assert_int_eq(num(o, "persisted"), (long long)n);
+    o = er_itest_dest(&d, "slow");
+    ck_assert_int_eq(er_itest_num(o, "delivered"), (long long)n);
+    ck_assert_int_gt(er_itest_num(o, "read_from_store"), 0);
+    ck_assert_int_le(er_itest_num(o, "read_from_store"), (long long)n);
+    ck_assert_int_eq(er_itest_num(o, "persisted"), (long long)n);
     json_decref(o);
-    o = dest(&d, "live");
-    ck_assert_int_eq(num(o, "delivered"), (long long)n);
-    ck_assert_int_eq(num(o, "read_from_store"), 0);
+    o = er_itest_dest(&d, "live");
+    ck_assert_int_eq(er_itest_num(o, "delivered"), (long long)n);
+    ck_assert_int_eq(er_itest_num(o, "read_from_store"), 0);
     json_decref(o);
     expect_file(&d, "live.jsonl", 1, n);
-    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, patience()), 0);
+    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, er_itest_patience()), 0);
     er_test_daemon_cleanup(&d);
     took("paused_destination_catches_up_from_store", started);
 }
@@ -501,7 +425,7 @@ END_TEST
 
 START_TEST(sigkill_during_catch_up)
 {
-    double started = now_s();
+    double started = er_itest_now_s();
     er_test_daemon_t d;
     size_t n = er_test_scale(100000), k, nlog, nstored, i, dups = 0, after_kill;
     uint64_t *before = NULL, *all = NULL, *stored = NULL, last_before = 0;
@@ -521,17 +445,18 @@ START_TEST(sigkill_during_catch_up)
     /* Resume, and kill the daemon in the middle of the catch-up: after
      * 0.3 s once at least a fifth is delivered, at half at the latest. */
     memset(&lines, 0, sizeof(lines));
-    path_of(lines.path, sizeof(lines.path), &d, "slow.jsonl");
+    er_itest_path(lines.path, sizeof(lines.path), &d, "slow.jsonl");
     set_paused(&d, "slow", false, "catching_up");
-    t0 = now_s();
+    t0 = er_itest_now_s();
     for (;;) {
         size_t got = lines_now(&lines);
-        if ((now_s() - t0 >= 0.3 && got >= n / 5) || got >= n / 2)
+        if ((er_itest_now_s() - t0 >= 0.3 && got >= n / 5) || got >= n / 2)
             break;
-        ck_assert_msg(now_s() - t0 < patience(), "catch-up stuck at %zu of %zu", got, n);
+        ck_assert_msg(er_itest_now_s() - t0 < er_itest_patience(), "catch-up stuck at %zu of %zu",
+                      got, n);
         poll_pause();
     }
-    at = now_s() - t0;
+    at = er_itest_now_s() - t0;
     ck_assert_int_eq(er_test_daemon_stop(&d, SIGKILL, 30), 128 + SIGKILL);
 
     /* What was delivered before the kill, and the cursor as persisted. */
@@ -592,7 +517,7 @@ START_TEST(sigkill_during_catch_up)
     ck_assert_msg(dups <= n / 10, "%zu duplicates: more than a tenth of %zu", dups, n);
 
     expect_file(&d, "live.jsonl", 1, n);
-    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, patience()), 0);
+    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, er_itest_patience()), 0);
     free(times);
     free(before);
     free(all);
@@ -604,7 +529,7 @@ END_TEST
 
 START_TEST(clean_restart_while_behind)
 {
-    double started = now_s();
+    double started = er_itest_now_s();
     er_test_daemon_t d;
     size_t n1 = er_test_scale(2000), n2 = er_test_scale(10000), n3 = er_test_scale(20000), got;
     uint64_t total;
@@ -625,7 +550,7 @@ START_TEST(clean_restart_while_behind)
     total = publish_n(&d, n2, pad_for(n2));
     ck_assert_uint_eq(total, n1 + n2);
     ck_assert_uint_eq(wait_caught_up(&d, "live"), total);
-    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, patience()), 0);
+    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, er_itest_patience()), 0);
     ck_assert_int_eq(read_store(&d, "slow", NULL, NULL, &clean), (long long)n1);
     ck_assert(clean);
     ck_assert_int_eq(read_store(&d, "live", NULL, NULL, &clean), (long long)total);
@@ -640,14 +565,14 @@ START_TEST(clean_restart_while_behind)
     total = publish_n(&d, n3, pad_for(n3));
     ck_assert_uint_eq(total, n1 + n2 + n3);
     memset(&lines, 0, sizeof(lines));
-    path_of(lines.path, sizeof(lines.path), &d, "slow.jsonl");
+    er_itest_path(lines.path, sizeof(lines.path), &d, "slow.jsonl");
     set_paused(&d, "slow", false, "catching_up");
-    t0 = now_s();
+    t0 = er_itest_now_s();
     while ((got = lines_now(&lines)) < n1 + n2 + n3 / 10) {
-        ck_assert_msg(now_s() - t0 < patience(), "catch-up stuck at %zu", got);
+        ck_assert_msg(er_itest_now_s() - t0 < er_itest_patience(), "catch-up stuck at %zu", got);
         poll_pause();
     }
-    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, patience()), 0);
+    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, er_itest_patience()), 0);
     got = lines_now(&lines);
     fprintf(stderr, "itest_delivery: stopped cleanly with %zu of %zu events of the catch-up done\n",
             got - n1 - n2, n3);
@@ -658,7 +583,7 @@ START_TEST(clean_restart_while_behind)
     ck_assert_uint_eq(wait_caught_up(&d, "slow"), total);
     expect_file(&d, "slow.jsonl", 1, total);
     expect_file(&d, "live.jsonl", 1, total);
-    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, patience()), 0);
+    ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, er_itest_patience()), 0);
     er_test_daemon_cleanup(&d);
     took("clean_restart_while_behind", started);
 }

@@ -43,6 +43,7 @@
 
 #include "eventrouter.h"
 #include "harness.h"
+#include "itest_admin.h"
 #include "storetest.h"
 
 #define BATCH   64 /* events per PUBLISH_BATCH, at most */
@@ -75,39 +76,6 @@ static const char CONFIG_BAD[] = "handlers:\n"
                                  "  bad: x: y\n"
                                  "routes: []\n";
 #define BAD_COLUMN 9
-
-static bool slowed(void)
-{
-    const char *w = getenv("ER_TEST_WRAPPER");
-
-    return w != NULL && w[0] != '\0';
-}
-
-/* How long to wait for what a daemon does, in seconds. */
-static int patience(void)
-{
-    return slowed() ? 600 : 120;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-    nanosleep(&ts, NULL);
-}
-
-static void path_of(char *buf, size_t cap, const er_test_daemon_t *d, const char *file)
-{
-    snprintf(buf, cap, "%s/%s", d->dir, file);
-}
 
 /* The whole of a file (malloc'd, NUL-terminated); "" when it is absent. */
 static char *slurp(const char *path)
@@ -242,71 +210,30 @@ out:
 
 /* ---------------------------------------------------------------- admin */
 
-static json_t *admin(const er_test_daemon_t *d, const char *cmd, const char *args)
-{
-    char path[400], *reply = NULL;
-    er_client_t *a = NULL;
-    er_nack_t nack;
-    json_t *j;
-
-    memset(&nack, 0, sizeof(nack));
-    path_of(path, sizeof(path), d, "admin.sock");
-    ck_assert_int_eq(er_connect(path, "itest_reload", ER_ACK_RECEIVED, 30000, &a), 0);
-    ck_assert_msg(er_admin(a, cmd, args, &reply, &nack, 60000) == 0, "%s: %s: %s", cmd, nack.code,
-                  nack.message);
-    j = json_loads(reply, 0, NULL);
-    ck_assert_ptr_nonnull(j);
-    free(reply);
-    er_client_free(a);
-    return j;
-}
-
-static json_t *dest(const er_test_daemon_t *d, const char *name)
-{
-    json_t *r = admin(d, "destinations", NULL), *v, *found = NULL;
-    size_t i;
-
-    json_array_foreach(json_object_get(r, "destinations"), i, v)
-    {
-        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
-            found = json_incref(v);
-    }
-    json_decref(r);
-    ck_assert_msg(found != NULL, "no destination %s", name);
-    return found;
-}
-
-static long long num(const json_t *o, const char *key)
-{
-    const json_t *v = json_object_get(o, key);
-
-    ck_assert_msg(json_is_integer(v), "no integer %s", key);
-    return json_integer_value(v);
-}
-
 /* Wait until `name` is live with every seq up to the head done and
  * written to the store, and nothing in flight; returns the head. */
 static uint64_t wait_caught_up(const er_test_daemon_t *d, const char *name)
 {
-    double deadline = now_s() + patience();
+    double deadline = er_itest_now_s() + er_itest_patience();
     json_t *o = NULL;
     uint64_t head;
 
     for (;;) {
-        o = dest(d, name);
+        o = er_itest_dest(d, name);
         if (strcmp(json_string_value(json_object_get(o, "state")), "live") == 0 &&
-            num(o, "cursor") == num(o, "head") && num(o, "persisted") == num(o, "head") &&
-            num(o, "lag_events") == 0 && num(o, "inflight") == 0)
+            er_itest_num(o, "cursor") == er_itest_num(o, "head") &&
+            er_itest_num(o, "persisted") == er_itest_num(o, "head") &&
+            er_itest_num(o, "lag_events") == 0 && er_itest_num(o, "inflight") == 0)
             break;
-        if (now_s() > deadline) {
+        if (er_itest_now_s() > deadline) {
             char *text = json_dumps(o, JSON_COMPACT);
             er_test_daemon_dump_log(d);
-            ck_abort_msg("%s did not catch up in %d s: %s", name, patience(), text);
+            ck_abort_msg("%s did not catch up in %d s: %s", name, er_itest_patience(), text);
         }
         json_decref(o);
-        sleep_ms(20);
+        er_itest_sleep_ms(20);
     }
-    head = (uint64_t)num(o, "head");
+    head = (uint64_t)er_itest_num(o, "head");
     json_decref(o);
     return head;
 }
@@ -367,18 +294,18 @@ static bool daemon_runs(const er_test_daemon_t *d)
 static const char *next_outcome(const er_test_daemon_t *d, logscan_t *l)
 {
     size_t before = l->outcomes;
-    double deadline = now_s() + patience();
+    double deadline = er_itest_now_s() + er_itest_patience();
 
     for (logscan(l); l->outcomes == before; logscan(l)) {
         if (!daemon_runs(d)) {
             er_test_daemon_dump_log(d);
             ck_abort_msg("the daemon died during a reload");
         }
-        if (now_s() > deadline) {
+        if (er_itest_now_s() > deadline) {
             er_test_daemon_dump_log(d);
-            ck_abort_msg("no reload outcome in the daemon's log after %d s", patience());
+            ck_abort_msg("no reload outcome in the daemon's log after %d s", er_itest_patience());
         }
-        sleep_ms(5);
+        er_itest_sleep_ms(5);
     }
     ck_assert_msg(l->outcomes == before + 1, "%zu reload outcomes for one reload",
                   l->outcomes - before);
@@ -394,9 +321,9 @@ static int eventctl_reload(const er_test_daemon_t *d, char **out, char **err)
     pid_t pid;
     int st;
 
-    path_of(out_path, sizeof(out_path), d, "ctl.out");
-    path_of(err_path, sizeof(err_path), d, "ctl.err");
-    path_of(admin_sock, sizeof(admin_sock), d, "admin.sock");
+    er_itest_path(out_path, sizeof(out_path), d, "ctl.out");
+    er_itest_path(err_path, sizeof(err_path), d, "ctl.err");
+    er_itest_path(admin_sock, sizeof(admin_sock), d, "admin.sock");
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -431,7 +358,7 @@ static int write_config(const er_test_daemon_t *d, const char *head, const char 
 
     for (p = head; *p; p++)
         line += *p == '\n';
-    path_of(tmp, sizeof(tmp), d, "next.yaml");
+    er_itest_path(tmp, sizeof(tmp), d, "next.yaml");
     f = fopen(tmp, "w");
     ck_assert_ptr_nonnull(f);
     fputs(head, f);
@@ -491,7 +418,7 @@ static void expect_exactly_once(const er_test_daemon_t *d, const char *file, uin
     unsigned *times = calloc(n + 1, sizeof(*times));
 
     ck_assert_ptr_nonnull(times);
-    path_of(path, sizeof(path), d, file);
+    er_itest_path(path, sizeof(path), d, file);
     seqs = read_seqs(path, &got);
     for (i = 0; i < got; i++) {
         ck_assert_msg(seqs[i] <= n, "%s: seq %llu was never published", file,
@@ -528,7 +455,7 @@ static void expect_flip(const er_test_daemon_t *d, const span_t *spans, size_t n
     size_t got, i, j, per[RELOADS + 1] = {0};
     uint64_t *seqs;
 
-    path_of(path, sizeof(path), d, "flip.jsonl");
+    er_itest_path(path, sizeof(path), d, "flip.jsonl");
     seqs = read_seqs(path, &got);
     for (i = 0; i < got; i++) {
         ck_assert_msg(i == 0 || seqs[i] > seqs[i - 1],
@@ -623,7 +550,7 @@ static const char *log_summary(char to)
 
 START_TEST(twenty_reloads_while_publishing)
 {
-    double started = now_s(), t0;
+    double started = er_itest_now_s(), t0;
     er_test_daemon_t d;
     size_t n = er_test_scale(200000), slice, i, nspans = 0;
     pub_t p;
@@ -679,9 +606,9 @@ START_TEST(twenty_reloads_while_publishing)
          * publisher goes on into the first half of the next slice. */
         while (atomic_load(&p.acked) < (i + 1) * slice) {
             ck_assert_msg(!atomic_load(&p.failed), "publisher: %s", p.err);
-            ck_assert_msg(now_s() - started < patience(), "publishing stalled at %zu of %zu",
-                          atomic_load(&p.acked), n);
-            sleep_ms(1);
+            ck_assert_msg(er_itest_now_s() - started < er_itest_patience(),
+                          "publishing stalled at %zu of %zu", atomic_load(&p.acked), n);
+            er_itest_sleep_ms(1);
         }
         body_line = write_config(&d, head,
                                  kind == 'A'   ? CONFIG_A
@@ -689,7 +616,7 @@ START_TEST(twenty_reloads_while_publishing)
                                                : CONFIG_BAD);
         snprintf(where, sizeof(where), "%s:%d:%d: ", d.config, body_line + 1, BAD_COLUMN);
         lo = atomic_load(&p.acked_max);
-        t0 = now_s();
+        t0 = er_itest_now_s();
         if (hup) {
             const char *outcome;
             ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
@@ -726,7 +653,7 @@ START_TEST(twenty_reloads_while_publishing)
             ck_assert_msg(strstr(log.last, kind == 'x' ? "reload refused" : log_summary(kind)),
                           "reload %zu: %s", i, log.last);
         }
-        reload_s[hup] += now_s() - t0;
+        reload_s[hup] += er_itest_now_s() - t0;
         during += atomic_load(&p.acked_max) - lo;
         busy += atomic_load(&p.sent) > lo;
         reloads_by[hup]++;
@@ -760,8 +687,8 @@ START_TEST(twenty_reloads_while_publishing)
             "itest_reload: %zu events published in %.1f s; %zu reloads by eventctl took %.3f s, "
             "%zu by SIGHUP %.3f s; %zu of them with events in flight, %llu events acknowledged "
             "during them\n",
-            n, now_s() - started, reloads_by[0], reload_s[0], reloads_by[1], reload_s[1], busy,
-            (unsigned long long)during);
+            n, er_itest_now_s() - started, reloads_by[0], reload_s[0], reloads_by[1], reload_s[1],
+            busy, (unsigned long long)during);
     /* Made while publishing: (nearly) every reload with events sent and
      * not yet acknowledged. */
     ck_assert_msg(busy >= RELOADS / 2, "only %zu of %d reloads with events in flight", busy,
@@ -774,7 +701,7 @@ START_TEST(twenty_reloads_while_publishing)
     expect_exactly_once(&d, "changed.jsonl", n);
     expect_flip(&d, spans, nspans);
 
-    st = er_test_daemon_stop(&d, SIGTERM, patience());
+    st = er_test_daemon_stop(&d, SIGTERM, er_itest_patience());
     if (st != 0)
         er_test_daemon_dump_log(&d);
     ck_assert_msg(st == 0, "the daemon's exit status: %d", st);
@@ -785,7 +712,7 @@ START_TEST(twenty_reloads_while_publishing)
     free(head);
     er_test_daemon_cleanup(&d);
     fprintf(stderr, "itest_reload: twenty_reloads_while_publishing took %.1f s\n",
-            now_s() - started);
+            er_itest_now_s() - started);
 }
 END_TEST
 

@@ -1,0 +1,83 @@
+/* See itest_admin.h. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "eventrouter.h"
+#include "itest_admin.h"
+
+bool er_itest_slowed(void)
+{
+    const char *w = getenv("ER_TEST_WRAPPER");
+
+    return w != NULL && w[0] != '\0';
+}
+
+int er_itest_patience(void)
+{
+    return er_itest_slowed() ? 600 : 120;
+}
+
+double er_itest_now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void er_itest_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+    nanosleep(&ts, NULL);
+}
+
+void er_itest_path(char *buf, size_t cap, const er_test_daemon_t *d, const char *file)
+{
+    snprintf(buf, cap, "%s/%s", d->dir, file);
+}
+
+json_t *er_itest_admin(const er_test_daemon_t *d, const char *cmd, const char *args)
+{
+    char path[400], *reply = NULL;
+    er_client_t *a = NULL;
+    er_nack_t nack;
+    json_t *j;
+
+    memset(&nack, 0, sizeof(nack));
+    er_itest_path(path, sizeof(path), d, "admin.sock");
+    ck_assert_int_eq(er_connect(path, "itest", ER_ACK_RECEIVED, 30000, &a), 0);
+    ck_assert_msg(er_admin(a, cmd, args, &reply, &nack, 60000) == 0, "%s: %s: %s", cmd, nack.code,
+                  nack.message);
+    j = json_loads(reply, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    free(reply);
+    er_client_free(a);
+    return j;
+}
+
+json_t *er_itest_dest(const er_test_daemon_t *d, const char *name)
+{
+    json_t *r = er_itest_admin(d, "destinations", NULL), *v, *found = NULL;
+    size_t i;
+
+    json_array_foreach(json_object_get(r, "destinations"), i, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
+            found = json_incref(v);
+    }
+    json_decref(r);
+    ck_assert_msg(found != NULL, "no destination %s", name);
+    return found;
+}
+
+long long er_itest_num(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+
+    ck_assert_msg(json_is_integer(v), "no integer %s", key);
+    return json_integer_value(v);
+}

@@ -43,7 +43,8 @@ extern "C" {
 
 #define ER_PLUGIN_MAGIC     0x45525047u /* "ERPG" */
 #define ER_PLUGIN_ABI_MAJOR 1
-#define ER_PLUGIN_ABI_MINOR 1 /* 1.1: store kind, complete_errno, event_decode */
+/* 1.1: store kind, complete_errno, event_decode; 1.2: store check, backup, compact */
+#define ER_PLUGIN_ABI_MINOR 2
 
 /* Mark the descriptor for export (plugins are built -fvisibility=hidden). */
 #if defined(__GNUC__) && __GNUC__ >= 4
@@ -444,6 +445,22 @@ typedef int (*er_store_row_cb)(void *arg, er_ev_t *ev);
 typedef int (*er_store_cursor_cb)(void *arg, const char *name, uint64_t seq);
 typedef int (*er_store_dlq_cb)(void *arg, const er_dead_letter_t *dl);
 
+/* What check() and compact() report, one item per call (ABI 1.2). */
+typedef enum er_store_report_kind {
+    ER_STORE_FIGURE = 1,  /* name = value: a count or a size in bytes; text NULL */
+    ER_STORE_PROBLEM = 2, /* an inconsistency: name its class ("index_missing"),
+                           * value the seq concerned (0: none), text one line */
+    ER_STORE_NOTE = 3,    /* worth knowing, not an error (a dead letter whose event
+                           * was trimmed): as PROBLEM */
+} er_store_report_kind_t;
+/* name and text borrowed until return. Return 0 to go on, non-zero to stop
+ * receiving (the operation still completes as it would have). */
+typedef int (*er_store_report_cb)(void *arg, er_store_report_kind_t kind, const char *name,
+                                  int64_t value, const char *text);
+/* Problems (and notes) a store reports at most per check; it counts the
+ * rest in its "problems" ("notes") figure. */
+#define ER_STORE_CHECK_MAX_REPORTED 100
+
 typedef struct er_store_ops_s {
     size_t size; /* sizeof(er_store_ops_t) as the plugin was compiled */
 
@@ -508,6 +525,39 @@ typedef struct er_store_ops_s {
      * value) each. Synchronous, loop thread. */
     void (*stats)(void *instance, void (*emit)(void *arg, const char *name, int64_t value),
                   void *arg);
+
+    /* ---- ABI 1.2: maintenance. Optional (NULL: not supported; the
+     * daemon answers `unsupported`). None of them may hold up appends or
+     * the loop: a store runs them on a thread of their own. ---- */
+
+    /*
+     * Verify that the indexes agree with the events: every index entry
+     * names a stored event that has that value, every stored event has
+     * its entries, every event decodes. report() each problem (at most
+     * ER_STORE_CHECK_MAX_REPORTED), notes for references that are not
+     * errors (a cursor past the last seq, a dead letter whose event was
+     * trimmed), and the figures "events", "index_entries", "cursors",
+     * "dead_letters", "problems" and "notes" (the totals), on the loop
+     * thread, then complete ER_OK — also when problems were found: a
+     * failure means the check could not run. A store that checks a
+     * snapshot says so in its documentation.
+     */
+    int (*check)(void *instance, er_store_report_cb report, void *arg, er_token_t *token);
+    /*
+     * Write a consistent copy of the store, as of some moment after the
+     * call (every append completed before it is in it), into dir
+     * (borrowed until return; an absolute path, created when missing,
+     * which must be empty: -EEXIST otherwise), from which the store opens
+     * as it would after a crash. Appends go on meanwhile. *bytes = the
+     * size of the copy, written before the completion.
+     */
+    int (*backup)(void *instance, const char *dir, uint64_t *bytes, er_token_t *token);
+    /*
+     * Give back space the store no longer uses, as far as the store can
+     * while it is open, and report() what it found and did as figures
+     * (the store's documentation names them) and notes; then complete.
+     */
+    int (*compact)(void *instance, er_store_report_cb report, void *arg, er_token_t *token);
 } er_store_ops_t;
 
 /*

@@ -1225,6 +1225,89 @@ START_TEST(test_delete_stream)
 }
 END_TEST
 
+/* ---------------------------------------------------------- maintenance */
+
+/* check's figures and reports on the store as it stands (a plugin without
+ * check is skipped: the member is optional). Returns the problems figure. */
+static int64_t expect_check(er_st_t *st, uint64_t events, const char *what)
+{
+    er_st_report_t r = {0};
+    size_t i;
+    int64_t problems;
+
+    ck_assert_msg(er_st_check(st, &r) == ER_OK, "%s: check: %s", what, st->errmsg);
+    for (i = 0; i < r.n; i++)
+        if (r.v[i].kind == ER_STORE_PROBLEM)
+            fprintf(stderr, "%s: %s: problem %s (seq %" PRId64 "): %s\n", K->plugin, what,
+                    r.v[i].name, r.v[i].value, r.v[i].text);
+    problems = er_st_report_figure(&r, "problems");
+    ck_assert_msg(er_st_report_figure(&r, "events") == (int64_t)events,
+                  "%s: check says %" PRId64 " events, %" PRIu64 " stored", what,
+                  er_st_report_figure(&r, "events"), events);
+    ck_assert_msg(problems >= 0, "%s: check reported no \"problems\" figure", what);
+    ck_assert_int_ge(er_st_report_figure(&r, "index_entries"), 0);
+    ck_assert_int_ge(er_st_report_figure(&r, "cursors"), 0);
+    ck_assert_int_ge(er_st_report_figure(&r, "dead_letters"), 0);
+    ck_assert_int_ge(er_st_report_figure(&r, "notes"), 0);
+    ck_assert_uint_eq(er_st_report_count(&r, ER_STORE_PROBLEM, NULL),
+                      problems > ER_STORE_CHECK_MAX_REPORTED ? ER_STORE_CHECK_MAX_REPORTED
+                                                             : (size_t)problems);
+    er_st_report_free(&r);
+    return problems;
+}
+
+/* A store that appends, trims, deletes a stream and keeps cursors and dead
+ * letters (one naming a trimmed event) is consistent: check finds no
+ * problem, before and after a reopen. */
+START_TEST(test_check)
+{
+    er_st_t *st = begin(_i);
+    size_t n = er_st_scale(400);
+    uint64_t done, dlq_id;
+    model_t m = {0};
+    er_dead_letter_t dl = {
+        .seq = 3, .destination = er_str("d1"), .reason = er_str("failed"), .attempts = 1};
+
+    if (st->ops->check == NULL) {
+        end(st);
+        return;
+    }
+    if (n < 100)
+        n = 100;
+    ck_assert_int_eq(expect_check(st, 0, "an empty store"), 0);
+    append_mixed(st, &m, 1, n, 64);
+    ck_assert_int_eq(er_st_cursor_set(st, "d1", 40), ER_OK);
+    ck_assert_int_eq(er_st_dlq_add(st, &dl, &dlq_id), ER_OK);
+    ck_assert_int_eq(expect_check(st, model_count(&m), "after appends"), 0);
+    ck_assert_int_eq(er_st_trim(st, 11, 0, &done), ER_OK);
+    for (uint64_t s = 1; s <= 10; s++)
+        model_drop(&m, s);
+    ck_assert_int_eq(er_st_delete_stream(st, "s:2", 0, &done), ER_OK);
+    sync_stream(st, &m, "s:2");
+    ck_assert_int_eq(expect_check(st, model_count(&m), "after trim and delete_stream"), 0);
+    ck_assert_int_eq(er_st_reopen(st), ER_OK);
+    if (K->persistent)
+        ck_assert_int_eq(expect_check(st, model_count(&m), "after reopen"), 0);
+    model_free(&m);
+    end(st);
+}
+END_TEST
+
+/* backup and compact are optional; a store without them leaves them NULL,
+ * one with them refuses a relative directory at the call. */
+START_TEST(test_backup_args)
+{
+    er_st_t *st = begin(_i);
+    uint64_t bytes = 0;
+
+    if (st->ops->backup == NULL)
+        ck_assert_int_eq(er_st_backup(st, dir, &bytes), -ENOTSUP);
+    else
+        ck_assert_int_eq(er_st_backup(st, "relative/dir", &bytes), -EINVAL);
+    end(st);
+}
+END_TEST
+
 /* --------------------------------------------------------- close/reopen */
 
 START_TEST(test_reopen)
@@ -1539,6 +1622,8 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_trim, i, i + 1);
         tcase_add_loop_test(tc, test_delete_stream, i, i + 1);
         tcase_add_loop_test(tc, test_reopen, i, i + 1);
+        tcase_add_loop_test(tc, test_check, i, i + 1);
+        tcase_add_loop_test(tc, test_backup_args, i, i + 1);
         tcase_add_loop_test(tc, test_concurrent_append_and_query, i, i + 1);
         tcase_add_loop_test(tc, test_full, i, i + 1);
         suite_add_tcase(s, tc);

@@ -427,6 +427,19 @@ int er_st_submit_trim(er_st_t *st, er_st_call_t *c, uint64_t before_seq, uint64_
     return call_end(c, st->ops->trim(st->instance, before_seq, max, &c->u64, &c->tok));
 }
 
+int er_st_submit_backup(er_st_t *st, er_st_call_t *c, const char *dir)
+{
+    call_begin(st, c, "backup");
+    if (st->ops->backup == NULL) {
+        c->done = true;
+        c->rc = c->err = -ENOTSUP;
+        snprintf(c->errmsg, sizeof(c->errmsg), "backup() is not implemented");
+        er__token_clear(&c->tok);
+        return -ENOTSUP;
+    }
+    return call_end(c, st->ops->backup(st->instance, dir, &c->u64, &c->tok));
+}
+
 /* ----------------------------------------------------------- waiting */
 
 /* Submit-then-wait for the calls that have no submit_ variant. */
@@ -573,6 +586,93 @@ int er_st_trim(er_st_t *st, uint64_t before_seq, uint64_t max, uint64_t *trimmed
     if (trimmed != NULL)
         *trimmed = c.u64;
     return rc;
+}
+
+static int on_report(void *arg, er_store_report_kind_t kind, const char *name, int64_t value,
+                     const char *text)
+{
+    er_st_report_t *r = arg;
+    er_st_report_item_t *it;
+
+    note_thread(current);
+    ck_assert_ptr_nonnull(name);
+    ck_assert_msg(kind == ER_STORE_FIGURE || text != NULL, "%s: a %s report without text", name,
+                  kind == ER_STORE_PROBLEM ? "problem" : "note");
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 16;
+        er_st_report_item_t *v = realloc(r->v, cap * sizeof(*v));
+        ck_assert_ptr_nonnull(v);
+        r->v = v;
+        r->cap = cap;
+    }
+    it = &r->v[r->n++];
+    it->kind = kind;
+    it->name = strdup(name);
+    it->value = value;
+    it->text = text ? strdup(text) : NULL;
+    return 0;
+}
+
+int er_st_check(er_st_t *st, er_st_report_t *out)
+{
+    er_st_call_t c = {.st = NULL};
+
+    if (st->ops->check == NULL)
+        return -ENOTSUP;
+    SYNC(st, &c, "check", st->ops->check(st->instance, on_report, out, &c.tok));
+    return er_st_wait(st, &c);
+}
+
+int er_st_backup(er_st_t *st, const char *dir, uint64_t *bytes)
+{
+    er_st_call_t c = {.st = NULL};
+    int rc = submitted(st, &c, er_st_submit_backup(st, &c, dir));
+
+    if (bytes != NULL)
+        *bytes = c.u64;
+    return rc;
+}
+
+int er_st_compact(er_st_t *st, er_st_report_t *out)
+{
+    er_st_call_t c = {.st = NULL};
+
+    if (st->ops->compact == NULL)
+        return -ENOTSUP;
+    SYNC(st, &c, "compact", st->ops->compact(st->instance, on_report, out, &c.tok));
+    return er_st_wait(st, &c);
+}
+
+int64_t er_st_report_figure(const er_st_report_t *r, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < r->n; i++)
+        if (r->v[i].kind == ER_STORE_FIGURE && strcmp(r->v[i].name, name) == 0)
+            return r->v[i].value;
+    return -1;
+}
+
+size_t er_st_report_count(const er_st_report_t *r, er_store_report_kind_t kind, const char *name)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < r->n; i++)
+        if (r->v[i].kind == kind && (name == NULL || strcmp(r->v[i].name, name) == 0))
+            n++;
+    return n;
+}
+
+void er_st_report_free(er_st_report_t *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->n; i++) {
+        free(r->v[i].name);
+        free(r->v[i].text);
+    }
+    free(r->v);
+    memset(r, 0, sizeof(*r));
 }
 
 int er_st_delete_stream(er_st_t *st, const char *stream, uint64_t max, uint64_t *deleted)

@@ -205,6 +205,31 @@ int er_st_state_set(er_st_t *st, const char *scope, const char *key, const void 
 int er_st_trim(er_st_t *st, uint64_t before_seq, uint64_t max, uint64_t *trimmed);
 int er_st_delete_stream(er_st_t *st, const char *stream, uint64_t max, uint64_t *deleted);
 
+/* What check or compact reported, in order (names and texts owned). */
+typedef struct er_st_report_item_s {
+    er_store_report_kind_t kind;
+    char *name;
+    int64_t value;
+    char *text; /* NULL for figures */
+} er_st_report_item_t;
+
+typedef struct er_st_report_s {
+    er_st_report_item_t *v;
+    size_t n, cap;
+} er_st_report_t;
+
+/* Maintenance (ABI 1.2): -ENOTSUP when the plugin does not implement the
+ * operation (its member is NULL), else as the wrappers above. backup's
+ * *bytes is the copy's size. */
+int er_st_check(er_st_t *st, er_st_report_t *out);
+int er_st_backup(er_st_t *st, const char *dir, uint64_t *bytes);
+int er_st_compact(er_st_t *st, er_st_report_t *out);
+/* The figure `name`, or -1 when it was not reported. */
+int64_t er_st_report_figure(const er_st_report_t *r, const char *name);
+/* Items of `kind` (name NULL: any name). */
+size_t er_st_report_count(const er_st_report_t *r, er_store_report_kind_t kind, const char *name);
+void er_st_report_free(er_st_report_t *r);
+
 /* ------------------------------------------------ submitted, not waited */
 
 /*
@@ -223,6 +248,8 @@ int er_st_submit_state_set(er_st_t *st, er_st_call_t *c, const char *scope, cons
 int er_st_submit_state_get(er_st_t *st, er_st_call_t *c, const char *scope, const char *key);
 int er_st_submit_dlq_add(er_st_t *st, er_st_call_t *c, const er_dead_letter_t *dl);
 int er_st_submit_trim(er_st_t *st, er_st_call_t *c, uint64_t before_seq, uint64_t max);
+/* backup into dir (borrowed until return); c->u64 the copy's size. */
+int er_st_submit_backup(er_st_t *st, er_st_call_t *c, const char *dir);
 
 /* Run the loop until c is done; returns its final status (or rc). */
 int er_st_wait(er_st_t *st, er_st_call_t *c);

@@ -54,6 +54,7 @@
  * started the threads. destroy() before stop's done() would free memory
  * the threads use: it logs and keeps the instance instead.
  */
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -177,6 +178,10 @@ enum op_kind {
     OP_TRIM,
     OP_DELETE_STREAM,
     OP_STOP,
+    /* maintenance: each on a thread of its own */
+    OP_CHECK,
+    OP_BACKUP,
+    OP_COMPACT,
     /* reader: from OP_QUERY on (finish() counts them as reads) */
     OP_QUERY,
     OP_CURSOR_LIST,
@@ -198,6 +203,14 @@ typedef struct dlq_item_s {
     er_dead_letter_t dl; /* strings point into text */
     char text[];
 } dlq_item_t;
+
+/* One item check or compact reports (names are string constants). */
+typedef struct report_item_s {
+    er_store_report_kind_t kind;
+    const char *name;
+    int64_t value;
+    char *text; /* malloc'ed; NULL for figures */
+} report_item_t;
 
 /* The reader's results travel to the loop in chunks; one is outstanding at
  * a time. `consumed` and `stop` are guarded by the store's rlock. */
@@ -298,6 +311,19 @@ struct op_s {
             void *buf; /* the value read; NULL when absent */
             size_t n;
         } state_get;
+        /* maintenance (check, backup, compact) */
+        struct {
+            store_t *s;
+            uv_thread_t thread;
+            er_store_report_cb report;
+            void *arg;
+            report_item_t *items;
+            size_t n, cap;
+            uint64_t problems, notes; /* reported or not */
+            char *dir;                /* backup */
+            uint64_t bytes;
+            uint64_t *out;
+        } maint;
     } u;
 };
 
@@ -360,10 +386,15 @@ struct store_s {
     char env_msg[320];
     MDB_txn *rtxn; /* the reader's transaction handle, reset between uses */
     bool reader_exited;
+    /* Maintenance threads that may use env: counted when submitted (loop)
+     * and until they posted their op; the writer closes or reopens env
+     * only when none is left, so their ops reach the loop before STOP. */
+    int maint;
     int lock_fd;
     size_t psize;
 
     _Atomic bool stopping; /* stop() was called: queries end at their next chunk */
+    bool maint_busy;       /* loop: a check, backup or compact is running */
 
     /* Writer thread only. */
     wstate_t committed, tent;
@@ -1414,6 +1445,8 @@ static void panic_reopen(store_t *s, int rc)
                  mdb_strerror(rc));
     memset(&tmp, 0, sizeof(tmp));
     uv_mutex_lock(&s->elock);
+    while (s->maint > 0) /* a check or backup reads env without elock */
+        uv_cond_wait(&s->econd, &s->elock);
     if (s->rtxn != NULL)
         mdb_txn_abort(s->rtxn);
     s->rtxn = NULL;
@@ -1475,7 +1508,7 @@ static void writer_stop(store_t *s)
                          s->path, mdb_strerror(rc));
     }
     uv_mutex_lock(&s->elock);
-    while (!s->reader_exited)
+    while (!s->reader_exited || s->maint > 0) /* a backup in progress ends first */
         uv_cond_wait(&s->econd, &s->elock);
     if (s->rtxn != NULL)
         mdb_txn_abort(s->rtxn);
@@ -2091,6 +2124,461 @@ static void reader_main(void *arg)
     }
 }
 
+/* ------------------------------------------------- maintenance: threads */
+
+/*
+ * check, backup and compact each run on a thread of their own, so neither
+ * the writer (appends go on) nor the reader (queries, deliveries catching
+ * up) waits for them. Each reads in one read transaction of its own: a
+ * consistent snapshot, which pins the pages it sees until it ends (the
+ * file may grow while a long check or backup runs). s->maint keeps env
+ * open under them (see writer_stop and panic_reopen).
+ */
+
+/* Record one report item: problems and notes beyond
+ * ER_STORE_CHECK_MAX_REPORTED are only counted. */
+static void maint_report(op_t *op, er_store_report_kind_t kind, const char *name, int64_t value,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void maint_report(op_t *op, er_store_report_kind_t kind, const char *name, int64_t value,
+                         const char *fmt, ...)
+{
+    report_item_t *it;
+    va_list ap;
+    char *text = NULL;
+
+    if (kind == ER_STORE_PROBLEM && ++op->u.maint.problems > ER_STORE_CHECK_MAX_REPORTED)
+        return;
+    if (kind == ER_STORE_NOTE && ++op->u.maint.notes > ER_STORE_CHECK_MAX_REPORTED)
+        return;
+    if (op->u.maint.n == op->u.maint.cap) {
+        size_t ncap = op->u.maint.cap ? op->u.maint.cap * 2 : 16;
+        report_item_t *grown = realloc(op->u.maint.items, ncap * sizeof(*grown));
+        if (grown == NULL)
+            return; /* the totals still count it */
+        op->u.maint.items = grown;
+        op->u.maint.cap = ncap;
+    }
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        if (vasprintf(&text, fmt, ap) < 0)
+            text = NULL;
+        va_end(ap);
+    }
+    it = &op->u.maint.items[op->u.maint.n++];
+    it->kind = kind;
+    it->name = name;
+    it->value = value;
+    it->text = text;
+}
+
+static void maint_figure(op_t *op, const char *name, uint64_t value)
+{
+    maint_report(op, ER_STORE_FIGURE, name, (int64_t)value, NULL);
+}
+
+/* Does the stored event `seq` have field value `key` in index x? */
+static int check_entry(store_t *s, MDB_txn *txn, int x, const MDB_val *key, uint64_t seq,
+                       bool *stored, bool *same)
+{
+    MDB_val k, v;
+    er_ev_t *ev = NULL;
+    er_event_t e;
+    uint8_t kb[8];
+    er_str_t f;
+    int rc;
+
+    *stored = *same = false;
+    put_be64(kb, seq);
+    k.mv_size = 8;
+    k.mv_data = kb;
+    if ((rc = mdb_get(txn, s->dbi[DB_EVENTS], &k, &v)) == MDB_NOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    *stored = true;
+    if (s->host->event_decode(s->ctx, v.mv_data, v.mv_size, &ev) != 0 ||
+        s->host->event_get(ev, &e, sizeof(e)) != 0) {
+        s->host->event_unref(ev);
+        *same = true; /* the event's own problem, reported with the events */
+        return 0;
+    }
+    f = index_field(&e, x);
+    *same = f.len == key->mv_size && (f.len == 0 || memcmp(f.ptr, key->mv_data, f.len) == 0);
+    s->host->event_unref(ev);
+    return 0;
+}
+
+/* The entries of index x that no stored event accounts for: some exist
+ * (the index holds more entries than the events found in it). */
+static int check_index_extra(store_t *s, op_t *op, MDB_txn *txn, int x)
+{
+    const char *db = db_table[INDEX_FIRST + x].name;
+    MDB_cursor *c;
+    MDB_val k, d;
+    bool stored, same;
+    uint64_t seq;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, s->dbi[INDEX_FIRST + x], &c)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        if (d.mv_size != 8) {
+            maint_report(op, ER_STORE_PROBLEM, "index_bad_entry", 0,
+                         "%s \"%.*s\": an entry of %zu bytes is not a seq", db,
+                         (int)(k.mv_size > 64 ? 64 : k.mv_size), (const char *)k.mv_data,
+                         d.mv_size);
+            continue;
+        }
+        seq = get_be64(d.mv_data);
+        if ((rc = check_entry(s, txn, x, &k, seq, &stored, &same)) != 0)
+            break;
+        if (!stored)
+            maint_report(op, ER_STORE_PROBLEM, "index_dangling", (int64_t)seq,
+                         "%s \"%.*s\" names seq %" PRIu64 ", which is not stored", db,
+                         (int)(k.mv_size > 64 ? 64 : k.mv_size), (const char *)k.mv_data, seq);
+        else if (!same)
+            maint_report(op, ER_STORE_PROBLEM, "index_wrong_key", (int64_t)seq,
+                         "%s \"%.*s\" names seq %" PRIu64 ", whose %s is not that", db,
+                         (int)(k.mv_size > 64 ? 64 : k.mv_size), (const char *)k.mv_data, seq,
+                         index_table[x].field);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Every event: decodes, has its seq, and has each of its index entries.
+ * found[x] counts the entries of index x that were found. */
+static int check_events(store_t *s, op_t *op, MDB_txn *txn, uint64_t found[INDEX_COUNT],
+                        uint64_t *events, uint64_t *last_seq)
+{
+    MDB_cursor *c, *ic[INDEX_COUNT] = {NULL};
+    MDB_val k, d;
+    er_ev_t *ev;
+    er_event_t e;
+    uint64_t seq;
+    int rc, x;
+
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_EVENTS], &c)) != 0)
+        return rc;
+    for (x = 0; x < INDEX_COUNT && rc == 0; x++)
+        rc = mdb_cursor_open(txn, s->dbi[INDEX_FIRST + x], &ic[x]);
+    for (rc = rc ? rc : mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        (*events)++;
+        if (k.mv_size != 8) {
+            maint_report(op, ER_STORE_PROBLEM, "event_bad_key", 0,
+                         "an event's key of %zu bytes is not a seq", k.mv_size);
+            continue;
+        }
+        seq = *last_seq = get_be64(k.mv_data);
+        ev = NULL;
+        if (s->host->event_decode(s->ctx, d.mv_data, d.mv_size, &ev) != 0 ||
+            s->host->event_get(ev, &e, sizeof(e)) != 0) {
+            s->host->event_unref(ev);
+            maint_report(op, ER_STORE_PROBLEM, "event_undecodable", (int64_t)seq,
+                         "seq %" PRIu64 ": the stored event does not decode (%zu bytes)", seq,
+                         d.mv_size);
+            continue;
+        }
+        if (!(e.has & ER_HAS_SEQ) || e.seq != seq)
+            maint_report(op, ER_STORE_PROBLEM, "event_wrong_seq", (int64_t)seq,
+                         "seq %" PRIu64 ": the stored event carries seq %" PRIu64, seq,
+                         (e.has & ER_HAS_SEQ) ? e.seq : 0);
+        for (x = 0; x < INDEX_COUNT; x++) {
+            er_str_t f = index_field(&e, x);
+            MDB_val fk = {f.len, (void *)f.ptr}, fd = {8, k.mv_data};
+            if (f.len == 0 || f.len > MAX_KEY)
+                continue;
+            rc = mdb_cursor_get(ic[x], &fk, &fd, MDB_GET_BOTH);
+            if (rc == 0)
+                found[x]++;
+            else if (rc == MDB_NOTFOUND)
+                maint_report(op, ER_STORE_PROBLEM, "index_missing", (int64_t)seq,
+                             "seq %" PRIu64 ": %s has no entry for its %s \"%.*s\"", seq,
+                             db_table[INDEX_FIRST + x].name, index_table[x].field,
+                             (int)(f.len > 64 ? 64 : f.len), f.ptr);
+            else
+                break;
+            rc = 0;
+        }
+        s->host->event_unref(ev);
+        if (rc != 0)
+            break;
+    }
+    for (x = 0; x < INDEX_COUNT; x++)
+        if (ic[x] != NULL)
+            mdb_cursor_close(ic[x]);
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Cursors past the last stored seq and dead letters whose event is gone:
+ * notes, not problems (trim removes events dead letters still name). */
+static int check_refs(store_t *s, op_t *op, MDB_txn *txn, uint64_t last_seq, uint64_t *ncursors,
+                      uint64_t *ndead)
+{
+    MDB_cursor *c;
+    MDB_val k, d, ek, ed;
+    dlq_item_t *it;
+    uint8_t kb[8];
+    bool bad;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_CURSORS], &c)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        uint64_t seq = d.mv_size == 8 ? get_be64(d.mv_data) : 0;
+        (*ncursors)++;
+        if (d.mv_size != 8)
+            maint_report(op, ER_STORE_PROBLEM, "cursor_bad_record", 0,
+                         "cursor \"%.*s\": a record of %zu bytes is not a seq",
+                         (int)(k.mv_size > 64 ? 64 : k.mv_size), (const char *)k.mv_data,
+                         d.mv_size);
+        else if (seq > last_seq)
+            maint_report(op, ER_STORE_NOTE, "cursor_ahead", (int64_t)seq,
+                         "cursor \"%.*s\" is at seq %" PRIu64 ", past the last stored seq %" PRIu64,
+                         (int)(k.mv_size > 64 ? 64 : k.mv_size), (const char *)k.mv_data, seq,
+                         last_seq);
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, s->dbi[DB_DLQ], &c)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+        uint64_t id = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
+        (*ndead)++;
+        if ((it = dlq_decode(id, &d, &bad)) == NULL) {
+            if (bad)
+                maint_report(op, ER_STORE_PROBLEM, "dlq_bad_record", (int64_t)id,
+                             "dead letter %" PRIu64 ": its record (%zu bytes) is unreadable", id,
+                             d.mv_size);
+            continue;
+        }
+        put_be64(kb, it->dl.seq);
+        ek.mv_size = 8;
+        ek.mv_data = kb;
+        if (mdb_get(txn, s->dbi[DB_EVENTS], &ek, &ed) == MDB_NOTFOUND)
+            maint_report(op, ER_STORE_NOTE, "dlq_event_missing", (int64_t)it->dl.seq,
+                         "dead letter %" PRIu64 " (%s) names seq %" PRIu64
+                         ", which is no longer stored (trimmed)",
+                         id, it->text, it->dl.seq);
+        free(it);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void run_check(store_t *s, op_t *op, MDB_txn *txn)
+{
+    uint64_t found[INDEX_COUNT] = {0}, events = 0, last = 0, entries = 0, cursors = 0, dead = 0;
+    MDB_stat st;
+    int rc, x;
+
+    if ((rc = check_events(s, op, txn, found, &events, &last)) != 0)
+        goto fail;
+    for (x = 0; x < INDEX_COUNT; x++) {
+        if ((rc = mdb_stat(txn, s->dbi[INDEX_FIRST + x], &st)) != 0)
+            goto fail;
+        entries += st.ms_entries;
+        /* Every entry found is a distinct (value, seq) of a stored event:
+         * only an index holding more has entries to account for. */
+        if (st.ms_entries > found[x] && (rc = check_index_extra(s, op, txn, x)) != 0)
+            goto fail;
+    }
+    if ((rc = check_refs(s, op, txn, last, &cursors, &dead)) != 0)
+        goto fail;
+    maint_figure(op, "events", events);
+    maint_figure(op, "index_entries", entries);
+    maint_figure(op, "cursors", cursors);
+    maint_figure(op, "dead_letters", dead);
+    maint_figure(op, "problems", op->u.maint.problems);
+    maint_figure(op, "notes", op->u.maint.notes);
+    return;
+fail:
+    op_fail_mdb(s, op, "cannot check", rc);
+}
+
+/* dir exists (made DIR_MODE if missing) and is empty. */
+static int backup_dir(op_t *op, const char *dir)
+{
+    struct dirent *de;
+    DIR *d;
+    int rc;
+
+    if (dir[0] != '/') {
+        op_fail(op, -EINVAL, "backup: %s is not an absolute path", dir);
+        return -EINVAL;
+    }
+    if ((rc = make_dirs(dir)) != 0) {
+        op_fail(op, rc, "backup: cannot create %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    if ((d = opendir(dir)) == NULL) {
+        rc = -errno;
+        op_fail(op, rc, "backup: cannot read %s: %s", dir, strerror(-rc));
+        return rc;
+    }
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            break;
+    closedir(d);
+    if (de != NULL) {
+        op_fail(op, -EEXIST,
+                "backup: %s is not empty (a backup goes into a new or empty directory)", dir);
+        return -EEXIST;
+    }
+    return 0;
+}
+
+/* fsync path (a file or a directory); 0 or a negative errno. */
+static int sync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/*
+ * mdb_env_copy2 with MDB_CP_COMPACT: a read transaction's snapshot, free
+ * pages left out, written to dir/data.mdb; appends go on meanwhile. Then
+ * the copy and the directory are synced, so a backup that completed is on
+ * disk.
+ */
+static void run_backup(store_t *s, op_t *op)
+{
+    const char *dir = op->u.maint.dir;
+    char file[PATH_MAX];
+    struct stat st;
+    int rc;
+
+    if (backup_dir(op, dir) != 0)
+        return;
+    if (snprintf(file, sizeof(file), "%s/%s", dir, DATA_NAME) >= (int)sizeof(file)) {
+        op_fail(op, -ENAMETOOLONG, "backup: %s is too long", dir);
+        return;
+    }
+    rc = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+    if (rc != 0 && rc != ENOSPC && !(rc == EIO && disk_full(s))) {
+        /* LMDB refuses to compact an environment that leaked pages: a
+         * plain copy is as consistent, only larger. */
+        s->host->log(s->ctx, ER_PLOG_WARN, "%s: compacting copy failed (%s); copying as it is",
+                     s->path, mdb_strerror(rc));
+        unlink(file);
+        rc = mdb_env_copy2(s->env, dir, 0);
+    }
+    if (rc != 0) {
+        op_fail(op, rc == ENOSPC ? -ENOSPC : mdb_errno(s, rc), "backup of %s to %s failed: %s",
+                s->path, dir, mdb_strerror(rc));
+        unlink(file);
+        return;
+    }
+    if ((rc = sync_path(file)) != 0 || (rc = sync_path(dir)) != 0) {
+        op_fail(op, rc, "backup: cannot sync %s: %s", file, strerror(-rc));
+        return;
+    }
+    if (stat(file, &st) == 0)
+        op->u.maint.bytes = (uint64_t)st.st_size;
+}
+
+/*
+ * LMDB cannot shrink data.mdb in place: pages freed by trims go to its
+ * free list and later writes reuse them. compact reports how much of the
+ * file is free (and would be left out of a compacted copy); it changes
+ * nothing. A backup is such a compacted copy.
+ */
+static void run_compact(store_t *s, op_t *op, MDB_txn *txn)
+{
+    char file[PATH_MAX];
+    MDB_envinfo info;
+    MDB_stat st;
+    MDB_cursor *c;
+    MDB_val k, d;
+    struct stat fst;
+    uint64_t free_pages = 0, used, file_bytes = 0, live;
+    int rc;
+
+    snprintf(file, sizeof(file), "%s/%s", s->path, DATA_NAME);
+    if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0 ||
+        (rc = mdb_cursor_open(txn, 0 /* FREE_DBI */, &c)) != 0) {
+        op_fail_mdb(s, op, "cannot inspect", rc);
+        return;
+    }
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+        if (d.mv_size >= sizeof(size_t)) { /* an IDL: its count first */
+            size_t n;
+            memcpy(&n, d.mv_data, sizeof(n));
+            free_pages += n;
+        }
+    mdb_cursor_close(c);
+    if (rc != MDB_NOTFOUND) {
+        op_fail_mdb(s, op, "cannot inspect", rc);
+        return;
+    }
+    if (stat(file, &fst) == 0)
+        file_bytes = (uint64_t)fst.st_size;
+    used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    live = used - (free_pages * st.ms_psize < used ? free_pages * st.ms_psize : used);
+    maint_figure(op, "file_bytes", file_bytes);
+    maint_figure(op, "used_bytes", used);
+    maint_figure(op, "free_pages", free_pages);
+    maint_figure(op, "free_bytes", free_pages * st.ms_psize);
+    maint_figure(op, "reclaimable_bytes", file_bytes > live ? file_bytes - live : 0);
+    maint_figure(op, "compacted", 0);
+    maint_report(op, ER_STORE_NOTE, "not_in_place", 0,
+                 "LMDB cannot shrink %s while it is open: free pages are reused by later "
+                 "writes; to shrink the file, take a backup (a compacted copy) and restore it",
+                 file);
+}
+
+static void maint_main(void *arg)
+{
+    op_t *op = arg;
+    store_t *s = op->u.maint.s;
+    MDB_txn *txn = NULL;
+    bool open;
+    int rc;
+
+    /* Submitted before the open completed: wait for it. */
+    uv_mutex_lock(&s->elock);
+    while (s->env_state == 0)
+        uv_cond_wait(&s->econd, &s->elock);
+    open = s->env != NULL && s->env_state == 1;
+    if (!open)
+        op_fail(op, s->env_err ? s->env_err : -EIO, "store not open: %s", s->env_msg);
+    uv_mutex_unlock(&s->elock);
+
+    if (open && op->kind == OP_BACKUP) {
+        run_backup(s, op);
+    } else if (open) {
+        if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0) {
+            op_fail_mdb(s, op, "cannot read", rc);
+        } else {
+            if (op->kind == OP_CHECK)
+                run_check(s, op, txn);
+            else
+                run_compact(s, op, txn);
+            mdb_txn_abort(txn);
+        }
+    }
+    /* Posted under elock, so before the writer can post STOP. */
+    uv_mutex_lock(&s->elock);
+    s->maint--;
+    post(s, op);
+    uv_cond_broadcast(&s->econd);
+    uv_mutex_unlock(&s->elock);
+}
+
 /* ------------------------------------------------------ loop: deliveries */
 
 static void op_free(op_t *op)
@@ -2131,6 +2619,14 @@ static void op_free(op_t *op)
     case OP_STATE_GET:
         free(op->u.state_get.key);
         free(op->u.state_get.buf);
+        break;
+    case OP_CHECK:
+    case OP_BACKUP:
+    case OP_COMPACT:
+        for (i = 0; i < op->u.maint.n; i++)
+            free(op->u.maint.items[i].text);
+        free(op->u.maint.items);
+        free(op->u.maint.dir);
         break;
     default:
         break;
@@ -2213,6 +2709,26 @@ static void deliver_chunk(store_t *s, op_t *op, chunk_t *ch)
     uv_mutex_unlock(&s->rlock);
 }
 
+/* A maintenance op: its thread has posted it (its last act), so the join
+ * is short; hand the reports over, then complete. */
+static void deliver_maint(store_t *s, op_t *op)
+{
+    size_t i;
+    bool stop = false;
+
+    uv_thread_join(&op->u.maint.thread);
+    s->maint_busy = false;
+    if (op->err == 0 && op->u.maint.report != NULL)
+        for (i = 0; i < op->u.maint.n && !stop; i++) {
+            report_item_t *it = &op->u.maint.items[i];
+            stop =
+                op->u.maint.report(op->u.maint.arg, it->kind, it->name, it->value, it->text) != 0;
+        }
+    if (op->err == 0 && op->u.maint.out != NULL)
+        *op->u.maint.out = op->u.maint.bytes;
+    finish(s, op);
+}
+
 static void on_closed(er_mailbox_t *mb)
 {
     store_t *s = mb->data;
@@ -2257,6 +2773,11 @@ static void on_mail(er_mailbox_t *mb, er_mail_t *m)
         *op->u.state_get.value = op->u.state_get.buf;
         *op->u.state_get.len = op->u.state_get.buf ? op->u.state_get.n : 0;
         finish(s, op); /* the value stays valid until complete() returns */
+        break;
+    case OP_CHECK:
+    case OP_BACKUP:
+    case OP_COMPACT:
+        deliver_maint(s, op);
         break;
     case OP_STOP:
         free(op);
@@ -2833,6 +3354,64 @@ static int lmdb_state_get(void *instance, const char *scope, const char *key, co
     return submit_read(s, op);
 }
 
+/* Start a maintenance op on a thread of its own; one at a time. */
+static int submit_maint(store_t *s, int kind, er_token_t *token, er_store_report_cb report,
+                        void *arg, const char *dir, uint64_t *bytes)
+{
+    op_t *op;
+    int rc;
+
+    if ((rc = can_submit(s, token)) != 0)
+        return rc;
+    if (s->maint_busy)
+        return -EBUSY;
+    if ((op = op_new(kind, token, 0)) == NULL)
+        return -ENOMEM;
+    if (dir != NULL && (op->u.maint.dir = strdup(dir)) == NULL) {
+        free(op);
+        return -ENOMEM;
+    }
+    op->u.maint.s = s;
+    op->u.maint.report = report;
+    op->u.maint.arg = arg;
+    op->u.maint.out = bytes;
+    uv_mutex_lock(&s->elock);
+    s->maint++;
+    uv_mutex_unlock(&s->elock);
+    if ((rc = uv_thread_create(&op->u.maint.thread, maint_main, op)) != 0) {
+        uv_mutex_lock(&s->elock);
+        s->maint--;
+        uv_cond_broadcast(&s->econd);
+        uv_mutex_unlock(&s->elock);
+        op_free(op);
+        return rc;
+    }
+    s->maint_busy = true;
+    return ER_PENDING;
+}
+
+static int lmdb_check(void *instance, er_store_report_cb report, void *arg, er_token_t *token)
+{
+    if (report == NULL)
+        return -EINVAL;
+    return submit_maint(instance, OP_CHECK, token, report, arg, NULL, NULL);
+}
+
+static int lmdb_backup(void *instance, const char *dir, uint64_t *bytes, er_token_t *token)
+{
+    if (dir == NULL || dir[0] != '/' || strlen(dir) >= PATH_MAX - sizeof(DATA_NAME) - 1 ||
+        bytes == NULL)
+        return -EINVAL;
+    return submit_maint(instance, OP_BACKUP, token, NULL, NULL, dir, bytes);
+}
+
+static int lmdb_compact(void *instance, er_store_report_cb report, void *arg, er_token_t *token)
+{
+    if (report == NULL)
+        return -EINVAL;
+    return submit_maint(instance, OP_COMPACT, token, report, arg, NULL, NULL);
+}
+
 static void lmdb_stats(void *instance, void (*emit)(void *arg, const char *name, int64_t value),
                        void *arg)
 {
@@ -2904,6 +3483,9 @@ static const er_store_ops_t lmdb_ops = {
     .trim = lmdb_trim,
     .delete_stream = lmdb_delete_stream,
     .stats = lmdb_stats,
+    .check = lmdb_check,
+    .backup = lmdb_backup,
+    .compact = lmdb_compact,
 };
 
 ER_PLUGIN_DEFINE = {

@@ -88,6 +88,7 @@ enum op_kind {
     OP_STATE_SET,
     OP_TRIM,
     OP_DELETE_STREAM,
+    OP_CHECK,
 };
 
 /* One queued operation: what the call took, copied where it was only
@@ -146,6 +147,10 @@ typedef struct op_s {
             uint64_t max;
             uint64_t *out;
         } del;
+        struct {
+            er_store_report_cb report;
+            void *arg;
+        } check;
     } u;
 } op_t;
 
@@ -776,6 +781,22 @@ static void do_state_set(mem_t *m, op_t *op)
     m->host->complete(op->token, ER_OK);
 }
 
+/* check: there are no indexes to disagree with the events, and the array
+ * is in seq order by construction; the figures are reported. */
+static void do_check(mem_t *m, op_t *op)
+{
+    static const char *const names[] = {"events",       "index_entries", "cursors",
+                                        "dead_letters", "problems",      "notes"};
+    uint64_t values[] = {live(m), 0, m->ncursors, m->ndead, 0, 0};
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (op->u.check.report(op->u.check.arg, ER_STORE_FIGURE, names[i], (int64_t)values[i],
+                               NULL) != 0)
+            break;
+    m->host->complete(op->token, ER_OK);
+}
+
 static void apply(mem_t *m, op_t *op)
 {
     switch (op->kind) {
@@ -820,6 +841,9 @@ static void apply(mem_t *m, op_t *op)
         break;
     case OP_DELETE_STREAM:
         do_delete_stream(m, op);
+        break;
+    case OP_CHECK:
+        do_check(m, op);
         break;
     }
     op_free(m, op);
@@ -981,6 +1005,21 @@ static int mem_cursor_list(void *instance, er_store_cursor_cb each, void *arg, e
         return -EINVAL;
     op.u.cursor_list.each = each;
     op.u.cursor_list.arg = arg;
+    return submit(m, &op);
+}
+
+static int mem_check(void *instance, er_store_report_cb report, void *arg, er_token_t *token)
+{
+    mem_t *m = instance;
+    op_t op = {.kind = OP_CHECK, .token = token};
+    int rc;
+
+    if ((rc = accepting(m, token)) != 0)
+        return rc;
+    if (report == NULL)
+        return -EINVAL;
+    op.u.check.report = report;
+    op.u.check.arg = arg;
     return submit(m, &op);
 }
 
@@ -1317,6 +1356,8 @@ static const er_store_ops_t mem_ops = {
     .trim = mem_trim,
     .delete_stream = mem_delete_stream,
     .stats = mem_stats,
+    .check = mem_check,
+    /* backup and compact: nothing on disk to copy or shrink */
 };
 
 ER_PLUGIN_DEFINE = {

@@ -11,6 +11,7 @@
 #include "build-config.h"
 #include "dispatch.h"
 #include "reload.h"
+#include "retention.h"
 #include "router.h"
 #include "server.h"
 #include "store.h"
@@ -50,6 +51,8 @@ static const char *cmd_stats(er_admin_env_t *env, json_t *args, json_t **reply, 
         return code;
     dispatch = env->dispatch ? er__dispatch_stats(env->dispatch) : json_object();
     store = env->store ? er__store_stats(env->store) : json_object();
+    if (store && env->retention)
+        json_object_set_new(store, "retention", er__retention_stats(env->retention));
     *reply = json_pack(
         "{s:s, s:I, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
         "version", PACKAGE_VERSION, "pid", (json_int_t)getpid(), "uptime_us",

@@ -27,6 +27,7 @@ typedef struct er_admin_env_s {
     struct er_dispatch_s *dispatch;
     struct er_store_s *store;
     struct er_reload_s *reload;
+    struct er_retention_s *retention;
     int64_t started_us; /* when the daemon started (µs since the epoch) */
 } er_admin_env_t;
 

@@ -248,6 +248,37 @@ static const er_schema_t retry_schema = {retry_entries, ER_SCHEMA_COUNT(retry_en
 
 /* ------------------------------------------------------------------- store */
 
+#define RIN(f) offsetof(er_retention_conf_t, f)
+static const er_schema_entry_t retention_entries[] = {
+    {.key = "max_age",
+     .type = ER_SCHEMA_DURATION,
+     .flags = ER_SCHEMA_OFF,
+     .def = "off",
+     .min = 1000,
+     .max = 100ull * 365 * DAY,
+     .offset = RIN(max_age_ms),
+     .desc = "events received longer ago are trimmed; 0 or off: kept"},
+    {.key = "max_events",
+     .type = ER_SCHEMA_UINT,
+     .flags = ER_SCHEMA_OFF,
+     .def = "0",
+     .max = UINT64_MAX / 2,
+     .offset = RIN(max_events),
+     .desc = "at most this many events are kept (the oldest are trimmed); 0 or off: all"},
+    {.key = "max_bytes",
+     .type = ER_SCHEMA_REFUSED,
+     .desc = "the oldest events are trimmed while the store uses more (the lmdb store does not "
+             "report its used pages yet)"},
+    {.key = "force",
+     .type = ER_SCHEMA_BOOL,
+     .def = "false",
+     .offset = RIN(force),
+     .desc = "trim even what a destination's cursor or a dead letter still needs"},
+};
+
+static const er_schema_t retention_schema = {retention_entries,
+                                             ER_SCHEMA_COUNT(retention_entries)};
+
 static const er_schema_entry_t store_entries[] = {
     {.key = "plugin",
      .type = ER_SCHEMA_STRING,
@@ -256,7 +287,9 @@ static const er_schema_entry_t store_entries[] = {
      .offset = offsetof(er_store_conf_t, plugin),
      .desc = "the store plugin: lmdb (default), memory, or an absolute path to a .so"},
     {.key = "retention",
-     .type = ER_SCHEMA_REFUSED,
+     .type = ER_SCHEMA_SECTION,
+     .section = &retention_schema,
+     .offset = offsetof(er_store_conf_t, retention),
      .desc = "how long events are kept (max_age, max_events, max_bytes, force)"},
 };
 

@@ -66,6 +66,13 @@ typedef struct er_handler_conf_s {
                                   * on reload. Holds secrets: never print it. */
 } er_handler_conf_t;
 
+/* store.retention (DESIGN §6): 0 = no bound. */
+typedef struct er_retention_conf_s {
+    uint64_t max_age_ms; /* by `received` */
+    uint64_t max_events;
+    bool force; /* past cursors and dead letters too */
+} er_retention_conf_t;
+
 /* The `store:` block: `plugin` typed here, the rest validated against the
  * store plugin's own schema (an absent block is the lmdb store with its
  * defaults). */
@@ -73,6 +80,7 @@ typedef struct er_store_conf_s {
     char *plugin;                /* a shipped name (lmdb, memory) or an absolute path */
     struct er_plugin_lib_s *lib; /* loaded to validate options (one reference) */
     er_options_t *options;       /* the plugin's validated options */
+    er_retention_conf_t retention;
     er_conf_pos_t pos;           /* the block's position (the file's start when absent) */
 } er_store_conf_t;
 

@@ -147,6 +147,7 @@ struct er_dest_s {
     delivery_t *active, *free_list;
 
     uint64_t delivered, retried, failed, gave_up, timed_out, dead_lettered, read_from_store;
+    uint64_t skipped; /* events retention skipped (max_lag) */
 };
 
 static void attempt(delivery_t *dl);
@@ -2207,8 +2208,10 @@ json_t *er__dispatch_destinations(const er_dispatch_t *d)
             (json_int_t)dst->timed_out, "dead_lettered", (json_int_t)dst->dead_lettered,
             "read_from_store", (json_int_t)dst->read_from_store, "side_queued",
             (json_int_t)dst->side.len);
-        if (o)
+        if (o) {
+            json_object_set_new(o, "skipped", json_integer((json_int_t)dst->skipped));
             json_array_append_new(arr, o);
+        }
     }
     return arr;
 }
@@ -2281,12 +2284,34 @@ const char *er__dispatch_pause(er_dispatch_t *d, const char *name, bool pause, j
     return *reply ? NULL : "unavailable";
 }
 
+/* Move dst's cursor to seq (w: an operator's reply, or NULL): deliveries
+ * in flight finish but no longer count; those waiting to be retried are
+ * dropped; what was read ahead is forgotten. */
+static void move_cursor(er_dest_t *dst, uint64_t seq, cursor_write_t *w)
+{
+    er_dispatch_t *d = dst->d;
+    delivery_t *dl, *next;
+
+    er__track_reset(&dst->track, seq + 1);
+    ring_clear(&dst->buf);
+    dst->read_gen++;
+    dst->read_seen = seq + 1;
+    dst->wait_commit = false;
+    dst->read_retry_at = 0;
+    for (dl = dst->active; dl != NULL; dl = next) {
+        next = dl->next;
+        if (!dl->side && dl->waiting)
+            release(dl, false);
+    }
+    write_cursor(dst, seq < d->store->submitted ? seq : d->store->submitted, w);
+    pump(dst);
+}
+
 const char *er__dispatch_cursor_set(er_dispatch_t *d, const char *name, uint64_t seq, bool to_head,
                                     char *msg, size_t cap, er_dispatch_reply_cb done, void *arg)
 {
     er_dest_t *dst = operated(d, name, msg, cap);
     cursor_write_t *w;
-    delivery_t *dl, *next;
 
     if (dst == NULL)
         return d->stopping ? "unavailable" : "invalid";
@@ -2305,22 +2330,44 @@ const char *er__dispatch_cursor_set(er_dispatch_t *d, const char *name, uint64_t
     w->cursor = seq;
     er_log(ER_LOG_NOTICE, dst->ctx->component, "cursor moved by an operator: %llu -> %llu",
            (unsigned long long)w->previous, (unsigned long long)seq);
-    /* Deliveries in flight finish but no longer count; those waiting to
-     * be retried are dropped; what was read ahead is forgotten. */
-    er__track_reset(&dst->track, seq + 1);
-    ring_clear(&dst->buf);
-    dst->read_gen++;
-    dst->read_seen = seq + 1;
-    dst->wait_commit = false;
-    dst->read_retry_at = 0;
-    for (dl = dst->active; dl != NULL; dl = next) {
-        next = dl->next;
-        if (!dl->side && dl->waiting)
-            release(dl, false);
-    }
-    write_cursor(dst, seq < d->store->submitted ? seq : d->store->submitted, w);
-    pump(dst);
+    move_cursor(dst, seq, w);
     return NULL;
+}
+
+uint64_t er__dispatch_retention_floor(er_dispatch_t *d, uint64_t want, char *holder, size_t cap)
+{
+    uint64_t floor = UINT64_MAX;
+    size_t i;
+
+    holder[0] = '\0';
+    for (i = 0; i < d->ndest + 1; i++) {
+        er_dest_t *dst = i < d->ndest ? d->dests[i] : d->retiring;
+        for (; dst != NULL; dst = i < d->ndest ? NULL : dst->next_retiring) {
+            uint64_t low, need;
+            if (!dst->positioned)
+                return 0; /* not known yet: nothing may go */
+            low = er__track_low(&dst->track);
+            /* The stored cursor, when behind: a crash resumes from it. */
+            need = (dst->has_cursor && dst->persisted < low ? dst->persisted : low) + 1;
+            if (need < want && !dst->retiring && dst->conf->max_lag > 0 && d->head > low &&
+                d->head - low > dst->conf->max_lag) {
+                /* Too far behind: retention skips it (counted, logged). */
+                er_log(ER_LOG_WARN, dst->ctx->component,
+                       "%llu events behind (max_lag %llu): retention skips it from seq %llu to "
+                       "%llu",
+                       (unsigned long long)(d->head - low), (unsigned long long)dst->conf->max_lag,
+                       (unsigned long long)low, (unsigned long long)(want - 1));
+                dst->skipped += want - 1 > low ? want - 1 - low : 0;
+                move_cursor(dst, want - 1, NULL);
+                need = want;
+            }
+            if (need < floor) {
+                floor = need;
+                snprintf(holder, cap, "the cursor of %s", dst->conf->name);
+            }
+        }
+    }
+    return floor;
 }
 
 /* ---------------------------------------------- dead letters, again */

@@ -143,6 +143,16 @@ void er__dispatch_stop(er_dispatch_t *d, er_dispatch_done_cb done);
 int er__dispatch_reload(er_dispatch_t *d, const er_config_t *ncfg, json_t **summary, char *err,
                         size_t cap);
 
+/*
+ * Retention asks how far it may trim (DESIGN §6): the lowest seq a
+ * destination still needs (its stored cursor + 1, or its in-memory one if
+ * that is behind), UINT64_MAX when none, 0 while they are still starting.
+ * A destination that needs less than `want` and is more than its max_lag
+ * behind is skipped to want - 1 first (counted in `skipped`, logged).
+ * holder names what holds the floor ("the cursor of X").
+ */
+uint64_t er__dispatch_retention_floor(er_dispatch_t *d, uint64_t want, char *holder, size_t cap);
+
 /* Does any destination (running or finishing) still use cfg's blocks? */
 bool er__dispatch_uses_config(const er_dispatch_t *d, const er_config_t *cfg);
 

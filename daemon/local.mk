@@ -16,7 +16,8 @@ daemon_liberd_la_SOURCES = \
 	lib/mailbox.c lib/mailbox.h \
 	daemon/dispatch.c daemon/dispatch.h \
 	daemon/admin.c daemon/admin.h \
-	daemon/reload.c daemon/reload.h
+	daemon/reload.c daemon/reload.h \
+	daemon/retention.c daemon/retention.h
 daemon_liberd_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS)
 daemon_liberd_la_LIBADD = lib/libercore.la $(UV_LIBS) -ldl
 

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "reload.h"
+#include "retention.h"
 #include "server.h"
 #include "store.h"
 
@@ -39,6 +40,7 @@ typedef struct daemon_s {
     er_dispatch_t dispatch;
     er_admin_env_t admin;
     er_reload_t reload;
+    er_retention_t retention;
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     bool started;           /* the sockets are open */
     bool stop_when_started; /* a SIGTERM came while starting */
@@ -119,6 +121,7 @@ static void on_server_done(er_server_t *s)
 {
     daemon_t *d = (daemon_t *)((char *)s - offsetof(daemon_t, server));
 
+    er__retention_stop(&d->retention);
     er__dispatch_stop(&d->dispatch, on_dispatch_done);
 }
 
@@ -193,6 +196,8 @@ static void on_dispatch_ready(er_dispatch_t *dp, int err, const char *message)
     d->store.drained_cb = er__server_store_drained;
     d->store.ready_arg = &d->server;
     d->started = true;
+    er__retention_start(&d->retention, d->loop, &d->store, dp, &cfg->store.retention);
+    d->admin.retention = &d->retention;
     er_log(ER_LOG_NOTICE, COMPONENT,
            "eventrouterd %s ready: socket %s, admin socket %s, %zu handler(s), %zu route(s), "
            "store %s, pid %d",

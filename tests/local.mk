@@ -199,6 +199,7 @@ INTEGRATION_SH = \
 	tests/integration/test_blocking.sh \
 	tests/integration/test_poison.sh \
 	tests/integration/test_reload_inplace.sh \
+	tests/integration/test_retention.sh \
 	tests/integration/test_publish_plugin.sh \
 	tests/integration/test_man.sh
 # The sample handler built out of tree against a staged `make install`.

@@ -154,6 +154,21 @@ static const ctl_cmd_t commands[] = {
      "  --destination D --all  every dead letter of D\n"
      "(admin socket)\n",
      ctl_cmd_dlq},
+    {"store", "check | backup DIR | compact [--timeout SECONDS]",
+     "check the store's indexes, back it up online, or see what compact frees",
+     "  check       verify that every index entry names a stored event with that\n"
+     "              value and every event has its entries; prints a summary and\n"
+     "              each problem; exit status 1 when there are problems\n"
+     "  backup DIR  a consistent copy of the store, taken while it runs (appends\n"
+     "              go on), into DIR: a new or empty directory, made if missing\n"
+     "              (relative to here); prints where, how big and how long.\n"
+     "              Restore: eventrouterd(8), BACKUP AND RESTORE\n"
+     "  compact     what the store can give back; lmdb reports its free and\n"
+     "              reclaimable space and changes nothing (restore a backup to\n"
+     "              shrink the file)\n"
+     "  --timeout SECONDS  give up waiting after this long (default: wait)\n"
+     "(admin socket; the memory store has no backup or compact: unsupported)\n",
+     ctl_cmd_store},
     {"help", "[COMMAND]", "show the usage of eventctl or of a command", "", cmd_help},
 };
 

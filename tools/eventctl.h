@@ -54,6 +54,8 @@ int ctl_cmd_route(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_handlers(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_config(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_dlq(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+/* store check|backup|compact (cmd_store.c): the store's maintenance. */
+int ctl_cmd_store(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_destinations(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_pause(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_resume(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);

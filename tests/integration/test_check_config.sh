@@ -99,10 +99,10 @@ expect_errors store-options 'store:
   plugin: lmdb
   map_size: 1KiB
   sync: always
-  retention: {max_age: 30d}
+  retention: {max_age: 30d, max_bytes: 1GiB}
 ' 'store-options.yaml:3:13: store.map_size: must be between 1MiB and 16TiB, got 1KiB
 store-options.yaml:4:9: store.sync: expected one of batch, none, got "always"
-store-options.yaml:5:3: store.retention: not supported in this version'
+store-options.yaml:5:29: store.retention.max_bytes: not supported in this version'
 
 expect_errors duplicate-key 'limits:
   max_batch: 10

@@ -432,8 +432,8 @@ START_TEST(refused_and_unknown_sections)
 }
 END_TEST
 
-/* The store block: `plugin` is the host's (default lmdb), the rest the
- * plugin's options; retention arrives with the history release. */
+/* The store block: `plugin` is the host's (default lmdb), `retention` the
+ * host's too (max_bytes not yet), the rest the plugin's options. */
 START_TEST(store_block)
 {
     er_config_t *c;
@@ -445,8 +445,20 @@ START_TEST(store_block)
     ck_assert_str_eq(c->store.lib->desc->name, "lmdb");
     ck_assert_int_eq(load("store:\n  plugin: memory\n  max_events: 10\n"), 0);
     ck_assert_str_eq(cfg->store.lib->desc->name, "memory");
-    ck_assert_str_eq(one_error("store:\n  plugin: lmdb\n  retention: {max_age: 30d}\n"),
-                     "eventrouter.yaml:3:3: store.retention: not supported in this version");
+    ck_assert_int_eq(load("store:\n  retention: {max_age: 30d, max_events: 1000, force: true}\n"),
+                     0);
+    ck_assert_uint_eq(cfg->store.retention.max_age_ms, 30ull * 24 * 3600 * 1000);
+    ck_assert_uint_eq(cfg->store.retention.max_events, 1000);
+    ck_assert(cfg->store.retention.force);
+    ck_assert_int_eq(load("store:\n  plugin: memory\n"), 0);
+    ck_assert_uint_eq(cfg->store.retention.max_age_ms, 0);
+    ck_assert_uint_eq(cfg->store.retention.max_events, 0);
+    ck_assert_str_eq(one_error("store:\n  retention: {max_bytes: 10GiB}\n"),
+                     "eventrouter.yaml:2:15: store.retention.max_bytes: not supported in this "
+                     "version");
+    ck_assert_str_eq(one_error("store:\n  retention: {max_age: 10ms}\n"),
+                     "eventrouter.yaml:2:24: store.retention.max_age: must be between 1s and "
+                     "36500d, got 10ms");
     ck_assert_str_eq(one_error("store:\n  plugin: lmdb\n  map_size: lots\n"),
                      "eventrouter.yaml:3:13: store.map_size: expected a size such as 1MiB, got "
                      "\"lots\"");

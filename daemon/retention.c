@@ -1,0 +1,255 @@
+/*
+ * Retention (see retention.h). A pass: the lowest seq any dead letter
+ * references (unless force); then one read of the oldest events, up to a
+ * chunk, to find where trimming should stop (past the excess over
+ * max_events, and before the first event received since the max_age
+ * cutoff); then the dispatcher's floor (cursors; a destination past its
+ * max_lag is skipped instead); then one trim of at most a chunk below the
+ * lowest of them. A pass that trimmed a full chunk is followed at once by
+ * another, else the next comes after PERIOD_MS.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "evobj.h"
+#include "log.h"
+#include "retention.h"
+
+#define COMPONENT "retention"
+#define PERIOD_MS 1000
+#define CHUNK     10000
+
+static void on_timer(uv_timer_t *t);
+
+static void next_pass(er_retention_t *r, uint64_t ms)
+{
+    r->in_pass = false;
+    if (!r->stopping)
+        uv_timer_start(&r->timer, on_timer, ms, 0);
+}
+
+static void emit_events(void *arg, const char *name, int64_t value)
+{
+    if (strcmp(name, "events") == 0)
+        *(uint64_t *)arg = value > 0 ? (uint64_t)value : 0;
+}
+
+/* ------------------------------------------------------------- trim */
+
+typedef struct trim_s {
+    er_retention_t *r;
+    uint64_t trimmed;
+    uint64_t before;
+} trim_t;
+
+static void on_trimmed(void *arg, int err, const char *message)
+{
+    trim_t *t = arg;
+    er_retention_t *r = t->r;
+
+    if (err != 0) {
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "trim below seq %llu failed: %s",
+                       (unsigned long long)t->before, message);
+        next_pass(r, PERIOD_MS);
+    } else {
+        r->stats.trimmed += t->trimmed;
+        if (t->trimmed > 0)
+            er_log(ER_LOG_DEBUG, COMPONENT, "%llu events trimmed below seq %llu",
+                   (unsigned long long)t->trimmed, (unsigned long long)t->before);
+        next_pass(r, t->trimmed >= CHUNK ? 0 : PERIOD_MS);
+    }
+    free(t);
+}
+
+/* The read found `want` (trim below it): bound it by the cursors and the
+ * dead letters, then trim. */
+static void trim_below(er_retention_t *r, uint64_t want)
+{
+    uint64_t before = want, floor;
+    char holder[96] = "";
+    trim_t *t;
+    int rc;
+
+    if (!r->conf->force) {
+        floor = er__dispatch_retention_floor(r->dispatch, want, holder, sizeof(holder));
+        if (floor < before)
+            before = floor;
+        if (r->dlq_min != 0 && r->dlq_min < before) {
+            before = r->dlq_min;
+            snprintf(holder, sizeof(holder), "a dead letter (seq %llu)",
+                     (unsigned long long)r->dlq_min);
+        }
+    }
+    if (before < want) {
+        if (strcmp(holder, r->held_by) != 0)
+            er_log(ER_LOG_NOTICE, COMPONENT, "events from seq %llu on are kept for %s",
+                   (unsigned long long)before, holder);
+        snprintf(r->held_by, sizeof(r->held_by), "%s", holder);
+    } else {
+        r->held_by[0] = '\0';
+    }
+    if (before <= 1 || (t = calloc(1, sizeof(*t))) == NULL) {
+        next_pass(r, PERIOD_MS);
+        return;
+    }
+    t->r = r;
+    t->before = before;
+    if ((rc = er__store_trim(r->store, before, CHUNK, &t->trimmed, on_trimmed, t)) != 0) {
+        free(t);
+        next_pass(r, PERIOD_MS);
+    }
+}
+
+/* ------------------------------------------------------------- read */
+
+typedef struct scan_s {
+    er_retention_t *r;
+    uint64_t excess; /* events to go by count */
+    int64_t cutoff;  /* received before it: to go (0: no max_age) */
+    uint64_t rows;
+    uint64_t want; /* trim below this */
+} scan_t;
+
+static int on_row(void *arg, er_ev_t *ev)
+{
+    scan_t *s = arg;
+    const er_event_t *v = er__ev_view(ev);
+
+    if (s->rows < s->excess || (s->cutoff != 0 && v->received < s->cutoff)) {
+        s->rows++;
+        s->want = v->seq + 1;
+        return 0;
+    }
+    return 1; /* the first to keep */
+}
+
+static void on_scanned(void *arg, int err, const char *message)
+{
+    scan_t *s = arg;
+    er_retention_t *r = s->r;
+    uint64_t want = s->want;
+
+    free(s);
+    if (err != 0) {
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "reading the oldest events failed: %s", message);
+        next_pass(r, PERIOD_MS);
+        return;
+    }
+    if (want == 0 || r->stopping) {
+        next_pass(r, PERIOD_MS);
+        return;
+    }
+    trim_below(r, want);
+}
+
+static void scan(er_retention_t *r)
+{
+    uint64_t events = 0;
+    er_store_filter_t f;
+    scan_t *s;
+
+    if (r->store->ops->stats)
+        r->store->ops->stats(r->store->inst, emit_events, &events);
+    if ((s = calloc(1, sizeof(*s))) == NULL) {
+        next_pass(r, PERIOD_MS);
+        return;
+    }
+    s->r = r;
+    s->excess =
+        r->conf->max_events && events > r->conf->max_events ? events - r->conf->max_events : 0;
+    if (r->conf->max_age_ms)
+        s->cutoff = er_now_us() - (int64_t)r->conf->max_age_ms * 1000;
+    if (s->excess == 0 && s->cutoff == 0) {
+        free(s);
+        next_pass(r, PERIOD_MS);
+        return;
+    }
+    memset(&f, 0, sizeof(f));
+    f.size = sizeof(f);
+    f.limit = CHUNK;
+    if (er__store_query(r->store, &f, on_row, s, on_scanned, s) != 0) {
+        free(s);
+        next_pass(r, PERIOD_MS);
+    }
+}
+
+/* ------------------------------------------------------- dead letters */
+
+static int on_dead_letter(void *arg, const er_dead_letter_t *dl)
+{
+    er_retention_t *r = arg;
+
+    if (r->dlq_min == 0 || dl->seq < r->dlq_min)
+        r->dlq_min = dl->seq;
+    return 0;
+}
+
+static void on_dead_letters(void *arg, int err, const char *message)
+{
+    er_retention_t *r = arg;
+
+    if (err != 0) {
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "listing the dead letters failed: %s", message);
+        next_pass(r, PERIOD_MS);
+        return;
+    }
+    if (r->stopping) {
+        next_pass(r, PERIOD_MS);
+        return;
+    }
+    scan(r);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    er_retention_t *r = t->data;
+
+    if (r->stopping || r->in_pass)
+        return;
+    r->in_pass = true;
+    r->stats.passes++;
+    r->dlq_min = 0;
+    if (r->conf->force) {
+        scan(r);
+        return;
+    }
+    if (er__store_dlq_each(r->store, NULL, 0, 0, on_dead_letter, r, on_dead_letters, r) != 0)
+        next_pass(r, PERIOD_MS);
+}
+
+void er__retention_start(er_retention_t *r, uv_loop_t *loop, er_store_t *store,
+                         er_dispatch_t *dispatch, const er_retention_conf_t *conf)
+{
+    memset(r, 0, sizeof(*r));
+    r->loop = loop;
+    r->store = store;
+    r->dispatch = dispatch;
+    r->conf = conf;
+    if (conf->max_age_ms == 0 && conf->max_events == 0)
+        return;
+    uv_timer_init(loop, &r->timer);
+    r->timer.data = r;
+    r->running = true;
+    uv_timer_start(&r->timer, on_timer, PERIOD_MS, 0);
+    er_log(ER_LOG_INFO, COMPONENT, "trimming %s%s%s%s every %d ms",
+           conf->max_events ? "past max_events " : "", conf->max_events ? "(count)" : "",
+           conf->max_age_ms ? " and by max_age" : "",
+           conf->force ? ", forced past cursors and dead letters" : "", PERIOD_MS);
+}
+
+void er__retention_stop(er_retention_t *r)
+{
+    if (!r->running || r->stopping)
+        return;
+    r->stopping = true;
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, NULL);
+}
+
+json_t *er__retention_stats(const er_retention_t *r)
+{
+    return json_pack("{s:b, s:I, s:I, s:s}", "active", r->running, "trimmed",
+                     (json_int_t)r->stats.trimmed, "passes", (json_int_t)r->stats.passes, "held_by",
+                     r->held_by);
+}

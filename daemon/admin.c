@@ -487,14 +487,167 @@ static const char *cmd_dlq_drop(er_admin_env_t *env, json_t *args, char *msg, si
     return dlq_act(env, args, true, msg, cap, done, done_arg);
 }
 
+/* ------------------------------------------------ store maintenance */
+
+/* store.check / store.compact: reports gathered as the store hands them
+ * over; store.backup: the copy's size and how long it took. */
+typedef struct maint_s {
+    pending_t p;
+    const char *what; /* "check", "backup", "compact" */
+    json_t *figures, *problems, *notes;
+    char *dir;
+    uint64_t bytes;
+    int64_t started_us;
+} maint_t;
+
+static void maint_free(maint_t *m)
+{
+    json_decref(m->figures);
+    json_decref(m->problems);
+    json_decref(m->notes);
+    free(m->dir);
+    free(m);
+}
+
+static int on_maint_report(void *arg, er_store_report_kind_t kind, const char *name, int64_t value,
+                           const char *text)
+{
+    maint_t *m = arg;
+
+    if (kind == ER_STORE_FIGURE)
+        return json_object_set_new(m->figures, name, json_integer(value)) != 0;
+    if (json_array_size(kind == ER_STORE_PROBLEM ? m->problems : m->notes) >=
+        ER_STORE_CHECK_MAX_REPORTED)
+        return 0; /* a store that reports more: the figures count them */
+    return json_array_append_new(kind == ER_STORE_PROBLEM ? m->problems : m->notes,
+                                 json_pack("{s:s, s:I, s:s}", "kind", name, "seq",
+                                           (json_int_t)value, "message", text ? text : "")) != 0;
+}
+
+static void on_maint_done(void *arg, int err, const char *message)
+{
+    maint_t *m = arg;
+    json_t *reply = NULL, *v;
+
+    if (err != 0) {
+        m->p.done(m->p.arg, err == -EEXIST || err == -EINVAL ? "invalid" : "unavailable", NULL,
+                  message);
+        maint_free(m);
+        return;
+    }
+    if (strcmp(m->what, "backup") == 0) {
+        reply = json_pack("{s:s, s:I, s:f}", "dir", m->dir, "bytes", (json_int_t)m->bytes,
+                          "seconds", (double)(er_now_us() - m->started_us) / 1e6);
+    } else if ((reply = json_deep_copy(m->figures)) != NULL) {
+        if (strcmp(m->what, "check") == 0) {
+            v = json_object_get(m->figures, "problems");
+            json_object_set_new(reply, "ok",
+                                json_boolean(json_array_size(m->problems) == 0 &&
+                                             (v == NULL || json_integer_value(v) == 0)));
+            json_object_set(reply, "problems_total", v ? v : json_integer(0));
+            json_object_set(reply, "problems", m->problems);
+            if (!json_is_integer(json_object_get(reply, "events")))
+                json_object_set_new(reply, "events", json_integer(0));
+        }
+        json_object_set(reply, "notes", m->notes);
+        json_object_set_new(reply, "seconds",
+                            json_real((double)(er_now_us() - m->started_us) / 1e6));
+    }
+    if (reply != NULL)
+        m->p.done(m->p.arg, NULL, reply, NULL);
+    else
+        m->p.done(m->p.arg, "unavailable", NULL, "out of memory");
+    maint_free(m);
+}
+
+/* The store's refusal of a maintenance request as a code and message. */
+static const char *maint_refused(er_admin_env_t *env, const char *what, int rc, char *msg,
+                                 size_t cap)
+{
+    if (rc == -ENOTSUP) {
+        snprintf(msg, cap, "the %s store does not support %s", env->cfg->store.plugin, what);
+        return "unsupported";
+    }
+    if (rc == -EBUSY)
+        snprintf(msg, cap, "another check, backup or compact of the store is running");
+    else
+        snprintf(msg, cap, "the store refused the request: %s", er_strerror(rc));
+    return rc == -EINVAL ? "invalid" : "unavailable";
+}
+
+/* store.check, store.backup {dir}, store.compact. */
+static const char *store_maint(er_admin_env_t *env, json_t *args, const char *what, char *msg,
+                               size_t cap, er_admin_done_cb done, void *done_arg)
+{
+    static const char *const dir_args[] = {"dir", NULL};
+    bool backup = strcmp(what, "backup") == 0;
+    const char *code = check_args(args, backup ? dir_args : no_args, msg, cap), *dir = NULL;
+    maint_t *m;
+    int rc;
+
+    if (code || (backup && (code = string_arg(args, "dir", true, &dir, msg, cap)) != NULL))
+        return code;
+    if (backup && dir[0] != '/') {
+        snprintf(msg, cap, "dir: expected an absolute path, not \"%s\"", dir);
+        return "invalid";
+    }
+    if (env->store == NULL) {
+        snprintf(msg, cap, "no store");
+        return "unavailable";
+    }
+    if ((m = calloc(1, sizeof(*m))) == NULL)
+        return "unavailable";
+    m->p.done = done;
+    m->p.arg = done_arg;
+    m->what = what;
+    m->started_us = er_now_us();
+    m->figures = json_object();
+    m->problems = json_array();
+    m->notes = json_array();
+    if (m->figures == NULL || m->problems == NULL || m->notes == NULL ||
+        (backup && (m->dir = strdup(dir)) == NULL)) {
+        maint_free(m);
+        return "unavailable";
+    }
+    if (backup)
+        rc = er__store_backup(env->store, dir, &m->bytes, on_maint_done, m);
+    else if (strcmp(what, "check") == 0)
+        rc = er__store_check(env->store, on_maint_report, m, on_maint_done, m);
+    else
+        rc = er__store_compact(env->store, on_maint_report, m, on_maint_done, m);
+    if (rc != 0) {
+        maint_free(m);
+        return maint_refused(env, what, rc, msg, cap);
+    }
+    return ER_ADMIN_ASYNC;
+}
+
+static const char *cmd_store_check(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                                   er_admin_done_cb done, void *done_arg)
+{
+    return store_maint(env, args, "check", msg, cap, done, done_arg);
+}
+
+static const char *cmd_store_backup(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                                    er_admin_done_cb done, void *done_arg)
+{
+    return store_maint(env, args, "backup", msg, cap, done, done_arg);
+}
+
+static const char *cmd_store_compact(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                                     er_admin_done_cb done, void *done_arg)
+{
+    return store_maint(env, args, "compact", msg, cap, done, done_arg);
+}
+
 static const struct {
     const char *name;
     admin_async_fn fn;
 } async_commands[] = {
-    {"dlq.list", cmd_dlq_list},
-    {"dlq.retry", cmd_dlq_retry},
-    {"dlq.drop", cmd_dlq_drop},
-    {"cursor", cmd_cursor},
+    {"dlq.list", cmd_dlq_list},           {"dlq.retry", cmd_dlq_retry},
+    {"dlq.drop", cmd_dlq_drop},           {"cursor", cmd_cursor},
+    {"store.check", cmd_store_check},     {"store.backup", cmd_store_backup},
+    {"store.compact", cmd_store_compact},
 };
 
 static const struct {
@@ -525,7 +678,7 @@ const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, j
     snprintf(msg, cap,
              "unknown command \"%.*s\" (this version: stats, health, routes, route, "
              "handlers, config, destinations, pause, resume, cursor, reload, dlq.list, "
-             "dlq.retry, dlq.drop)",
+             "dlq.retry, dlq.drop, store.check, store.backup, store.compact)",
              (int)(cmdlen > 64 ? 64 : cmdlen), cmd);
     return "unsupported";
 }

@@ -774,6 +774,47 @@ int er__store_query(er_store_t *st, const er_store_filter_t *filter, er_store_ro
     return req_end(st, r, st->ops->query(st->inst, filter, row, row_arg, &r->token));
 }
 
+/* ---------------------------------------------------------- maintenance */
+
+int er__store_check(er_store_t *st, er_store_report_cb report, void *report_arg,
+                    er_store_done_cb done, void *arg)
+{
+    int rc = 0;
+    req_t *r;
+
+    if (st->ops != NULL && st->ops->check == NULL)
+        return -ENOTSUP;
+    if ((r = req_new(st, done, arg, &rc)) == NULL)
+        return rc;
+    return req_end(st, r, st->ops->check(st->inst, report, report_arg, &r->token));
+}
+
+int er__store_backup(er_store_t *st, const char *dir, uint64_t *bytes, er_store_done_cb done,
+                     void *arg)
+{
+    int rc = 0;
+    req_t *r;
+
+    if (st->ops != NULL && st->ops->backup == NULL)
+        return -ENOTSUP;
+    if ((r = req_new(st, done, arg, &rc)) == NULL)
+        return rc;
+    return req_end(st, r, st->ops->backup(st->inst, dir, bytes, &r->token));
+}
+
+int er__store_compact(er_store_t *st, er_store_report_cb report, void *report_arg,
+                      er_store_done_cb done, void *arg)
+{
+    int rc = 0;
+    req_t *r;
+
+    if (st->ops != NULL && st->ops->compact == NULL)
+        return -ENOTSUP;
+    if ((r = req_new(st, done, arg, &rc)) == NULL)
+        return rc;
+    return req_end(st, r, st->ops->compact(st->inst, report, report_arg, &r->token));
+}
+
 /* --------------------------------------------------------- plugin state */
 
 int er__store_state_get(er_store_t *st, const char *scope, const char *key, const void **value,

@@ -193,6 +193,21 @@ int er__store_state_set(er_store_t *st, const char *scope, const char *key, cons
                         size_t len, er_token_t *token);
 
 /*
+ * Maintenance (plugin.h, ABI 1.2): -ENOTSUP when the store does not
+ * implement the operation (older or simpler plugins), -EBUSY when it runs
+ * one already; otherwise as the requests above. check and compact hand
+ * their reports to report(report_arg, ...) before done. backup writes into
+ * dir (an absolute path, borrowed until return) and *bytes (valid until
+ * done) the copy's size.
+ */
+int er__store_check(er_store_t *st, er_store_report_cb report, void *report_arg,
+                    er_store_done_cb done, void *arg);
+int er__store_backup(er_store_t *st, const char *dir, uint64_t *bytes, er_store_done_cb done,
+                     void *arg);
+int er__store_compact(er_store_t *st, er_store_report_cb report, void *report_arg,
+                      er_store_done_cb done, void *arg);
+
+/*
  * Stop: flush what is queued, wait for every append, record the
  * reservation as the last seq assigned (so a clean restart leaves no gap),
  * stop and destroy the plugin, close the handles, then done(st, 0, NULL)

@@ -198,6 +198,7 @@ INTEGRATION_SH = \
 	tests/integration/test_dropin.sh \
 	tests/integration/test_blocking.sh \
 	tests/integration/test_poison.sh \
+	tests/integration/test_store_maint.sh \
 	tests/integration/test_reload_inplace.sh \
 	tests/integration/test_retention.sh \
 	tests/integration/test_publish_plugin.sh \

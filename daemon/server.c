@@ -36,6 +36,13 @@
  * its GOAWAY to heart and is closed. */
 #define QUIET_MS 100
 
+/* A query reads the store this many rows at a time, and a connection runs
+ * at most this many queries at once. */
+#define QUERY_PAGE  512u
+#define MAX_QUERIES 16u
+
+typedef struct query_s query_t;
+
 struct er_conn_s {
     uv_pipe_t pipe;
     uv_timer_t timer;
@@ -56,7 +63,9 @@ struct er_conn_s {
     uint64_t partial_since_ms; /* first byte of the incomplete frame, 0: none */
 
     int handles;      /* handles not yet closed; freed at 0 (and no waiters) */
-    uint32_t waiters; /* durable acks waiting for the store (each holds c) */
+    uint32_t waiters; /* durable acks, admin commands and queries (each holds c) */
+    query_t *queries; /* QUERY requests streaming on this connection */
+    uint32_t nqueries;
     bool hello;
     bool store_paused; /* not read, frames left unhandled: the store said wait */
     bool eof;          /* the peer closed its side while store_paused */
@@ -71,6 +80,8 @@ static void conn_close(er_conn_t *c);
 static void conn_free(er_conn_t *c);
 static void arm_timer(er_conn_t *c);
 static void check_done(er_server_t *s);
+static void queries_resume(er_conn_t *c);
+static void queries_drop(er_conn_t *c);
 
 /* ------------------------------------------------------------------ output */
 
@@ -129,6 +140,7 @@ static void on_write(uv_write_t *req, int status)
         arm_timer(c);
     }
     flush(c);
+    queries_resume(c);
 }
 
 /* Queue a NACK. Content errors leave the connection open; callers close for
@@ -712,6 +724,316 @@ static void op_admin(er_conn_t *c, const er_msg_t *m)
     json_decref(args);
 }
 
+/* ------------------------------------------------------------- queries */
+
+/*
+ * QUERY (DESIGN §4): the matching stored events, in seq order, as ROWS
+ * frames then END {count}. The store is read a page (QUERY_PAGE rows) at a
+ * time, and the next page only once the connection's answers have drained
+ * below half of max_connection_memory, so a slow reader never makes the
+ * daemon buffer more than that plus one event. The result is what was
+ * committed when the query came: events stored meanwhile are not in it.
+ * Each query holds the connection (a waiter) until it ends.
+ */
+struct query_s {
+    query_t *next;
+    er_conn_t *c;
+    uint32_t req;
+    er_store_filter_t f; /* strings point into strs */
+    char *strs;
+    uint64_t limit;     /* 0: none */
+    uint64_t count;     /* rows sent */
+    uint64_t next_seq;  /* where the next page starts */
+    uint64_t page_rows; /* rows of the page being read */
+    uint64_t page_max;  /* the limit that page was asked with */
+    er_buf_t rows;      /* encoded events not yet in a ROWS frame */
+    uint32_t nrows;
+    bool reading;   /* a page is being read from the store */
+    bool cut;       /* the page was cut short for the output buffer */
+    bool cancelled; /* CANCEL came: END at the next chance */
+    bool oom;       /* rows could not be kept: NACK at the end of the page */
+    bool ending;    /* in query_end: a close on the way does not free it */
+};
+
+/* Answers waiting to be written: at or above half of
+ * max_connection_memory no more rows are read for this connection. */
+static bool query_out_full(const er_conn_t *c, size_t extra)
+{
+    return c->out.len + c->wbuf.len + extra >= c->srv->cfg->limits.max_connection_memory / 2;
+}
+
+/* Put the rows gathered so far into a ROWS frame. Returns 0 or -ENOMEM
+ * (the rows are dropped). */
+static int query_flush_rows(query_t *q)
+{
+    er_conn_t *c = q->c;
+    int rc = 0;
+
+    if (q->nrows == 0 || c->closing)
+        return 0;
+    if ((rc = er__rows_encode(&c->out, q->req, q->rows.data, q->rows.len, q->nrows)) != 0)
+        er_log_limited(ER_LOG_ERROR, COMPONENT, "conn %llu: QUERY %u: out of memory for ROWS",
+                       (unsigned long long)c->id, q->req);
+    q->rows.len = 0;
+    q->nrows = 0;
+    return rc;
+}
+
+/* Unlink and free q; the connection goes too when it was closed and this
+ * was the last thing holding it. */
+static void query_free(query_t *q)
+{
+    er_conn_t *c = q->c;
+    query_t **pp;
+
+    for (pp = &c->queries; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == q) {
+            *pp = q->next;
+            break;
+        }
+    }
+    c->nqueries--;
+    er__buf_free(&q->rows);
+    free(q->strs);
+    free(q);
+    if (--c->waiters == 0 && c->closing && c->handles == 0)
+        conn_free(c);
+}
+
+/* End q with END {count} (or a NACK when code is set) and free it. */
+static void query_end(query_t *q, const char *code, const char *msg)
+{
+    er_conn_t *c = q->c;
+
+    q->ending = true;
+    if (!c->closing) {
+        if (code == NULL && (q->oom || query_flush_rows(q) != 0)) {
+            code = "busy";
+            msg = "out of memory: the query ended early";
+        }
+        if (code != NULL)
+            nack_retry(c, q->req, code, -1, 1000, msg);
+        else if (er__end_encode(&c->out, q->req, q->count) != 0)
+            conn_close(c);
+        er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: QUERY %u: %llu rows%s%s",
+               (unsigned long long)c->id, q->req, (unsigned long long)q->count,
+               q->cancelled ? ", cancelled" : "", code ? ", failed" : "");
+    }
+    query_free(q);
+    if (!c->closing) {
+        flush(c);
+        arm_timer(c);
+    }
+}
+
+static void query_next(query_t *q);
+
+static int query_row(void *arg, er_ev_t *ev)
+{
+    query_t *q = arg;
+    er_conn_t *c = q->c;
+    size_t room = c->srv->cfg->limits.max_frame - ER_ROWS_OVERHEAD;
+    const uint8_t *p;
+    size_t n;
+
+    if (c->closing || q->cancelled)
+        return 1;
+    if (er__ev_encoded(ev, &p, &n) != 0 ||
+        (q->nrows > 0 && q->rows.len + n > room && query_flush_rows(q) != 0) ||
+        er__buf_append(&q->rows, p, n) != 0) {
+        q->oom = true;
+        return 1;
+    }
+    q->nrows++;
+    q->count++;
+    q->page_rows++;
+    q->next_seq = er__ev_view(ev)->seq + 1;
+    if (q->limit != 0 && q->count >= q->limit)
+        return 1;
+    if (query_out_full(c, q->rows.len)) {
+        /* The reader is behind: go on once it has caught up. */
+        q->cut = true;
+        return 1;
+    }
+    return 0;
+}
+
+static void query_page_done(void *arg, int err, const char *message)
+{
+    query_t *q = arg;
+    er_conn_t *c = q->c;
+
+    if (c->closing) {
+        query_free(q);
+        return;
+    }
+    q->reading = false;
+    if (err != 0) {
+        query_end(q, err == -EAGAIN ? "shutting_down" : "unavailable",
+                  message ? message : er_strerror(err));
+        return;
+    }
+    if (q->cancelled || q->oom || (q->limit != 0 && q->count >= q->limit) ||
+        (!q->cut && q->page_rows < q->page_max) || q->next_seq > q->f.to_seq) {
+        query_end(q, NULL, NULL);
+        return;
+    }
+    if (query_flush_rows(q) != 0) {
+        query_end(q, "busy", "out of memory: the query ended early");
+        return;
+    }
+    /* A failed write closes c and frees q: look at c only. */
+    flush(c);
+    if (!c->closing && !query_out_full(c, 0))
+        query_next(q);
+}
+
+/* Read the next page, unless the reader is still behind (on_write comes
+ * back through queries_resume). */
+static void query_next(query_t *q)
+{
+    er_conn_t *c = q->c;
+    uint64_t left = q->limit ? q->limit - q->count : QUERY_PAGE;
+    int rc;
+
+    q->f.from_seq = q->next_seq;
+    q->f.limit = q->page_max = left < QUERY_PAGE ? left : QUERY_PAGE;
+    q->page_rows = 0;
+    q->cut = false;
+    rc = er__store_query(c->srv->store, &q->f, query_row, q, query_page_done, q);
+    if (rc != 0) {
+        query_end(q, rc == -EAGAIN ? "shutting_down" : "unavailable",
+                  rc == -EAGAIN ? "the store is closing" : er_strerror(rc));
+        return;
+    }
+    q->reading = true;
+}
+
+/* The connection's answers were written: queries waiting for that go on. */
+static void queries_resume(er_conn_t *c)
+{
+    query_t *q, *next;
+
+    for (q = c->queries; q != NULL && !c->closing; q = next) {
+        next = q->next;
+        if (!q->reading && !query_out_full(c, 0))
+            query_next(q);
+    }
+}
+
+/* The connection closes: queries not reading the store go now, those
+ * reading go when their page is done (query_row stops them). */
+static void queries_drop(er_conn_t *c)
+{
+    query_t *q, *next;
+
+    for (q = c->queries; q != NULL; q = next) {
+        next = q->next;
+        if (!q->reading && !q->ending)
+            query_free(q);
+    }
+}
+
+/* Copy the filter's strings (views into the frame) into q->strs. */
+static int query_copy_filter(query_t *q, const er_query_t *in)
+{
+    const er_str_t *src[] = {&in->stream, &in->correlation_id, &in->type, &in->id};
+    er_str_t *dst[] = {&q->f.stream, &q->f.correlation_id, &q->f.type, &q->f.id};
+    size_t total = 0, i;
+    char *p;
+
+    for (i = 0; i < 4; i++)
+        total += src[i]->len + 1;
+    if ((q->strs = p = malloc(total)) == NULL)
+        return -ENOMEM;
+    for (i = 0; i < 4; i++) {
+        if (src[i]->len == 0)
+            continue;
+        memcpy(p, src[i]->ptr, src[i]->len);
+        p[src[i]->len] = '\0';
+        dst[i]->ptr = p;
+        dst[i]->len = src[i]->len;
+        p += src[i]->len + 1;
+    }
+    return 0;
+}
+
+static void op_query(er_conn_t *c, const er_msg_t *m)
+{
+    er_server_t *s = c->srv;
+    er_query_t in;
+    er_error_t err;
+    query_t *q;
+    int rc;
+
+    if ((rc = er__query_decode(m, &in, &err)) != 0) {
+        body_error(c, m->req, rc, &err);
+        return;
+    }
+    for (q = c->queries; q != NULL; q = q->next) {
+        if (q->req == m->req) {
+            nack(c, m->req, "invalid", -1, "request id %u is already streaming", m->req);
+            return;
+        }
+    }
+    if (c->nqueries >= MAX_QUERIES) {
+        nack_retry(c, m->req, "busy", -1, 100, "too many queries running on this connection");
+        return;
+    }
+    if (s->store == NULL || s->store->stopping) {
+        nack(c, m->req, "shutting_down", -1, "the store is closing");
+        return;
+    }
+    if ((q = calloc(1, sizeof(*q))) == NULL || query_copy_filter(q, &in) != 0) {
+        free(q);
+        nack(c, m->req, "busy", -1, "out of memory");
+        return;
+    }
+    q->c = c;
+    q->req = m->req;
+    q->f.size = sizeof(q->f);
+    q->f.since_us = in.since_us;
+    q->f.until_us = in.until_us;
+    q->f.to_seq = s->store->committed;
+    q->limit = in.limit;
+    q->next_seq = in.from_seq;
+    q->next = c->queries;
+    c->queries = q;
+    c->nqueries++;
+    c->waiters++;
+    er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: QUERY %u up to seq %llu", (unsigned long long)c->id,
+           m->req, (unsigned long long)q->f.to_seq);
+    if (q->f.to_seq == 0 || q->next_seq > q->f.to_seq) {
+        query_end(q, NULL, NULL); /* nothing stored, or nothing from from_seq */
+        return;
+    }
+    if (q->next_seq == 0)
+        q->next_seq = 1;
+    query_next(q);
+}
+
+static void op_cancel(er_conn_t *c, const er_msg_t *m)
+{
+    er_error_t err;
+    query_t *q;
+    int rc;
+
+    if ((rc = er__nil_decode(m, &err)) != 0) {
+        body_error(c, m->req, rc, &err);
+        return;
+    }
+    for (q = c->queries; q != NULL; q = q->next)
+        if (q->req == m->req)
+            break;
+    /* Nothing streams under that id (it may just have ended: its END is
+     * on the way): nothing to do. */
+    if (q == NULL)
+        return;
+    q->cancelled = true;
+    if (!q->reading)
+        query_end(q, NULL, NULL);
+}
+
 static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
 {
     er_msg_t m;
@@ -747,8 +1069,20 @@ static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
         op_ping(c, &m);
         break;
     case ER_OP_QUERY:
-    case ER_OP_TAIL:
+        if (c->role == ER_ROLE_ADMIN)
+            op_query(c, &m);
+        else
+            nack(c, m.req, "forbidden", -1,
+                 "QUERY is served on the admin socket (listen.admin_socket)");
+        break;
     case ER_OP_CANCEL:
+        if (c->role == ER_ROLE_ADMIN)
+            op_cancel(c, &m);
+        else
+            nack(c, m.req, "forbidden", -1,
+                 "CANCEL ends a QUERY, served on the admin socket (listen.admin_socket)");
+        break;
+    case ER_OP_TAIL:
         nack(c, m.req, "unsupported", -1, "%s is not supported in this version", er__op_name(m.op));
         break;
     case ER_OP_ADMIN:
@@ -949,6 +1283,7 @@ static void conn_close(er_conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
+    queries_drop(c);
     er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: closed", (unsigned long long)c->id);
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
     uv_close((uv_handle_t *)&c->pipe, on_conn_closed);
@@ -982,7 +1317,8 @@ static void arm_timer(er_conn_t *c)
     }
     if (frame_clock_runs(c))
         due = c->partial_since_ms + cfg->limits.frame_timeout_ms;
-    if (cfg->limits.idle_timeout_ms && c->last_read_ms + cfg->limits.idle_timeout_ms < due)
+    if (cfg->limits.idle_timeout_ms && c->queries == NULL &&
+        c->last_read_ms + cfg->limits.idle_timeout_ms < due)
         due = c->last_read_ms + cfg->limits.idle_timeout_ms;
     if (c->goaway && c->waiters == 0 && !c->store_paused && c->last_read_ms + QUIET_MS < due)
         due = c->last_read_ms + QUIET_MS;
@@ -1007,7 +1343,7 @@ static void on_conn_timer(uv_timer_t *t)
     } else if (c->goaway && c->waiters == 0 && !c->store_paused &&
                now - c->last_read_ms >= QUIET_MS) {
         c->close_after_flush = true;
-    } else if (cfg->limits.idle_timeout_ms &&
+    } else if (cfg->limits.idle_timeout_ms && c->queries == NULL &&
                now - c->last_read_ms >= cfg->limits.idle_timeout_ms) {
         er_log_limited(ER_LOG_INFO, COMPONENT, "conn %llu: idle for %llu ms, closing",
                        (unsigned long long)c->id, (unsigned long long)cfg->limits.idle_timeout_ms);

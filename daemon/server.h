@@ -3,8 +3,9 @@
  * machine of eventrouter-protocol(7) (HELLO first; content errors NACK and
  * continue, framing errors NACK with request id 0 and close). Two
  * listeners share it: the publish socket (PUBLISH, PUBLISH_BATCH, PING)
- * and the admin socket (ADMIN, PING), which only uid 0, the daemon's uid
- * and members of listen.admin_group may use. Loop thread only.
+ * and the admin socket (ADMIN, QUERY, CANCEL, PING), which only uid 0,
+ * the daemon's uid and members of listen.admin_group may use. Loop thread
+ * only.
  */
 #ifndef ER_SERVER_H
 #define ER_SERVER_H

@@ -45,7 +45,7 @@ enum state {
     ST_DEAD,       /* unusable: `error` says why */
 };
 
-enum req_kind { REQ_PUBLISH = 1, REQ_BATCH, REQ_PING, REQ_ADMIN };
+enum req_kind { REQ_PUBLISH = 1, REQ_BATCH, REQ_PING, REQ_ADMIN, REQ_QUERY };
 
 /* A request in flight; req 0 marks an empty slot. */
 struct slot {
@@ -62,6 +62,13 @@ struct waiter {
     er_ack_t ack;
     er_nack_t nack;
     char *reply; /* REPLY as compact JSON (er_admin) */
+    /* er_query: where rows go, whether it stopped them (CANCEL sent),
+     * frames seen (each restarts the timeout) and END's count. */
+    er_row_cb row;
+    void *row_arg;
+    bool stopped;
+    uint64_t progress;
+    uint64_t count;
 };
 
 struct er_client_s {
@@ -295,7 +302,7 @@ static int on_ack(er_client_t *c, const er_msg_t *m)
     uint32_t nevents;
     size_t i;
 
-    if (m->req == 0 || s == NULL || s->kind == REQ_PING || s->kind == REQ_ADMIN)
+    if (m->req == 0 || s == NULL || (s->kind != REQ_PUBLISH && s->kind != REQ_BATCH))
         return fail(c, ER_EPROTO);
     nevents = s->nevents;
     if (grow_dups(c, nevents) != 0)
@@ -373,6 +380,54 @@ static int on_reply(er_client_t *c, const er_msg_t *m)
     return 0;
 }
 
+/* ROWS of a query in flight: each event to the waiting er_query, unless
+ * its callback stopped it (then CANCEL is on its way). */
+static int on_rows(er_client_t *c, const er_msg_t *m)
+{
+    struct slot *s = table_find(c, m->req);
+    er_mp_reader_t r;
+    er_event_t ev;
+    uint32_t n, i;
+    bool deliver = c->wait.req == m->req && c->wait.row != NULL;
+
+    if (m->req == 0 || s == NULL || s->kind != REQ_QUERY)
+        return fail(c, ER_EPROTO);
+    if (er__rows_begin(m, &r, &n, NULL) != 0)
+        return fail(c, ER_EPROTO);
+    for (i = 0; i < n; i++) {
+        if (er__event_read(&r, &ev, 0, limits(c)->max_event_size, NULL) != 0)
+            return fail(c, ER_EPROTO);
+        if (!deliver || c->wait.stopped)
+            continue;
+        if (c->wait.row(c->wait.row_arg, &ev) != 0) {
+            c->wait.stopped = true;
+            if (er__nil_encode(&c->out, ER_OP_CANCEL, m->req) != 0)
+                return fail(c, -ENOMEM);
+        }
+    }
+    if (er__rows_end(&r, NULL) != 0)
+        return fail(c, ER_EPROTO);
+    if (c->wait.req == m->req)
+        c->wait.progress++;
+    return 0;
+}
+
+static int on_end(er_client_t *c, const er_msg_t *m)
+{
+    struct slot *s = table_find(c, m->req);
+    uint64_t count;
+
+    if (m->req == 0 || s == NULL || s->kind != REQ_QUERY || er__end_decode(m, &count, NULL) != 0)
+        return fail(c, ER_EPROTO);
+    table_remove(c, s);
+    if (c->wait.req == m->req) {
+        c->wait.done = true;
+        c->wait.rc = c->wait.stopped ? -ECANCELED : 0;
+        c->wait.count = count;
+    }
+    return 0;
+}
+
 static int on_goaway(er_client_t *c, const er_msg_t *m)
 {
     char reason[256];
@@ -410,6 +465,10 @@ static int dispatch(er_client_t *c, const uint8_t *payload, size_t len)
         return on_goaway(c, &m);
     case ER_OP_REPLY:
         return on_reply(c, &m);
+    case ER_OP_ROWS:
+        return on_rows(c, &m);
+    case ER_OP_END:
+        return on_end(c, &m);
     default:
         return fail(c, ER_EPROTO);
     }
@@ -665,7 +724,7 @@ static int queued(er_client_t *c, uint32_t req, enum req_kind kind, uint32_t nev
                   uint32_t *out_req)
 {
     take_req(c, req);
-    if (kind == REQ_PING || kind == REQ_ADMIN || c->ack_mode != ER_ACK_NONE) {
+    if (kind == REQ_PING || kind == REQ_ADMIN || kind == REQ_QUERY || c->ack_mode != ER_ACK_NONE) {
         struct slot s = {req, nevents, (uint8_t)kind};
         table_put(c, &s);
     }
@@ -876,15 +935,21 @@ int er_client_drain(er_client_t *c, int timeout_ms)
 }
 
 /* Wait for the answer to req. Returns 0 (ACK/PONG), ER_ENACK with
- * c->wait.nack filled, -ETIMEDOUT, or the connection's error. */
+ * c->wait.nack filled, -ETIMEDOUT, or the connection's error. Each ROWS
+ * of a query restarts the timeout. */
 static int wait_answer(er_client_t *c, uint32_t req, int timeout_ms)
 {
     int64_t deadline = deadline_of(timeout_ms);
+    uint64_t seen = c->wait.progress = 0;
     int rc = 0;
 
     c->wait.req = req;
     c->wait.done = false;
     while (!c->wait.done) {
+        if (c->wait.progress != seen) {
+            seen = c->wait.progress;
+            deadline = deadline_of(timeout_ms);
+        }
         if (deadline >= 0 && remaining(deadline) == 0) {
             rc = -ETIMEDOUT;
             break;
@@ -1040,6 +1105,62 @@ int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **repl
     }
 out:
     json_decref(args);
+    return rc;
+}
+
+int er_query(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, uint64_t *count,
+             er_nack_t *nack, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    json_t *filter = NULL;
+    size_t mark;
+    uint32_t id, req;
+    int rc;
+
+    if (count)
+        *count = 0;
+    if (filter_json != NULL) {
+        filter = json_loads(filter_json, 0, NULL);
+        if (filter == NULL || !json_is_object(filter)) {
+            json_decref(filter);
+            return ER_EJSON;
+        }
+    }
+    while ((rc = can_send(c, true)) == -ENOBUFS) {
+        if ((deadline >= 0 && remaining(deadline) == 0) ||
+            (rc = er_client_wait(c, remaining(deadline))) != 0)
+            break;
+    }
+    if (rc == -ENOBUFS)
+        rc = -ETIMEDOUT;
+    if (rc != 0) {
+        conn_refused(c, rc, nack);
+        goto out;
+    }
+    id = peek_req(c);
+    if (table_reserve(c, id) != 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    mark = c->out.len;
+    if ((rc = er__query_encode(&c->out, id, filter)) != 0) {
+        c->out.len = mark;
+        c->out.err = 0;
+        goto out;
+    }
+    if ((rc = queued(c, id, REQ_QUERY, 0, &req)) != 0)
+        goto out;
+    c->wait.row = row;
+    c->wait.row_arg = arg;
+    c->wait.stopped = false;
+    c->wait.count = 0;
+    rc = wait_answer(c, req, timeout_ms);
+    c->wait.row = NULL;
+    copy_nack(c, rc, nack);
+    if ((rc == 0 || rc == -ECANCELED) && count)
+        *count = c->wait.count;
+out:
+    json_decref(filter);
     return rc;
 }
 

@@ -394,6 +394,30 @@ ER_EXTERN const char *er_default_admin_socket(void);
 ER_EXTERN int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **reply_json,
                        er_nack_t *nack, int timeout_ms);
 
+/*
+ * A row of er_query: ev (daemon fields included) is borrowed until the
+ * callback returns; its strings point into the answer. Return 0 to go on,
+ * non-zero to stop: the query is cancelled and the rows still on their way
+ * are dropped.
+ */
+typedef int (*er_row_cb)(void *arg, const er_event_t *ev);
+
+/*
+ * Query the store (DESIGN §4 QUERY) on a client connected to the admin
+ * socket and wait for the whole result: row(arg, ev) for each matching
+ * event, in seq order, then returns 0 with *count (may be NULL) the rows
+ * the daemon sent. filter_json (borrowed until return; NULL: every event)
+ * is a JSON object with any of stream, correlation_id, type, id (exact
+ * matches), since, until (µs since the epoch, on `time`: since <= time <
+ * until), from_seq and limit. timeout_ms (< 0: forever) bounds the wait
+ * for each answer, not the whole query. Returns ER_ENACK with *nack (may
+ * be NULL) filled when the daemon refuses (an unknown key: "invalid"),
+ * possibly after some rows; -ECANCELED once the daemon has confirmed the
+ * end when row stopped it; ER_EJSON when filter_json is not a JSON object.
+ */
+ER_EXTERN int er_query(er_client_t *c, const char *filter_json, er_row_cb row, void *arg,
+                       uint64_t *count, er_nack_t *nack, int timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

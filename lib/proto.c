@@ -8,6 +8,7 @@
  * an older client keeps working with a newer daemon that adds fields.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -777,4 +778,169 @@ int er__reply_decode(const er_msg_t *m, json_t **reply, er_error_t *err)
         *reply = NULL;
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------ QUERY */
+
+int er__query_encode(er_buf_t *b, uint32_t req, const json_t *filter)
+{
+    msgpack_packer pk;
+    size_t mark;
+    int rc;
+
+    if (frame_begin(b, &pk, ER_OP_QUERY, req, &mark) != 0)
+        return -ENOMEM;
+    if (filter == NULL) {
+        msgpack_pack_map(&pk, 0);
+    } else if ((rc = er__json_pack(b, filter)) != 0) {
+        b->len = mark;
+        return rc;
+    }
+    return frame_end(b, mark);
+}
+
+static const char *const query_keys[] = {"stream", "correlation_id", "type",     "id",
+                                         "since",  "until",          "from_seq", "limit"};
+
+static int query_int(er_mp_reader_t *r, const char *name, uint64_t *out, er_error_t *err)
+{
+    char what[32];
+    er_mp_obj_t o;
+    int rc;
+
+    snprintf(what, sizeof what, "QUERY.%s", name);
+    if ((rc = er__mp_next(r, &o)) != 0)
+        return er__error_set(err, rc, -1, "%s: %s", what, er_strerror(rc));
+    if (o.type == ER_MP_INT)
+        return er__error_set(err, ER_ERULE, -1, "%s: must not be negative", what);
+    if (o.type != ER_MP_UINT || o.v.u > INT64_MAX)
+        return er__error_set(err, ER_ETYPE, -1, "%s: expected a non-negative int", what);
+    *out = o.v.u;
+    return 0;
+}
+
+static int query_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    er_query_t *q = out;
+    er_str_t *strs[] = {&q->stream, &q->correlation_id, &q->type, &q->id};
+    char what[32];
+    er_mp_obj_t o;
+    uint64_t u = 0;
+    int rc;
+
+    snprintf(what, sizeof what, "QUERY.%s", query_keys[which]);
+    if (which < 4) {
+        if ((rc = want(r, &o, ER_MP_STR, what, err)) != 0)
+            return rc;
+        if (o.v.s.len == 0 || o.v.s.len > ER_MAX_QUERY_STR)
+            return er__error_set(err, ER_ERULE, -1, "%s: 1-%u bytes", what, ER_MAX_QUERY_STR);
+        if ((rc = er__utf8_check(o.v.s.ptr, o.v.s.len)) != 0)
+            return er__error_set(err, rc, -1, "%s: %s", what, er_strerror(rc));
+        strs[which]->ptr = o.v.s.ptr;
+        strs[which]->len = o.v.s.len;
+        return 0;
+    }
+    if ((rc = query_int(r, query_keys[which], &u, err)) != 0)
+        return rc;
+    switch (which) {
+    case 4:
+        q->since_us = (int64_t)u;
+        break;
+    case 5:
+        q->until_us = (int64_t)u;
+        break;
+    case 6:
+        q->from_seq = u;
+        break;
+    default:
+        q->limit = u;
+        break;
+    }
+    return 0;
+}
+
+int er__query_decode(const er_msg_t *m, er_query_t *q, er_error_t *err)
+{
+    er_mp_reader_t r;
+    int rc;
+
+    memset(q, 0, sizeof(*q));
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = walk_map(&r, "QUERY", query_keys, 8, true, query_key, q, NULL, err)) != 0)
+        return rc;
+    return body_done(&r, "QUERY", err);
+}
+
+/* ------------------------------------------------------------ ROWS, END */
+
+int er__rows_encode(er_buf_t *b, uint32_t req, const uint8_t *rows, size_t len, uint32_t n)
+{
+    msgpack_packer pk;
+    size_t mark;
+
+    if (frame_begin(b, &pk, ER_OP_ROWS, req, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_array(&pk, n);
+    if (len > 0 && er__buf_append(b, rows, len) != 0)
+        b->err = -ENOMEM;
+    return frame_end(b, mark);
+}
+
+int er__rows_begin(const er_msg_t *m, er_mp_reader_t *r, uint32_t *n, er_error_t *err)
+{
+    er_mp_obj_t o;
+    int rc;
+
+    er__mp_init(r, m->body, m->body_len);
+    if ((rc = want(r, &o, ER_MP_ARRAY, "ROWS", err)) != 0)
+        return rc;
+    *n = o.v.n;
+    return 0;
+}
+
+int er__rows_end(const er_mp_reader_t *r, er_error_t *err)
+{
+    return body_done(r, "ROWS", err);
+}
+
+int er__end_encode(er_buf_t *b, uint32_t req, uint64_t count)
+{
+    msgpack_packer pk;
+    size_t mark;
+
+    if (frame_begin(b, &pk, ER_OP_END, req, &mark) != 0)
+        return -ENOMEM;
+    msgpack_pack_map(&pk, 1);
+    pack_cstr(&pk, "count");
+    msgpack_pack_uint64(&pk, count);
+    return frame_end(b, mark);
+}
+
+static const char *const end_keys[] = {"count"};
+
+static int end_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
+{
+    er_mp_obj_t o;
+    int rc;
+
+    (void)which;
+    if ((rc = want(r, &o, ER_MP_UINT, "END.count", err)) != 0)
+        return rc;
+    *(uint64_t *)out = o.v.u;
+    return 0;
+}
+
+int er__end_decode(const er_msg_t *m, uint64_t *count, er_error_t *err)
+{
+    er_mp_reader_t r;
+    uint32_t seen = 0;
+    int rc;
+
+    *count = 0;
+    er__mp_init(&r, m->body, m->body_len);
+    if ((rc = walk_map(&r, "END", end_keys, 1, true, end_key, count, &seen, err)) != 0)
+        return rc;
+    if (!(seen & 1))
+        return er__error_set(err, ER_EMISSING, -1, "END.count: required");
+    return body_done(&r, "END", err);
 }

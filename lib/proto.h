@@ -137,6 +137,44 @@ int er__reply_decode(const er_msg_t *m, struct json_t **reply, er_error_t *err);
 
 #define ER_MAX_ADMIN_CMD 64u
 
+/* QUERY: a filter map (DESIGN §4, eventctl query's flags as keys). Every
+ * key is optional; absent means "not filtering on it". Strings are views
+ * into the frame (len 0: absent). */
+typedef struct er_query_s {
+    er_str_t stream;
+    er_str_t correlation_id;
+    er_str_t type;
+    er_str_t id;
+    int64_t since_us;  /* time >= since (0: no bound) */
+    int64_t until_us;  /* time < until (0: no bound) */
+    uint64_t from_seq; /* seq >= from_seq (0: no bound) */
+    uint64_t limit;    /* at most this many rows (0: no limit) */
+} er_query_t;
+
+/* Longest filter string accepted (the longest the event allows, stream). */
+#define ER_MAX_QUERY_STR 255u
+
+/* encode: the filter as a JSON object (borrowed until return; NULL: an
+ * empty map), packed as it is: the daemon checks it. decode refuses unknown
+ * keys (ER_EUNKNOWNKEY naming the key), wrong types, empty or over-long
+ * strings and negative numbers. */
+int er__query_encode(er_buf_t *b, uint32_t req, const struct json_t *filter);
+int er__query_decode(const er_msg_t *m, er_query_t *q, er_error_t *err);
+
+/* ROWS: an array of n event maps, `rows` being their encodings one after
+ * the other (as er__event_pack writes them). The client reads them with
+ * er__rows_begin (count in *n, r left at the first event), er__event_read
+ * each, then er__rows_end. */
+int er__rows_encode(er_buf_t *b, uint32_t req, const uint8_t *rows, size_t len, uint32_t n);
+int er__rows_begin(const er_msg_t *m, er_mp_reader_t *r, uint32_t *n, er_error_t *err);
+int er__rows_end(const er_mp_reader_t *r, er_error_t *err);
+/* Bytes a ROWS frame adds around its events (length, headers). */
+#define ER_ROWS_OVERHEAD 16u
+
+/* END {count}: the rows a streaming request sent. */
+int er__end_encode(er_buf_t *b, uint32_t req, uint64_t count);
+int er__end_decode(const er_msg_t *m, uint64_t *count, er_error_t *err);
+
 /* Fill err (if not NULL) with code, index and a printf-style message.
  * Returns code. */
 int er__error_set(er_error_t *err, int code, int index, const char *fmt, ...)

@@ -109,7 +109,8 @@ INTEGRATION_C = \
 	tests/integration/itest_crash \
 	tests/integration/itest_dlq \
 	tests/integration/itest_delivery \
-	tests/integration/itest_reload
+	tests/integration/itest_reload \
+	tests/integration/itest_query
 check_PROGRAMS += $(INTEGRATION_C)
 TESTS += $(INTEGRATION_C)
 ITEST_SOURCES = tests/integration/harness.c tests/integration/harness.h
@@ -146,6 +147,10 @@ tests_integration_itest_reload_SOURCES = tests/integration/itest_reload.c $(ITES
 	$(STORETEST_SRC)
 tests_integration_itest_reload_CFLAGS = $(STORETEST_FLAGS)
 tests_integration_itest_reload_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS) -lpthread
+# QUERY frame by frame on the admin socket, and er_query.
+tests_integration_itest_query_SOURCES = tests/integration/itest_query.c $(ITEST_SOURCES)
+tests_integration_itest_query_CFLAGS = $(UNIT_CFLAGS)
+tests_integration_itest_query_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 tests_integration_itest_shutdown_SOURCES = tests/integration/itest_shutdown.c $(ITEST_SOURCES)
 tests_integration_itest_shutdown_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_shutdown_LDADD = $(UNIT_LDADD)

@@ -921,7 +921,7 @@ START_TEST(empty_batch)
 }
 END_TEST
 
-START_TEST(query_unsupported_admin_forbidden)
+START_TEST(query_and_admin_forbidden)
 {
     int fd = hello_conn();
     msgpack_sbuffer sb;
@@ -930,7 +930,7 @@ START_TEST(query_unsupported_admin_forbidden)
     msgpack_pack_map(&pk, 0);
     send_payload(fd, &sb);
     msgpack_sbuffer_destroy(&sb);
-    expect_nack(fd, 20, "unsupported", "QUERY is not supported", false);
+    expect_nack(fd, 20, "forbidden", "admin socket", false);
     frame_start(&sb, &pk, ER_OP_ADMIN, 21);
     msgpack_pack_map(&pk, 0);
     send_payload(fd, &sb);
@@ -1219,7 +1219,7 @@ int main(void)
     tcase_add_test(tc, batch_with_one_bad_event);
     tcase_add_test(tc, batch_nack_carries_index);
     tcase_add_test(tc, empty_batch);
-    tcase_add_test(tc, query_unsupported_admin_forbidden);
+    tcase_add_test(tc, query_and_admin_forbidden);
     tcase_add_test(tc, rule_violation_topic);
     tcase_add_test(tc, half_closed_socket_still_answered);
     tcase_add_test(tc, client_never_reads_its_acks);

@@ -754,11 +754,11 @@ static int check_daemon(ctx_t *c, json_t *v, const er_msg_t *m, int stage_rc, co
         case ER_OP_PING:
             answer = "PONG";
             break;
-        case ER_OP_QUERY:
         case ER_OP_TAIL:
-        case ER_OP_CANCEL:
             answer = "NACK", code = "unsupported";
             break;
+        case ER_OP_QUERY: /* the vectors are for the publish socket */
+        case ER_OP_CANCEL:
         case ER_OP_ADMIN:
             answer = "NACK", code = "forbidden";
             break;

@@ -205,6 +205,7 @@ INTEGRATION_SH = \
 	tests/integration/test_poison.sh \
 	tests/integration/test_store_maint.sh \
 	tests/integration/test_reload_inplace.sh \
+	tests/integration/test_query.sh \
 	tests/integration/test_retention.sh \
 	tests/integration/test_publish_plugin.sh \
 	tests/integration/test_man.sh

@@ -59,6 +59,21 @@ static const ctl_cmd_t commands[] = {
      "Prints the assigned seq on stdout (one per accepted line with --from-file;\n"
      "nothing with --ack none).\n",
      ctl_cmd_publish},
+    {"query",
+     "[--stream S] [--correlation-id C] [--type T] [--id ID] [--since TIME]\n"
+     "        [--until TIME] [--from-seq N] [--limit N]",
+     "print stored events as JSON lines",
+     "  --stream S, --correlation-id C, --type T, --id ID\n"
+     "                     only events with exactly this value\n"
+     "  --since TIME       only events whose time is TIME or later\n"
+     "  --until TIME       only events whose time is before TIME\n"
+     "  --from-seq N       only events with seq N or above\n"
+     "  --limit N          at most N events\n"
+     "TIME is RFC 3339 (2024-05-01T12:00:00Z, ...+02:00, fractions allowed) or\n"
+     "relative to now: -30s, -15m, -1h, -2d. Every filter given must hold.\n"
+     "Prints one JSON line per event, in seq order, on stdout and nothing else\n"
+     "there (publish --from-file --reimport reads them back) (admin socket).\n",
+     ctl_cmd_query},
     {"stats", "", "show the daemon's counters (admin socket)",
      "Connections, requests, events sequenced, routed and unrouted, and the\n"
      "store's figures (events stored, commits, de-duplication), per the daemon.\n",

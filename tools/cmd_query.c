@@ -1,0 +1,218 @@
+/*
+ * eventctl query: the stored events a filter matches, in seq order, one
+ * JSON line each on stdout (the JSON shape of eventctl(1), which `publish
+ * --from-file` reads back) and nothing else there. Asks on the admin
+ * socket (QUERY, DESIGN §4); the daemon streams the result in pages, so a
+ * result of any size goes through in bounded memory on both sides.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "eventctl.h"
+
+/* How long to wait for each answer of the daemon. */
+#define QUERY_TIMEOUT_MS 30000
+
+/* ------------------------------------------------------------- TIME */
+
+/* "-N" followed by s, m, h or d: that long before now. */
+static bool parse_relative(const char *s, int64_t *out)
+{
+    static const struct {
+        char unit;
+        int64_t us;
+    } units[] = {{'s', 1000000}, {'m', 60000000}, {'h', 3600000000}, {'d', 86400000000}};
+    uint64_t n;
+    size_t len = strlen(s), i;
+    char num[24];
+
+    if (len < 3 || len - 2 >= sizeof(num) || s[0] != '-')
+        return false;
+    memcpy(num, s + 1, len - 2);
+    num[len - 2] = '\0';
+    if (!ctl_parse_uint(num, 0, INT64_MAX / 86400000000, &n))
+        return false;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (s[len - 1] == units[i].unit) {
+            *out = er_now_us() - (int64_t)n * units[i].us;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM). */
+static bool parse_rfc3339(const char *s, int64_t *out)
+{
+    struct tm tm;
+    int y, mo, d, h, mi, sec, off = 0, oh, om, used = 0, digits = 0;
+    int64_t frac = 0;
+    time_t t;
+    const char *p;
+
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &used) != 3 || used != 10)
+        return false;
+    if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+        return false;
+    if (sscanf(s + 11, "%2d:%2d:%2d%n", &h, &mi, &sec, &used) != 3 || used != 8)
+        return false;
+    p = s + 19;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+            if (digits < 6)
+                frac = frac * 10 + (*p - '0');
+        if (digits == 0)
+            return false;
+        for (; digits < 6; digits++)
+            frac *= 10;
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        off = 0;
+    } else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &oh, &om, &used) == 2 &&
+               used == 5 && p[6] == '\0' && oh <= 23 && om <= 59) {
+        off = (*p == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    } else {
+        return false;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return false;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    t = timegm(&tm);
+    *out = ((int64_t)t - off) * 1000000 + frac;
+    return true;
+}
+
+/* TIME of eventctl(1): RFC 3339 or relative to now. µs since the epoch. */
+static bool parse_time(const char *s, int64_t *out)
+{
+    return parse_relative(s, out) || parse_rfc3339(s, out);
+}
+
+/* --------------------------------------------------------------- rows */
+
+static int print_row(void *arg, const er_event_t *ev)
+{
+    char *line = er_event_to_json(ev);
+    int *failed = arg;
+
+    if (line == NULL || fputs(line, stdout) == EOF || putchar('\n') == EOF) {
+        *failed = line == NULL ? ENOMEM : errno;
+        free(line);
+        return 1;
+    }
+    free(line);
+    return 0;
+}
+
+/* ------------------------------------------------------------ command */
+
+int ctl_cmd_query(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"stream", required_argument, NULL, 's'},
+        {"correlation-id", required_argument, NULL, 'c'},
+        {"type", required_argument, NULL, 't'},
+        {"id", required_argument, NULL, 'i'},
+        {"since", required_argument, NULL, 'S'},
+        {"until", required_argument, NULL, 'U'},
+        {"from-seq", required_argument, NULL, 'f'},
+        {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    json_t *filter = json_object();
+    ctl_session_t s;
+    er_nack_t nack;
+    uint64_t u, count = 0;
+    int64_t t;
+    char *text = NULL;
+    int c, status = CTL_OK, failed = 0, rc;
+
+    if (filter == NULL) {
+        ctl_err("out of memory");
+        return CTL_REFUSED;
+    }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (ctl_common_option(cmd, c, argv, &status))
+            goto out;
+        switch (c) {
+        case 's':
+            json_object_set_new(filter, "stream", json_string(optarg));
+            break;
+        case 'c':
+            json_object_set_new(filter, "correlation_id", json_string(optarg));
+            break;
+        case 't':
+            json_object_set_new(filter, "type", json_string(optarg));
+            break;
+        case 'i':
+            json_object_set_new(filter, "id", json_string(optarg));
+            break;
+        case 'S':
+        case 'U':
+            if (!parse_time(optarg, &t) || t < 0) {
+                status = ctl_usage_error(cmd, "--%s: '%s' is not a time (RFC 3339 or -N[smhd])",
+                                         c == 'S' ? "since" : "until", optarg);
+                goto out;
+            }
+            json_object_set_new(filter, c == 'S' ? "since" : "until", json_integer(t));
+            break;
+        case 'f':
+        case 'l':
+            if (!ctl_parse_uint(optarg, c == 'l' ? 1 : 0, INT64_MAX, &u)) {
+                status = ctl_usage_error(cmd, "--%s: '%s' is not a number%s",
+                                         c == 'l' ? "limit" : "from-seq", optarg,
+                                         c == 'l' ? " >= 1" : "");
+                goto out;
+            }
+            json_object_set_new(filter, c == 'l' ? "limit" : "from_seq",
+                                json_integer((json_int_t)u));
+            break;
+        default:
+            status = ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        status = ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if ((text = json_dumps(filter, JSON_COMPACT)) == NULL) {
+        ctl_err("out of memory");
+        status = CTL_REFUSED;
+        goto out;
+    }
+    if ((status = ctl_open_admin(ctl, &s)) != CTL_OK)
+        goto out;
+    rc = er_query(s.c, text, print_row, &failed, &count, &nack, QUERY_TIMEOUT_MS);
+    if (fflush(stdout) == EOF && failed == 0)
+        failed = errno;
+    if (rc == ER_ENACK) {
+        status = ctl_refused("query", nack.code, nack.message);
+    } else if (rc == -ETIMEDOUT) {
+        ctl_err("%s: no answer within %d s", s.path, QUERY_TIMEOUT_MS / 1000);
+        status = CTL_UNREACHABLE;
+    } else if (rc != 0 && rc != -ECANCELED) {
+        status = ctl_fail(&s, rc);
+    } else if (failed != 0) {
+        ctl_err("stdout: %s", strerror(failed));
+        status = CTL_REFUSED;
+    }
+    ctl_close(&s);
+out:
+    free(text);
+    json_decref(filter);
+    return status;
+}

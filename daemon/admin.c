@@ -544,7 +544,10 @@ static void on_maint_done(void *arg, int err, const char *message)
             json_object_set_new(reply, "ok",
                                 json_boolean(json_array_size(m->problems) == 0 &&
                                              (v == NULL || json_integer_value(v) == 0)));
-            json_object_set(reply, "problems_total", v ? v : json_integer(0));
+            json_object_set_new(reply, "problems_total",
+                                json_integer(v ? json_integer_value(v) : 0));
+            v = json_object_get(m->figures, "notes");
+            json_object_set_new(reply, "notes_total", json_integer(v ? json_integer_value(v) : 0));
             json_object_set(reply, "problems", m->problems);
             if (!json_is_integer(json_object_get(reply, "events")))
                 json_object_set_new(reply, "events", json_integer(0));

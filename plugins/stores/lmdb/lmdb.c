@@ -2726,6 +2726,9 @@ static void deliver_maint(store_t *s, op_t *op)
         }
     if (op->err == 0 && op->u.maint.out != NULL)
         *op->u.maint.out = op->u.maint.bytes;
+    if (op->kind == OP_BACKUP && op->err == 0)
+        s->host->log(s->ctx, ER_PLOG_NOTICE, "backup of %s written to %s (%" PRIu64 " bytes)",
+                     s->path, op->u.maint.dir, op->u.maint.bytes);
     finish(s, op);
 }
 

@@ -1056,23 +1056,31 @@ int er_ping(er_client_t *c, int timeout_ms)
     return wait_answer(c, req, remaining(deadline));
 }
 
-int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **reply_json,
-             er_nack_t *nack, int timeout_ms)
+/* A JSON object from text (NULL text: none). Returns 0 or ER_EJSON. */
+static int parse_object(const char *text, json_t **out)
 {
-    int64_t deadline = deadline_of(timeout_ms);
-    json_t *args = NULL;
+    *out = NULL;
+    if (text == NULL)
+        return 0;
+    *out = json_loads(text, 0, NULL);
+    if (*out == NULL || !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return ER_EJSON;
+    }
+    return 0;
+}
+
+/* The blocking admin and query calls' start: wait for room to send (until
+ * deadline), reserve an id, encode the request (ADMIN cmd with body, or
+ * QUERY with body as the filter) and queue it; *req names it. */
+static int send_request(er_client_t *c, int kind, const char *cmd, json_t *body, int64_t deadline,
+                        er_nack_t *nack, uint32_t *req)
+{
     size_t mark;
-    uint32_t id, req;
+    uint32_t id;
     int rc;
 
-    *reply_json = NULL;
-    if (args_json != NULL) {
-        args = json_loads(args_json, 0, NULL);
-        if (args == NULL || !json_is_object(args)) {
-            json_decref(args);
-            return ER_EJSON;
-        }
-    }
     while ((rc = can_send(c, true)) == -ENOBUFS) {
         if ((deadline >= 0 && remaining(deadline) == 0) ||
             (rc = er_client_wait(c, remaining(deadline))) != 0)
@@ -1082,28 +1090,41 @@ int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **repl
         rc = -ETIMEDOUT;
     if (rc != 0) {
         conn_refused(c, rc, nack);
-        goto out;
+        return rc;
     }
     id = peek_req(c);
-    if (table_reserve(c, id) != 0) {
-        rc = -ENOMEM;
-        goto out;
-    }
+    if (table_reserve(c, id) != 0)
+        return -ENOMEM;
     mark = c->out.len;
-    if ((rc = er__admin_encode(&c->out, id, cmd, args)) != 0) {
+    rc = kind == REQ_QUERY ? er__query_encode(&c->out, id, body)
+                           : er__admin_encode(&c->out, id, cmd, body);
+    if (rc != 0) {
         c->out.len = mark;
         c->out.err = 0;
-        goto out;
+        return rc;
     }
-    if ((rc = queued(c, id, REQ_ADMIN, 0, &req)) != 0)
-        goto out;
-    rc = wait_answer(c, req, remaining(deadline));
-    copy_nack(c, rc, nack);
-    if (rc == 0) {
-        *reply_json = c->wait.reply;
-        c->wait.reply = NULL;
+    return queued(c, id, kind, 0, req);
+}
+
+int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **reply_json,
+             er_nack_t *nack, int timeout_ms)
+{
+    int64_t deadline = deadline_of(timeout_ms);
+    json_t *args;
+    uint32_t req;
+    int rc;
+
+    *reply_json = NULL;
+    if ((rc = parse_object(args_json, &args)) != 0)
+        return rc;
+    if ((rc = send_request(c, REQ_ADMIN, cmd, args, deadline, nack, &req)) == 0) {
+        rc = wait_answer(c, req, remaining(deadline));
+        copy_nack(c, rc, nack);
+        if (rc == 0) {
+            *reply_json = c->wait.reply;
+            c->wait.reply = NULL;
+        }
     }
-out:
     json_decref(args);
     return rc;
 }
@@ -1111,55 +1132,25 @@ out:
 int er_query(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, uint64_t *count,
              er_nack_t *nack, int timeout_ms)
 {
-    int64_t deadline = deadline_of(timeout_ms);
-    json_t *filter = NULL;
-    size_t mark;
-    uint32_t id, req;
+    json_t *filter;
+    uint32_t req;
     int rc;
 
     if (count)
         *count = 0;
-    if (filter_json != NULL) {
-        filter = json_loads(filter_json, 0, NULL);
-        if (filter == NULL || !json_is_object(filter)) {
-            json_decref(filter);
-            return ER_EJSON;
-        }
+    if ((rc = parse_object(filter_json, &filter)) != 0)
+        return rc;
+    if ((rc = send_request(c, REQ_QUERY, NULL, filter, deadline_of(timeout_ms), nack, &req)) == 0) {
+        c->wait.row = row;
+        c->wait.row_arg = arg;
+        c->wait.stopped = false;
+        c->wait.count = 0;
+        rc = wait_answer(c, req, timeout_ms);
+        c->wait.row = NULL;
+        copy_nack(c, rc, nack);
+        if ((rc == 0 || rc == -ECANCELED) && count)
+            *count = c->wait.count;
     }
-    while ((rc = can_send(c, true)) == -ENOBUFS) {
-        if ((deadline >= 0 && remaining(deadline) == 0) ||
-            (rc = er_client_wait(c, remaining(deadline))) != 0)
-            break;
-    }
-    if (rc == -ENOBUFS)
-        rc = -ETIMEDOUT;
-    if (rc != 0) {
-        conn_refused(c, rc, nack);
-        goto out;
-    }
-    id = peek_req(c);
-    if (table_reserve(c, id) != 0) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    mark = c->out.len;
-    if ((rc = er__query_encode(&c->out, id, filter)) != 0) {
-        c->out.len = mark;
-        c->out.err = 0;
-        goto out;
-    }
-    if ((rc = queued(c, id, REQ_QUERY, 0, &req)) != 0)
-        goto out;
-    c->wait.row = row;
-    c->wait.row_arg = arg;
-    c->wait.stopped = false;
-    c->wait.count = 0;
-    rc = wait_answer(c, req, timeout_ms);
-    c->wait.row = NULL;
-    copy_nack(c, rc, nack);
-    if ((rc == 0 || rc == -ECANCELED) && count)
-        *count = c->wait.count;
-out:
     json_decref(filter);
     return rc;
 }

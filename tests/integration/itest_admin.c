@@ -1,5 +1,6 @@
 /* See itest_admin.h. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,4 +81,35 @@ long long er_itest_num(const json_t *o, const char *key)
 
     ck_assert_msg(json_is_integer(v), "no integer %s", key);
     return json_integer_value(v);
+}
+
+uint64_t *er_itest_read_seqs(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL, *end;
+    size_t cap = 0, vcap = 0;
+    ssize_t len;
+    uint64_t *v = NULL;
+
+    *n = 0;
+    if (f == NULL) {
+        ck_assert_msg(errno == ENOENT, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    while ((len = getline(&line, &cap, f)) > 0) {
+        unsigned long long seq;
+        ck_assert_msg(line[len - 1] == '\n', "%s: line %zu is cut short: %s", path, *n + 1, line);
+        ck_assert_msg(strncmp(line, "{\"seq\":", 7) == 0, "%s: line %zu: %s", path, *n + 1, line);
+        seq = strtoull(line + 7, &end, 10);
+        ck_assert_msg(*end == ',' && seq > 0, "%s: line %zu: %s", path, *n + 1, line);
+        if (*n == vcap) {
+            vcap = vcap ? vcap * 2 : 4096;
+            v = realloc(v, vcap * sizeof(*v));
+            ck_assert_ptr_nonnull(v);
+        }
+        v[(*n)++] = seq;
+    }
+    free(line);
+    fclose(f);
+    return v;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -31,5 +32,10 @@ json_t *er_itest_admin(const er_test_daemon_t *d, const char *cmd, const char *a
 json_t *er_itest_dest(const er_test_daemon_t *d, const char *name);
 /* o's integer member key (failing the test when there is none). */
 long long er_itest_num(const json_t *o, const char *key);
+
+/* The seqs a log handler's file holds, in line order (malloc'd, *n of
+ * them; NULL when the file does not exist). Every line must be whole and
+ * start with its seq. */
+uint64_t *er_itest_read_seqs(const char *path, size_t *n);
 
 #endif

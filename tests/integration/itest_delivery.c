@@ -209,40 +209,6 @@ static uint64_t wait_caught_up(const er_test_daemon_t *d, const char *name)
 
 /* ------------------------------------------------------------ log files */
 
-/* The seqs a log handler's file holds, in line order (malloc'd, *n of
- * them; NULL when the file does not exist). Every line must be whole and
- * start with its seq. */
-static uint64_t *read_seqs(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "r");
-    char *line = NULL, *end;
-    size_t cap = 0, vcap = 0;
-    ssize_t len;
-    uint64_t *v = NULL;
-
-    *n = 0;
-    if (f == NULL) {
-        ck_assert_msg(errno == ENOENT, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    while ((len = getline(&line, &cap, f)) > 0) {
-        unsigned long long seq;
-        ck_assert_msg(line[len - 1] == '\n', "%s: line %zu is cut short: %s", path, *n + 1, line);
-        ck_assert_msg(strncmp(line, "{\"seq\":", 7) == 0, "%s: line %zu: %s", path, *n + 1, line);
-        seq = strtoull(line + 7, &end, 10);
-        ck_assert_msg(*end == ',' && seq > 0, "%s: line %zu: %s", path, *n + 1, line);
-        if (*n == vcap) {
-            vcap = vcap ? vcap * 2 : 4096;
-            v = realloc(v, vcap * sizeof(*v));
-            ck_assert_ptr_nonnull(v);
-        }
-        v[(*n)++] = seq;
-    }
-    free(line);
-    fclose(f);
-    return v;
-}
-
 /* Assert seqs[0..n) is exactly from..to, once each, in increasing order. */
 static void expect_range(const uint64_t *seqs, size_t n, uint64_t from, uint64_t to,
                          const char *what)
@@ -264,7 +230,7 @@ static void expect_file(const er_test_daemon_t *d, const char *file, uint64_t fr
     uint64_t *seqs;
 
     er_itest_path(path, sizeof(path), d, file);
-    seqs = read_seqs(path, &n);
+    seqs = er_itest_read_seqs(path, &n);
     expect_range(seqs, n, from, to, file);
     free(seqs);
 }
@@ -460,7 +426,7 @@ START_TEST(sigkill_during_catch_up)
     ck_assert_int_eq(er_test_daemon_stop(&d, SIGKILL, 30), 128 + SIGKILL);
 
     /* What was delivered before the kill, and the cursor as persisted. */
-    before = read_seqs(lines.path, &k);
+    before = er_itest_read_seqs(lines.path, &k);
     ck_assert_msg(k < n, "caught up before the kill (%zu events): nothing tested", k);
     for (i = 0; i < k; i++) {
         ck_assert_msg(i == 0 || before[i] > before[i - 1], "seq %llu delivered after %llu",
@@ -482,7 +448,7 @@ START_TEST(sigkill_during_catch_up)
     /* Restart: the destination resumes after P and catches up. */
     ck_assert_int_eq(er_test_daemon_restart(&d), 0);
     wait_caught_up(&d, "slow");
-    all = read_seqs(lines.path, &nlog);
+    all = er_itest_read_seqs(lines.path, &nlog);
     ck_assert_uint_ge(nlog, k);
     after_kill = nlog - k;
     /* The first daemon's lines are still the first k. */

@@ -376,38 +376,6 @@ static int write_config(const er_test_daemon_t *d, const char *head, const char 
 
 /* --------------------------------------------------------------- checks */
 
-/* The seqs a log handler's file holds, in line order (malloc'd, *n). */
-static uint64_t *read_seqs(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "r");
-    char *line = NULL, *end;
-    size_t cap = 0, vcap = 0;
-    ssize_t len;
-    uint64_t *v = NULL;
-
-    *n = 0;
-    if (f == NULL) {
-        ck_assert_msg(errno == ENOENT, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    while ((len = getline(&line, &cap, f)) > 0) {
-        unsigned long long seq;
-        ck_assert_msg(line[len - 1] == '\n', "%s: line %zu is cut short: %s", path, *n + 1, line);
-        ck_assert_msg(strncmp(line, "{\"seq\":", 7) == 0, "%s: line %zu: %s", path, *n + 1, line);
-        seq = strtoull(line + 7, &end, 10);
-        ck_assert_msg(*end == ',' && seq > 0, "%s: line %zu: %s", path, *n + 1, line);
-        if (*n == vcap) {
-            vcap = vcap ? vcap * 2 : 4096;
-            v = realloc(v, vcap * sizeof(*v));
-            ck_assert_ptr_nonnull(v);
-        }
-        v[(*n)++] = seq;
-    }
-    free(line);
-    fclose(f);
-    return v;
-}
-
 /* file holds seqs 1..n, once each, in increasing order; on failure, the
  * first missing and the first repeated seqs and how many of each. */
 static void expect_exactly_once(const er_test_daemon_t *d, const char *file, uint64_t n)
@@ -419,7 +387,7 @@ static void expect_exactly_once(const er_test_daemon_t *d, const char *file, uin
 
     ck_assert_ptr_nonnull(times);
     er_itest_path(path, sizeof(path), d, file);
-    seqs = read_seqs(path, &got);
+    seqs = er_itest_read_seqs(path, &got);
     for (i = 0; i < got; i++) {
         ck_assert_msg(seqs[i] <= n, "%s: seq %llu was never published", file,
                       (unsigned long long)seqs[i]);
@@ -456,7 +424,7 @@ static void expect_flip(const er_test_daemon_t *d, const span_t *spans, size_t n
     uint64_t *seqs;
 
     er_itest_path(path, sizeof(path), d, "flip.jsonl");
-    seqs = read_seqs(path, &got);
+    seqs = er_itest_read_seqs(path, &got);
     for (i = 0; i < got; i++) {
         ck_assert_msg(i == 0 || seqs[i] > seqs[i - 1],
                       "flip.jsonl: seq %llu after %llu (line %zu): twice or out of order",

@@ -487,6 +487,85 @@ static const char *cmd_dlq_drop(er_admin_env_t *env, json_t *args, char *msg, si
     return dlq_act(env, args, true, msg, cap, done, done_arg);
 }
 
+/* delete-stream {stream}: every event of the stream, in chunks; answered
+ * {stream, deleted} once none is left. */
+#define DELETE_CHUNK 10000
+
+typedef struct delstream_s {
+    pending_t p;
+    er_store_t *store;
+    char *stream;
+    uint64_t deleted, chunk;
+} delstream_t;
+
+static void on_stream_chunk(void *arg, int err, const char *message)
+{
+    delstream_t *ds = arg;
+    json_t *reply;
+    int rc;
+
+    if (err == 0) {
+        ds->deleted += ds->chunk;
+        if (ds->chunk >= DELETE_CHUNK) {
+            ds->chunk = 0;
+            rc = er__store_delete_stream(ds->store, ds->stream, DELETE_CHUNK, &ds->chunk,
+                                         on_stream_chunk, ds);
+            if (rc == 0)
+                return;
+            err = rc;
+            message = er_strerror(rc);
+        }
+    }
+    if (err == 0) {
+        er_log(ER_LOG_NOTICE, "admin", "stream \"%s\" deleted by an operator: %llu events",
+               ds->stream, (unsigned long long)ds->deleted);
+        reply = json_pack("{s:s, s:I}", "stream", ds->stream, "deleted", (json_int_t)ds->deleted);
+        if (reply)
+            ds->p.done(ds->p.arg, NULL, reply, NULL);
+        else
+            ds->p.done(ds->p.arg, "unavailable", NULL, "out of memory");
+    } else {
+        ds->p.done(ds->p.arg, "unavailable", NULL, message);
+    }
+    free(ds->stream);
+    free(ds);
+}
+
+static const char *cmd_delete_stream(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                                     er_admin_done_cb done, void *done_arg)
+{
+    static const char *const known[] = {"stream", NULL};
+    const char *code = check_args(args, known, msg, cap), *stream;
+    delstream_t *ds;
+    int rc;
+
+    if (code || (code = string_arg(args, "stream", true, &stream, msg, cap)) != NULL)
+        return code;
+    if (stream[0] == '\0') {
+        snprintf(msg, cap, "stream: expected a stream's name");
+        return "invalid";
+    }
+    if (env->store == NULL) {
+        snprintf(msg, cap, "no store");
+        return "unavailable";
+    }
+    if ((ds = calloc(1, sizeof(*ds))) == NULL || (ds->stream = strdup(stream)) == NULL) {
+        free(ds);
+        return "unavailable";
+    }
+    ds->p.done = done;
+    ds->p.arg = done_arg;
+    ds->store = env->store;
+    rc = er__store_delete_stream(env->store, stream, DELETE_CHUNK, &ds->chunk, on_stream_chunk, ds);
+    if (rc != 0) {
+        free(ds->stream);
+        free(ds);
+        snprintf(msg, cap, "the store refused the request: %s", er_strerror(rc));
+        return "unavailable";
+    }
+    return ER_ADMIN_ASYNC;
+}
+
 /* ------------------------------------------------ store maintenance */
 
 /* store.check / store.compact: reports gathered as the store hands them
@@ -650,7 +729,7 @@ static const struct {
     {"dlq.list", cmd_dlq_list},           {"dlq.retry", cmd_dlq_retry},
     {"dlq.drop", cmd_dlq_drop},           {"cursor", cmd_cursor},
     {"store.check", cmd_store_check},     {"store.backup", cmd_store_backup},
-    {"store.compact", cmd_store_compact},
+    {"store.compact", cmd_store_compact}, {"delete-stream", cmd_delete_stream},
 };
 
 static const struct {
@@ -681,7 +760,7 @@ const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, j
     snprintf(msg, cap,
              "unknown command \"%.*s\" (this version: stats, health, routes, route, "
              "handlers, config, destinations, pause, resume, cursor, reload, dlq.list, "
-             "dlq.retry, dlq.drop, store.check, store.backup, store.compact)",
+             "dlq.retry, dlq.drop, delete-stream, store.check, store.backup, store.compact)",
              (int)(cmdlen > 64 ? 64 : cmdlen), cmd);
     return "unsupported";
 }

@@ -763,6 +763,17 @@ int er__store_trim(er_store_t *st, uint64_t before_seq, uint64_t max, uint64_t *
     return req_end(st, r, st->ops->trim(st->inst, before_seq, max, trimmed, &r->token));
 }
 
+int er__store_delete_stream(er_store_t *st, const char *stream, uint64_t max, uint64_t *deleted,
+                            er_store_done_cb done, void *arg)
+{
+    int rc = 0;
+    req_t *r = req_new(st, done, arg, &rc);
+
+    if (r == NULL)
+        return rc;
+    return req_end(st, r, st->ops->delete_stream(st->inst, stream, max, deleted, &r->token));
+}
+
 int er__store_query(er_store_t *st, const er_store_filter_t *filter, er_store_row_cb row,
                     void *row_arg, er_store_done_cb done, void *arg)
 {

@@ -174,6 +174,10 @@ int er__store_cursor_delete(er_store_t *st, const char *name, er_store_done_cb d
  * entries); *trimmed (written before done) says how many. */
 int er__store_trim(er_store_t *st, uint64_t before_seq, uint64_t max, uint64_t *trimmed,
                    er_store_done_cb done, void *arg);
+/* Delete at most max events of one stream; *deleted (written before done)
+ * says how many. */
+int er__store_delete_stream(er_store_t *st, const char *stream, uint64_t max, uint64_t *deleted,
+                            er_store_done_cb done, void *arg);
 /* Stored events matching filter (borrowed until return), in seq order. */
 int er__store_query(er_store_t *st, const er_store_filter_t *filter, er_store_row_cb row,
                     void *row_arg, er_store_done_cb done, void *arg);

@@ -531,6 +531,32 @@ int ctl_cmd_reload(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
     return CTL_OK;
 }
 
+/* ----------------------------------------------------- delete-stream */
+
+/* `delete-stream S`: every stored event of stream S goes; waits for it. */
+int ctl_cmd_delete_stream(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
+{
+    json_t *args, *reply;
+    int status;
+
+    if (only_help(cmd, argc, argv, &status))
+        return status;
+    if (optind >= argc)
+        return ctl_usage_error(cmd, "which stream?");
+    if (optind + 1 < argc)
+        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (argv[optind][0] == '\0' || (args = json_pack("{s:s}", "stream", argv[optind])) == NULL)
+        return ctl_usage_error(cmd, "'%s' is not a stream's name", argv[optind]);
+    if ((status = run_admin(ctl, "delete-stream", args, &reply)) != CTL_OK)
+        return status;
+    if (ctl->json)
+        print_json(reply);
+    else
+        printf("%s: %lld events deleted\n", str_of(reply, "stream"), int_of(reply, "deleted"));
+    json_decref(reply);
+    return CTL_OK;
+}
+
 /* ------------------------------------------------------------ cursor */
 
 /* `cursor set DEST SEQ|head`: SEQ a decimal integer >= 0 (a json_int_t). */

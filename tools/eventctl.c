@@ -101,6 +101,12 @@ static const ctl_cmd_t commands[] = {
     {"config", "", "print the effective configuration, secrets redacted",
      "The configuration the daemon runs with, every default included (admin socket).\n",
      ctl_cmd_config},
+    {"delete-stream", "STREAM", "delete every stored event of a stream",
+     "Every event of STREAM goes from the store (with its index entries), in\n"
+     "chunks; waits until none is left and prints \"STREAM: N events deleted\".\n"
+     "A destination that had not had them yet never will; a dead letter whose\n"
+     "event went cannot be sent back (admin socket).\n",
+     ctl_cmd_delete_stream},
     {"reload", "", "make the daemon read its configuration file again",
      "The daemon reads and checks the whole file again and applies it: unchanged\n"
      "destinations keep their instance, cursor and deliveries in flight; changed\n"
@@ -205,7 +211,7 @@ static void print_main_usage(FILE *f)
     fprintf(f, "usage: eventctl [--socket PATH] [--admin-socket PATH] [--json] COMMAND [ARGS]\n"
                "       eventctl --help | --version\n\ncommands:\n");
     for (i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
             "\nThe publish socket is --socket, else $EVENTROUTER_SOCKET, else %s;\n"
             "the admin socket --admin-socket, else $EVENTROUTER_ADMIN_SOCKET, else\n"

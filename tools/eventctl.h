@@ -61,6 +61,7 @@ int ctl_cmd_pause(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_resume(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_cursor(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_reload(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+int ctl_cmd_delete_stream(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_publish(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 /* query (cmd_query.c): stored events as JSON lines. */
 int ctl_cmd_query(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);

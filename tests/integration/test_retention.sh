@@ -104,4 +104,20 @@ wait_stored 10 || fail "max_age 2s: $(stored) stored, expected the 10 new"
 echo "ok - max_age trims what was received longer ago"
 er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+
+# 6. delete-stream: every event of one stream goes, in chunks.
+conf "{ max_age: off }" ""
+er_start_daemon
+ctl publish --type A --stream s:a --count 30 --batch 10 2>/dev/null || fail "publish s:a"
+ctl publish --type A --stream s:b --count 20 --batch 10 2>/dev/null || fail "publish s:b"
+wait_stored 50 || fail "before delete-stream: $(stored) stored"
+out=$(ctl delete-stream s:a) || fail "delete-stream: $out"
+[ "$out" = "s:a: 30 events deleted" ] || fail "delete-stream said: $out"
+[ "$(stored)" = 20 ] || fail "after delete-stream: $(stored) stored, expected 20"
+out=$(ctl delete-stream s:a) || fail "delete-stream again: $out"
+[ "$out" = "s:a: 0 events deleted" ] || fail "delete-stream again said: $out"
+ctl delete-stream 2>/dev/null; [ $? -eq 2 ] || fail "delete-stream without a stream must be a usage error"
+echo "ok - delete-stream"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
 echo "test_retention: all checks passed"

@@ -736,9 +736,15 @@ static const struct {
     const char *name;
     admin_fn fn;
 } commands[] = {
-    {"stats", cmd_stats}, {"health", cmd_health},     {"routes", cmd_routes},
-    {"route", cmd_route}, {"handlers", cmd_handlers}, {"config", cmd_config},
-    {"destinations", cmd_destinations}, {"pause", cmd_pause}, {"resume", cmd_resume},
+    {"stats", cmd_stats},
+    {"health", cmd_health},
+    {"routes", cmd_routes},
+    {"route", cmd_route},
+    {"handlers", cmd_handlers},
+    {"config", cmd_config},
+    {"destinations", cmd_destinations},
+    {"pause", cmd_pause},
+    {"resume", cmd_resume},
     {"reload", cmd_reload},
 };
 

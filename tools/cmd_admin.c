@@ -469,6 +469,20 @@ int ctl_cmd_destinations(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv
 
 /* ----------------------------------------------------- pause, resume */
 
+/* A command's one operand, a name: *args = {key: NAME}, or a usage error
+ * (missing: `missing` says what is wanted). */
+static int one_name(const ctl_cmd_t *cmd, int argc, char **argv, const char *key,
+                    const char *missing, json_t **args)
+{
+    if (optind >= argc)
+        return ctl_usage_error(cmd, "%s", missing);
+    if (optind + 1 < argc)
+        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (argv[optind][0] == '\0' || (*args = json_pack("{s:s}", key, argv[optind])) == NULL)
+        return ctl_usage_error(cmd, "'%s' is not a %s's name", argv[optind], key);
+    return CTL_OK;
+}
+
 /* `pause DEST` and `resume DEST`: the same request and reply. */
 static int change_state(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv,
                         const char *admin_cmd)
@@ -478,12 +492,10 @@ static int change_state(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv,
 
     if (only_help(cmd, argc, argv, &status))
         return status;
-    if (optind >= argc)
-        return ctl_usage_error(cmd, "which destination? (eventctl destinations lists them)");
-    if (optind + 1 < argc)
-        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-    if ((args = json_pack("{s:s}", "destination", argv[optind])) == NULL)
-        return ctl_usage_error(cmd, "'%s' is not a destination's name", argv[optind]);
+    if ((status = one_name(cmd, argc, argv, "destination",
+                           "which destination? (eventctl destinations lists them)", &args)) !=
+        CTL_OK)
+        return status;
     if ((status = run_admin(ctl, admin_cmd, args, &reply)) != CTL_OK)
         return status;
     if (ctl->json)
@@ -541,12 +553,8 @@ int ctl_cmd_delete_stream(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **arg
 
     if (only_help(cmd, argc, argv, &status))
         return status;
-    if (optind >= argc)
-        return ctl_usage_error(cmd, "which stream?");
-    if (optind + 1 < argc)
-        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
-    if (argv[optind][0] == '\0' || (args = json_pack("{s:s}", "stream", argv[optind])) == NULL)
-        return ctl_usage_error(cmd, "'%s' is not a stream's name", argv[optind]);
+    if ((status = one_name(cmd, argc, argv, "stream", "which stream?", &args)) != CTL_OK)
+        return status;
     if ((status = run_admin(ctl, "delete-stream", args, &reply)) != CTL_OK)
         return status;
     if (ctl->json)

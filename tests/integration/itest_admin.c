@@ -113,3 +113,29 @@ uint64_t *er_itest_read_seqs(const char *path, size_t *n)
     fclose(f);
     return v;
 }
+
+uint64_t er_itest_wait_caught_up(const er_test_daemon_t *d, const char *name)
+{
+    double deadline = er_itest_now_s() + er_itest_patience();
+    json_t *o = NULL;
+    uint64_t head;
+
+    for (;;) {
+        o = er_itest_dest(d, name);
+        if (strcmp(json_string_value(json_object_get(o, "state")), "live") == 0 &&
+            er_itest_num(o, "cursor") == er_itest_num(o, "head") &&
+            er_itest_num(o, "persisted") == er_itest_num(o, "head") &&
+            er_itest_num(o, "lag_events") == 0 && er_itest_num(o, "inflight") == 0)
+            break;
+        if (er_itest_now_s() > deadline) {
+            char *text = json_dumps(o, JSON_COMPACT);
+            er_test_daemon_dump_log(d);
+            ck_abort_msg("%s did not catch up in %d s: %s", name, er_itest_patience(), text);
+        }
+        json_decref(o);
+        er_itest_sleep_ms(20);
+    }
+    head = (uint64_t)er_itest_num(o, "head");
+    json_decref(o);
+    return head;
+}

@@ -30,6 +30,9 @@ void er_itest_path(char *buf, size_t cap, const er_test_daemon_t *d, const char 
 json_t *er_itest_admin(const er_test_daemon_t *d, const char *cmd, const char *args);
 /* Destination `name` as `destinations` shows it (a new reference). */
 json_t *er_itest_dest(const er_test_daemon_t *d, const char *name);
+/* Wait until `name` is live with every seq up to the head done and
+ * written to the store, and nothing in flight; returns the head. */
+uint64_t er_itest_wait_caught_up(const er_test_daemon_t *d, const char *name);
 /* o's integer member key (failing the test when there is none). */
 long long er_itest_num(const json_t *o, const char *key);
 

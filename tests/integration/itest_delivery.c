@@ -179,34 +179,6 @@ static void set_paused(const er_test_daemon_t *d, const char *name, bool pause,
     json_decref(r);
 }
 
-/* Wait until `name` is live with every seq up to the head done and
- * written to the store, and nothing in flight; returns the head. */
-static uint64_t wait_caught_up(const er_test_daemon_t *d, const char *name)
-{
-    double deadline = er_itest_now_s() + er_itest_patience();
-    json_t *o = NULL;
-    uint64_t head;
-
-    for (;;) {
-        o = er_itest_dest(d, name);
-        if (strcmp(json_string_value(json_object_get(o, "state")), "live") == 0 &&
-            er_itest_num(o, "cursor") == er_itest_num(o, "head") &&
-            er_itest_num(o, "persisted") == er_itest_num(o, "head") &&
-            er_itest_num(o, "lag_events") == 0 && er_itest_num(o, "inflight") == 0)
-            break;
-        if (er_itest_now_s() > deadline) {
-            char *text = json_dumps(o, JSON_COMPACT);
-            er_test_daemon_dump_log(d);
-            ck_abort_msg("%s did not catch up in %d s: %s", name, er_itest_patience(), text);
-        }
-        json_decref(o);
-        er_itest_sleep_ms(20);
-    }
-    head = (uint64_t)er_itest_num(o, "head");
-    json_decref(o);
-    return head;
-}
-
 /* ------------------------------------------------------------ log files */
 
 /* Assert seqs[0..n) is exactly from..to, once each, in increasing order. */
@@ -349,7 +321,7 @@ START_TEST(paused_destination_catches_up_from_store)
     ck_assert_uint_eq(last, n);
 
     /* Meanwhile `live` got every event, from memory; `slow` nothing. */
-    ck_assert_uint_eq(wait_caught_up(&d, "live"), n);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "live"), n);
     expect_file(&d, "live.jsonl", 1, n);
     expect_file(&d, "slow.jsonl", 1, 0);
     o = er_itest_dest(&d, "slow");
@@ -361,7 +333,7 @@ START_TEST(paused_destination_catches_up_from_store)
 
     t0 = er_itest_now_s();
     set_paused(&d, "slow", false, "catching_up");
-    head = wait_caught_up(&d, "slow");
+    head = er_itest_wait_caught_up(&d, "slow");
     fprintf(stderr, "itest_delivery: %zu events caught up from the store in %.2f s\n", n,
             er_itest_now_s() - t0);
     ck_assert_uint_eq(head, n);
@@ -406,7 +378,7 @@ START_TEST(sigkill_during_catch_up)
     ck_assert_int_eq(er_test_daemon_start(&d, CONFIG), 0);
     set_paused(&d, "slow", true, "paused");
     ck_assert_uint_eq(publish_n(&d, n, pad_for(n)), n);
-    ck_assert_uint_eq(wait_caught_up(&d, "live"), n);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "live"), n);
 
     /* Resume, and kill the daemon in the middle of the catch-up: after
      * 0.3 s once at least a fifth is delivered, at half at the latest. */
@@ -447,7 +419,7 @@ START_TEST(sigkill_during_catch_up)
 
     /* Restart: the destination resumes after P and catches up. */
     ck_assert_int_eq(er_test_daemon_restart(&d), 0);
-    wait_caught_up(&d, "slow");
+    er_itest_wait_caught_up(&d, "slow");
     all = er_itest_read_seqs(lines.path, &nlog);
     ck_assert_uint_ge(nlog, k);
     after_kill = nlog - k;
@@ -511,17 +483,17 @@ START_TEST(clean_restart_while_behind)
      * the next daemon resumes. */
     ck_assert_int_eq(er_test_daemon_start(&d, CONFIG), 0);
     ck_assert_uint_eq(publish_n(&d, n1, 16), n1);
-    ck_assert_uint_eq(wait_caught_up(&d, "slow"), n1);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "slow"), n1);
     set_paused(&d, "slow", true, "paused");
     total = publish_n(&d, n2, pad_for(n2));
     ck_assert_uint_eq(total, n1 + n2);
-    ck_assert_uint_eq(wait_caught_up(&d, "live"), total);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "live"), total);
     ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, er_itest_patience()), 0);
     ck_assert_int_eq(read_store(&d, "slow", NULL, NULL, &clean), (long long)n1);
     ck_assert(clean);
     ck_assert_int_eq(read_store(&d, "live", NULL, NULL, &clean), (long long)total);
     ck_assert_int_eq(er_test_daemon_restart(&d), 0);
-    ck_assert_uint_eq(wait_caught_up(&d, "slow"), total);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "slow"), total);
     expect_file(&d, "slow.jsonl", 1, total);
     expect_file(&d, "live.jsonl", 1, total);
     ck_assert_int_eq(dest_num(&d, "slow", "delivered"), (long long)n2);
@@ -546,7 +518,7 @@ START_TEST(clean_restart_while_behind)
     ck_assert_int_eq(read_store(&d, "slow", NULL, NULL, &clean), (long long)got);
     ck_assert(clean);
     ck_assert_int_eq(er_test_daemon_restart(&d), 0);
-    ck_assert_uint_eq(wait_caught_up(&d, "slow"), total);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "slow"), total);
     expect_file(&d, "slow.jsonl", 1, total);
     expect_file(&d, "live.jsonl", 1, total);
     ck_assert_int_eq(er_test_daemon_stop(&d, SIGTERM, er_itest_patience()), 0);

@@ -210,34 +210,6 @@ out:
 
 /* ---------------------------------------------------------------- admin */
 
-/* Wait until `name` is live with every seq up to the head done and
- * written to the store, and nothing in flight; returns the head. */
-static uint64_t wait_caught_up(const er_test_daemon_t *d, const char *name)
-{
-    double deadline = er_itest_now_s() + er_itest_patience();
-    json_t *o = NULL;
-    uint64_t head;
-
-    for (;;) {
-        o = er_itest_dest(d, name);
-        if (strcmp(json_string_value(json_object_get(o, "state")), "live") == 0 &&
-            er_itest_num(o, "cursor") == er_itest_num(o, "head") &&
-            er_itest_num(o, "persisted") == er_itest_num(o, "head") &&
-            er_itest_num(o, "lag_events") == 0 && er_itest_num(o, "inflight") == 0)
-            break;
-        if (er_itest_now_s() > deadline) {
-            char *text = json_dumps(o, JSON_COMPACT);
-            er_test_daemon_dump_log(d);
-            ck_abort_msg("%s did not catch up in %d s: %s", name, er_itest_patience(), text);
-        }
-        json_decref(o);
-        er_itest_sleep_ms(20);
-    }
-    head = (uint64_t)er_itest_num(o, "head");
-    json_decref(o);
-    return head;
-}
-
 /* ------------------------------------------------------ the daemon's log */
 
 /* The daemon's log read as it grows, whole lines only: each reload ends in
@@ -662,9 +634,9 @@ START_TEST(twenty_reloads_while_publishing)
     ck_assert_msg(busy >= RELOADS / 2, "only %zu of %d reloads with events in flight", busy,
                   RELOADS);
 
-    ck_assert_uint_eq(wait_caught_up(&d, "always"), n);
-    ck_assert_uint_eq(wait_caught_up(&d, "changed"), n);
-    ck_assert_uint_eq(wait_caught_up(&d, "flip"), n);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "always"), n);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "changed"), n);
+    ck_assert_uint_eq(er_itest_wait_caught_up(&d, "flip"), n);
     expect_exactly_once(&d, "always.jsonl", n);
     expect_exactly_once(&d, "changed.jsonl", n);
     expect_flip(&d, spans, nspans);

@@ -1,0 +1,29 @@
+/*
+ * Event ids the client sets (so a resend after a reconnect is recognised
+ * by the daemon's de-duplication, DESIGN §6): UUIDv7 (RFC 9562), like the
+ * ids the daemon generates — time-ordered, 74 random bits.
+ */
+import { randomFillSync } from 'node:crypto';
+
+const pool = Buffer.alloc(16 * 256);
+let poolAt = pool.length;
+const hex: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function uuidv7(now: number = Date.now()): string {
+  if (poolAt + 16 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const b = pool.subarray(poolAt, poolAt + 16);
+  poolAt += 16;
+  const ms = BigInt(now);
+  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  b[6] = 0x70 | (b[6] & 0x0f);
+  b[8] = 0x80 | (b[8] & 0x3f);
+  let s = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) s += '-';
+    s += hex[b[i]];
+  }
+  return s;
+}

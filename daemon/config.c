@@ -14,7 +14,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -159,6 +161,13 @@ static const er_schema_entry_t limits_entries[] = {
      .max = 255,
      .offset = IN(limits, max_hops),
      .desc = "daemons an event may cross before it is dead-lettered"},
+    {.key = "tail_max_lag",
+     .type = ER_SCHEMA_UINT,
+     .def = "100000",
+     .min = 1,
+     .max = UINT32_MAX,
+     .offset = IN(limits, tail_max_lag),
+     .desc = "events a live tail may fall behind the stored head before it is dropped"},
     {.key = "dedupe_window",
      .type = ER_SCHEMA_DURATION,
      .flags = ER_SCHEMA_OFF,
@@ -412,6 +421,48 @@ static const er_schema_entry_t dead_letter_entries[] = {
 static const er_schema_t dead_letter_schema = {dead_letter_entries,
                                                ER_SCHEMA_COUNT(dead_letter_entries)};
 
+/* -------------------------------------------------------------------- acl */
+
+/* An acl rule as the schema fills it; load_acl keeps the resolved ids. */
+typedef struct acl_rule_conf_s {
+    uint64_t uid, gid;
+    char *user, *group;
+    bool read;
+} acl_rule_conf_t;
+
+#define AIN(f) offsetof(acl_rule_conf_t, f)
+static const er_schema_entry_t acl_entries[] = {
+    {.key = "uid",
+     .type = ER_SCHEMA_UINT,
+     .max = UINT32_MAX - 1,
+     .offset = AIN(uid),
+     .desc = "the peer's user id (one of uid, gid, user, group)"},
+    {.key = "gid",
+     .type = ER_SCHEMA_UINT,
+     .max = UINT32_MAX - 1,
+     .offset = AIN(gid),
+     .desc = "a group id: the peer's primary group or one of its supplementary groups"},
+    {.key = "user",
+     .type = ER_SCHEMA_STRING,
+     .max = 255,
+     .offset = AIN(user),
+     .desc = "a user name, resolved to its uid when the configuration loads"},
+    {.key = "group",
+     .type = ER_SCHEMA_STRING,
+     .max = 255,
+     .offset = AIN(group),
+     .desc = "a group name, resolved to its gid when the configuration loads"},
+    {.key = "read",
+     .type = ER_SCHEMA_BOOL,
+     .def = "false",
+     .offset = AIN(read),
+     .desc = "QUERY and TAIL on the publish socket"},
+    {.key = "publish",
+     .type = ER_SCHEMA_REFUSED,
+     .desc = "which types and topics the peer may publish"},
+};
+static const er_schema_t acl_schema = {acl_entries, ER_SCHEMA_COUNT(acl_entries)};
+
 /* Value checks of match keys: 0, or -EINVAL with what is wrong in why. */
 typedef int (*match_check_fn)(const char *s, size_t len, char *why, size_t cap);
 
@@ -588,7 +639,9 @@ static const er_schema_entry_t top_entries[] = {
      .desc = "an absolute directory of the drop-ins' options: NAME.yaml for handler NAME"},
     REFUSED("brokers", "broker destinations"),
     REFUSED("sources", "subscriptions to brokers"),
-    REFUSED("acl", "who may publish and read what"),
+    {.key = "acl",
+     .type = ER_SCHEMA_CUSTOM,
+     .desc = "who may read on the publish socket: a list of rules"},
     REFUSED("metrics", "the Prometheus endpoint"),
 };
 
@@ -1688,6 +1741,118 @@ static void load_dead_letter(loader_t *L, const er_conf_pair_t *p)
     er__schema_free(&dead_letter_schema, &dl);
 }
 
+/* -------------------------------------------------------------------- acl */
+
+/* Resolve a user (or group) name: 0 and *id, or -ENOENT, or another
+ * negative errno from the name service. */
+static int resolve_name(const char *name, bool group, uint32_t *id)
+{
+    char buf[4096];
+    int rc;
+
+    if (group) {
+        struct group gr, *res = NULL;
+        rc = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+        if (rc == 0 && res != NULL)
+            *id = (uint32_t)gr.gr_gid;
+        else if (rc == 0)
+            return -ENOENT;
+    } else {
+        struct passwd pw, *res = NULL;
+        rc = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+        if (rc == 0 && res != NULL)
+            *id = (uint32_t)pw.pw_uid;
+        else if (rc == 0)
+            return -ENOENT;
+    }
+    if (rc != 0)
+        return -rc;
+    return 0;
+}
+
+static void load_acl_rule(loader_t *L, const er_conf_node_t *item, size_t index, er_acl_rule_t *r)
+{
+    static const char *const who[] = {"uid", "gid", "user", "group"};
+    acl_rule_conf_t a;
+    const er_conf_pair_t *given = NULL;
+    char prefix[32], q[96];
+    size_t i, n = 0;
+    int rc;
+
+    snprintf(prefix, sizeof(prefix), "acl[%zu]", index);
+    r->pos = keep_pos(L, &item->pos);
+    if (item->kind != ER_CONF_MAP) {
+        lerror(L, &item->pos, "%s: expected a map with one of uid, gid, user, group, got %s",
+               prefix, got(item, q, sizeof(q)));
+        return;
+    }
+    memset(&a, 0, sizeof(a));
+    if ((rc = er__schema_apply_node(&acl_schema, item, &item->pos, prefix, &a, L->diag)) != 0) {
+        L->nomem = rc == -ENOMEM;
+        er__schema_free(&acl_schema, &a);
+        return;
+    }
+    for (i = 0; i < 4; i++) {
+        const er_conf_pair_t *p = er__conf_map_find(item, who[i]);
+        if (p != NULL && n++ == 0)
+            given = p;
+        else if (p != NULL)
+            lerror(L, &p->key->pos, "%s.%s: a rule is for one of uid, gid, user, group (%s given)",
+                   prefix, who[i], given->key->text);
+    }
+    if (given == NULL) {
+        lerror(L, &item->pos, "%s: say whom it is for: one of uid, gid, user, group", prefix);
+    } else if (n == 1) {
+        const char *w = given->key->text;
+        r->by_gid = strcmp(w, "gid") == 0 || strcmp(w, "group") == 0;
+        if (strcmp(w, "uid") == 0 || strcmp(w, "gid") == 0) {
+            r->id = (uint32_t)(r->by_gid ? a.gid : a.uid);
+        } else {
+            r->name = r->by_gid ? a.group : a.user;
+            if (r->by_gid)
+                a.group = NULL;
+            else
+                a.user = NULL;
+            if ((rc = resolve_name(r->name, r->by_gid, &r->id)) != 0)
+                lerror(L, &given->value->pos, "%s.%s: %s %s", prefix, w,
+                       rc == -ENOENT ? (r->by_gid ? "no group named" : "no user named")
+                                     : "cannot be resolved:",
+                       rc == -ENOENT ? er__conf_quote(r->name, strlen(r->name), q, sizeof(q))
+                                     : er_strerror(rc));
+        }
+        if (r->by_gid)
+            L->c->acl_by_gid = true;
+    }
+    r->read = a.read;
+    er__schema_free(&acl_schema, &a);
+}
+
+/*
+ * acl: a list of rules, each for one uid, gid, user or group, granting
+ * read (QUERY and TAIL on the publish socket). Publish rules come with the
+ * security work and are refused for now.
+ */
+static void load_acl(loader_t *L, const er_conf_node_t *n)
+{
+    size_t i;
+
+    if (n == NULL || er__conf_is_empty(n))
+        return;
+    if (n->kind != ER_CONF_SEQ) {
+        lerror(L, &n->pos, "acl: expected a list of rules, got %s", er__conf_kind_name(n));
+        return;
+    }
+    if (n->count == 0)
+        return;
+    if ((L->c->acl = calloc(n->count, sizeof(*L->c->acl))) == NULL) {
+        L->nomem = true;
+        return;
+    }
+    L->c->nacl = n->count;
+    for (i = 0; i < n->count && !L->nomem; i++)
+        load_acl_rule(L, n->items[i], i, &L->c->acl[i]);
+}
+
 /* ----------------------------------------------------------------- loading */
 
 int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
@@ -1722,6 +1887,7 @@ int er__config_load(const char *path, er_config_t **out, er_diag_t *diag)
                      er__conf_map_get(root, "handlers_conf_dir"));
         load_routes(&L, er__conf_map_get(root, "routes"));
         load_dead_letter(&L, er__conf_map_find(root, "dead_letter"));
+        load_acl(&L, er__conf_map_get(root, "acl"));
         if (L.nomem)
             rc = -ENOMEM;
     }
@@ -1790,6 +1956,9 @@ void er__config_free(er_config_t *cfg)
         free(cfg->plugin_path[i]);
     free(cfg->plugin_path);
     free(cfg->dead_letter_to);
+    for (i = 0; i < cfg->nacl; i++)
+        free(cfg->acl[i].name);
+    free(cfg->acl);
     er__schema_free(&config_schema, cfg);
     free(cfg->path);
     free(cfg);
@@ -1858,6 +2027,22 @@ static void dump_routes(const er_config_t *cfg, FILE *f)
     }
 }
 
+static void dump_acl(const er_config_t *cfg, FILE *f)
+{
+    size_t i;
+
+    fputs(cfg->nacl == 0 ? "acl: []\n" : "acl:\n", f);
+    for (i = 0; i < cfg->nacl; i++) {
+        const er_acl_rule_t *r = &cfg->acl[i];
+        fprintf(f, "  - %s: %u", r->by_gid ? "gid" : "uid", (unsigned)r->id);
+        if (r->name != NULL) {
+            fprintf(f, "  # %s ", r->by_gid ? "group" : "user");
+            er__schema_write_quoted(f, r->name, false);
+        }
+        fprintf(f, "\n    read: %s\n", r->read ? "true" : "false");
+    }
+}
+
 int er__config_dump(const er_config_t *cfg, FILE *f)
 {
     if (fprintf(f, "# effective configuration of %s\n", cfg->path) < 0)
@@ -1886,5 +2071,6 @@ int er__config_dump(const er_config_t *cfg, FILE *f)
         fputs("dead_letter:\n", f);
         er__schema_dump_indent(&dead_letter_schema, &dl, 2, f);
     }
+    dump_acl(cfg, f);
     return ferror(f) || fflush(f) != 0 ? -EIO : 0;
 }

@@ -103,6 +103,18 @@ typedef struct er_route_conf_s {
     er_conf_pos_t pos;      /* the item's position (file: the config's path) */
 } er_route_conf_t;
 
+/* An acl rule (DESIGN §9): who it is for — a uid, or a gid (the peer's
+ * primary group or any of its supplementary ones); names are resolved when
+ * the configuration loads — and what it grants. The first rule that
+ * matches a peer decides; no rule: nothing beyond the socket's mode. */
+typedef struct er_acl_rule_s {
+    er_conf_pos_t pos;
+    bool by_gid;   /* false: by uid */
+    uint32_t id;   /* the uid or gid */
+    char *name;    /* user or group as written (NULL: given as a number) */
+    bool read;     /* QUERY and TAIL on the publish socket */
+} er_acl_rule_t;
+
 typedef struct er_config_s {
     char *path; /* the file it was loaded from */
     struct {
@@ -124,6 +136,7 @@ typedef struct er_config_s {
         uint64_t idle_timeout_ms;             /* 0 = off */
         uint64_t fresh_cache;                 /* bytes */
         uint64_t max_hops;
+        uint64_t tail_max_lag;
         uint64_t dedupe_window_ms; /* 0 = off */
         uint64_t dedupe_max;       /* ids remembered */
     } limits;
@@ -144,6 +157,9 @@ typedef struct er_config_s {
                                   * handlers[]), or NULL: dead letters are only parked */
     char *handlers_dir;          /* drop-in handler .so files, or NULL: none */
     char *handlers_conf_dir;     /* the drop-ins' NAME.yaml option files, or NULL */
+    er_acl_rule_t *acl;          /* in file order */
+    size_t nacl;
+    bool acl_by_gid;             /* some rule matches by group: peers' groups are needed */
 } er_config_t;
 
 /*

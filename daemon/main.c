@@ -110,6 +110,7 @@ static void on_dispatch_done(er_dispatch_t *dp)
 
     er__host_set_store(NULL);
     d->store.committed_cb = NULL;
+    d->store.stored_cb = NULL;
     er_log(ER_LOG_INFO, COMPONENT, "handlers stopped: %llu events routed, %llu unrouted",
            (unsigned long long)dp->routed, (unsigned long long)dp->unrouted);
     er__store_stop(&d->store, on_store_stopped);
@@ -158,6 +159,8 @@ static void on_store_started(er_store_t *st, int err, const char *message)
     }
     st->committed_cb = er__dispatch_committed;
     st->committed_arg = &d->dispatch;
+    st->stored_cb = er__server_stored;
+    st->stored_arg = &d->server;
 }
 
 /* Every destination knows where it resumes: open the sockets. */

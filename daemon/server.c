@@ -64,8 +64,9 @@ struct er_conn_s {
 
     int handles;      /* handles not yet closed; freed at 0 (and no waiters) */
     uint32_t waiters; /* durable acks, admin commands and queries (each holds c) */
-    query_t *queries; /* QUERY requests streaming on this connection */
+    query_t *queries; /* QUERY and TAIL requests streaming on this connection */
     uint32_t nqueries;
+    bool may_read;     /* QUERY and TAIL allowed: the admin socket, or an acl rule */
     bool hello;
     bool store_paused; /* not read, frames left unhandled: the store said wait */
     bool eof;          /* the peer closed its side while store_paused */
@@ -734,6 +735,17 @@ static void op_admin(er_conn_t *c, const er_msg_t *m)
  * daemon buffer more than that plus one event. The result is what was
  * committed when the query came: events stored meanwhile are not in it.
  * Each query holds the connection (a waiter) until it ends.
+ *
+ * TAIL is the same request that does not end at the stored head: it reads
+ * the store from its from_seq (default: the head when it came) until it
+ * has caught up, then waits, and takes each append the store completes
+ * straight from memory (er__server_stored) — committed events only, so a
+ * tail never shows what a crash would lose. When its reader falls behind
+ * (answers above half of max_connection_memory) it stops taking them and
+ * reads the store again once drained: publishers never wait for a tail.
+ * A tail that had caught up and then falls more than limits.tail_max_lag
+ * events behind is ended with NACK busy; CANCEL ends it with END, a
+ * shutdown with NACK shutting_down.
  */
 struct query_s {
     query_t *next;
@@ -753,6 +765,11 @@ struct query_s {
     bool cancelled; /* CANCEL came: END at the next chance */
     bool oom;       /* rows could not be kept: NACK at the end of the page */
     bool ending;    /* in query_end: a close on the way does not free it */
+    bool tail;      /* TAIL: goes on past the stored head */
+    bool live;      /* TAIL: has caught up with the stored head once */
+    bool waiting;   /* TAIL: caught up, takes appends as they are stored */
+    const char *end_code; /* NACK this at the next chance (a tail dropped) */
+    char end_msg[160];
 };
 
 /* Answers waiting to be written: at or above half of
@@ -793,6 +810,8 @@ static void query_free(query_t *q)
         }
     }
     c->nqueries--;
+    if (q->tail)
+        c->srv->ntails--;
     er__buf_free(&q->rows);
     free(q->strs);
     free(q);
@@ -815,8 +834,9 @@ static void query_end(query_t *q, const char *code, const char *msg)
             nack_retry(c, q->req, code, -1, 1000, msg);
         else if (er__end_encode(&c->out, q->req, q->count) != 0)
             conn_close(c);
-        er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: QUERY %u: %llu rows%s%s",
-               (unsigned long long)c->id, q->req, (unsigned long long)q->count,
+        er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: %s %u: %llu rows%s%s",
+               (unsigned long long)c->id, q->tail ? "TAIL" : "QUERY", q->req,
+               (unsigned long long)q->count,
                q->cancelled ? ", cancelled" : "", code ? ", failed" : "");
     }
     query_free(q);
@@ -828,24 +848,34 @@ static void query_end(query_t *q, const char *code, const char *msg)
 
 static void query_next(query_t *q);
 
-static int query_row(void *arg, er_ev_t *ev)
+/* Add ev to the rows of q (a ROWS frame is closed first when it would
+ * pass max_frame). Returns 0, or -ENOMEM (q->oom set). */
+static int rows_add(query_t *q, er_ev_t *ev)
 {
-    query_t *q = arg;
-    er_conn_t *c = q->c;
-    size_t room = c->srv->cfg->limits.max_frame - ER_ROWS_OVERHEAD;
+    size_t room = q->c->srv->cfg->limits.max_frame - ER_ROWS_OVERHEAD;
     const uint8_t *p;
     size_t n;
 
-    if (c->closing || q->cancelled)
-        return 1;
     if (er__ev_encoded(ev, &p, &n) != 0 ||
         (q->nrows > 0 && q->rows.len + n > room && query_flush_rows(q) != 0) ||
         er__buf_append(&q->rows, p, n) != 0) {
         q->oom = true;
-        return 1;
+        return -ENOMEM;
     }
     q->nrows++;
     q->count++;
+    return 0;
+}
+
+static int query_row(void *arg, er_ev_t *ev)
+{
+    query_t *q = arg;
+    er_conn_t *c = q->c;
+
+    if (c->closing || q->cancelled || q->end_code != NULL)
+        return 1;
+    if (rows_add(q, ev) != 0)
+        return 1;
     q->page_rows++;
     q->next_seq = er__ev_view(ev)->seq + 1;
     if (q->limit != 0 && q->count >= q->limit)
@@ -858,10 +888,26 @@ static int query_row(void *arg, er_ev_t *ev)
     return 0;
 }
 
+/* A tail not reading the store: wait for appends once caught up, else
+ * read on (when its reader has drained what it was sent). */
+static void tail_go(query_t *q)
+{
+    er_conn_t *c = q->c;
+
+    if (q->next_seq > c->srv->store->committed) {
+        q->waiting = true;
+        q->live = true;
+        return;
+    }
+    if (!query_out_full(c, 0))
+        query_next(q);
+}
+
 static void query_page_done(void *arg, int err, const char *message)
 {
     query_t *q = arg;
     er_conn_t *c = q->c;
+    bool whole; /* the page read everything up to f.to_seq */
 
     if (c->closing) {
         query_free(q);
@@ -873,18 +919,28 @@ static void query_page_done(void *arg, int err, const char *message)
                   message ? message : er_strerror(err));
         return;
     }
-    if (q->cancelled || q->oom || (q->limit != 0 && q->count >= q->limit) ||
-        (!q->cut && q->page_rows < q->page_max) || q->next_seq > q->f.to_seq) {
+    if (q->end_code != NULL) {
+        query_end(q, q->end_code, q->end_msg);
+        return;
+    }
+    whole = (!q->cut && q->page_rows < q->page_max) || q->next_seq > q->f.to_seq;
+    if (q->cancelled || q->oom || (q->limit != 0 && q->count >= q->limit) || (whole && !q->tail)) {
         query_end(q, NULL, NULL);
         return;
     }
+    if (whole && q->next_seq <= q->f.to_seq)
+        q->next_seq = q->f.to_seq + 1; /* the rest up to it did not match */
     if (query_flush_rows(q) != 0) {
         query_end(q, "busy", "out of memory: the query ended early");
         return;
     }
     /* A failed write closes c and frees q: look at c only. */
     flush(c);
-    if (!c->closing && !query_out_full(c, 0))
+    if (c->closing)
+        return;
+    if (q->tail)
+        tail_go(q);
+    else if (!query_out_full(c, 0))
         query_next(q);
 }
 
@@ -896,6 +952,9 @@ static void query_next(query_t *q)
     uint64_t left = q->limit ? q->limit - q->count : QUERY_PAGE;
     int rc;
 
+    q->waiting = false;
+    if (q->tail)
+        q->f.to_seq = c->srv->store->committed;
     q->f.from_seq = q->next_seq;
     q->f.limit = q->page_max = left < QUERY_PAGE ? left : QUERY_PAGE;
     q->page_rows = 0;
@@ -916,8 +975,105 @@ static void queries_resume(er_conn_t *c)
 
     for (q = c->queries; q != NULL && !c->closing; q = next) {
         next = q->next;
-        if (!q->reading && !query_out_full(c, 0))
+        if (q->reading || q->waiting || query_out_full(c, 0))
+            continue;
+        if (q->tail)
+            tail_go(q);
+        else
             query_next(q);
+    }
+}
+
+/* End tail q with NACK code (when its page is done if it is reading). */
+static void tail_stop(query_t *q, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (q->end_code != NULL || q->ending)
+        return;
+    q->end_code = code;
+    va_start(ap, fmt);
+    vsnprintf(q->end_msg, sizeof(q->end_msg), fmt, ap);
+    va_end(ap);
+    if (!q->reading)
+        query_end(q, q->end_code, q->end_msg);
+}
+
+/* A waiting tail takes the events of an append (consecutive seqs) that
+ * match, until its reader falls behind: then it reads the store again
+ * from the first one it did not take, once drained. */
+static void tail_take(query_t *q, er_ev_t *const *evs, size_t n)
+{
+    er_conn_t *c = q->c;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        const er_event_t *v = er__ev_view(evs[i]);
+        if (v->seq < q->next_seq)
+            continue;
+        if (query_out_full(c, q->rows.len)) {
+            q->waiting = false; /* queries_resume reads from here */
+            break;
+        }
+        q->next_seq = v->seq + 1;
+        if (!er_store_filter_match(&q->f, v))
+            continue;
+        if (rows_add(q, evs[i]) != 0) {
+            query_end(q, "busy", "out of memory: the tail ended early");
+            return;
+        }
+        if (q->limit != 0 && q->count >= q->limit) {
+            query_end(q, NULL, NULL);
+            return;
+        }
+    }
+    if (query_flush_rows(q) != 0) {
+        query_end(q, "busy", "out of memory: the tail ended early");
+        return;
+    }
+    flush(c);
+}
+
+void er__server_stored(void *arg, er_ev_t *const *evs, size_t n)
+{
+    er_server_t *s = arg;
+    uint64_t head = s->store->committed, max_lag = s->cfg->limits.tail_max_lag;
+    er_conn_t *c, *cnext;
+    query_t *q, *qnext;
+
+    if (s->ntails == 0 || n == 0)
+        return;
+    for (c = s->conns; c != NULL; c = cnext) {
+        cnext = c->next; /* a failed write closes c */
+        for (q = c->queries; q != NULL && !c->closing; q = qnext) {
+            qnext = q->next;
+            if (!q->tail || q->ending)
+                continue;
+            if (q->waiting)
+                tail_take(q, evs, n);
+            else if (q->live && head >= q->next_seq && head - q->next_seq >= max_lag)
+                tail_stop(q, "busy",
+                          "the tail fell %llu events behind the stored head "
+                          "(limits.tail_max_lag %llu): read faster, or resume from seq %llu",
+                          (unsigned long long)(head - q->next_seq + 1),
+                          (unsigned long long)max_lag, (unsigned long long)q->next_seq);
+        }
+    }
+}
+
+/* The daemon stops: every tail ends (queries end on their own). */
+static void tails_stop(er_server_t *s)
+{
+    er_conn_t *c, *cnext;
+    query_t *q, *qnext;
+
+    for (c = s->conns; c != NULL && s->ntails > 0; c = cnext) {
+        cnext = c->next;
+        for (q = c->queries; q != NULL && !c->closing; q = qnext) {
+            qnext = q->next;
+            if (q->tail)
+                tail_stop(q, "shutting_down", "the daemon is stopping");
+        }
     }
 }
 
@@ -958,7 +1114,7 @@ static int query_copy_filter(query_t *q, const er_query_t *in)
     return 0;
 }
 
-static void op_query(er_conn_t *c, const er_msg_t *m)
+static void op_query(er_conn_t *c, const er_msg_t *m, bool tail)
 {
     er_server_t *s = c->srv;
     er_query_t in;
@@ -997,10 +1153,20 @@ static void op_query(er_conn_t *c, const er_msg_t *m)
     q->f.to_seq = s->store->committed;
     q->limit = in.limit;
     q->next_seq = in.from_seq;
+    q->tail = tail;
     q->next = c->queries;
     c->queries = q;
     c->nqueries++;
     c->waiters++;
+    if (tail) {
+        s->ntails++;
+        if (q->next_seq == 0)
+            q->next_seq = q->f.to_seq + 1; /* from now on */
+        er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: TAIL %u from seq %llu",
+               (unsigned long long)c->id, m->req, (unsigned long long)q->next_seq);
+        tail_go(q);
+        return;
+    }
     er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: QUERY %u up to seq %llu", (unsigned long long)c->id,
            m->req, (unsigned long long)q->f.to_seq);
     if (q->f.to_seq == 0 || q->next_seq > q->f.to_seq) {
@@ -1030,7 +1196,7 @@ static void op_cancel(er_conn_t *c, const er_msg_t *m)
     if (q == NULL)
         return;
     q->cancelled = true;
-    if (!q->reading)
+    if (!q->reading && !q->ending)
         query_end(q, NULL, NULL);
 }
 
@@ -1069,21 +1235,21 @@ static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
         op_ping(c, &m);
         break;
     case ER_OP_QUERY:
-        if (c->role == ER_ROLE_ADMIN)
-            op_query(c, &m);
+    case ER_OP_TAIL:
+        if (c->may_read)
+            op_query(c, &m, m.op == ER_OP_TAIL);
         else
             nack(c, m.req, "forbidden", -1,
-                 "QUERY is served on the admin socket (listen.admin_socket)");
+                 "%s is served on the admin socket (listen.admin_socket), and on this one "
+                 "only to peers an acl rule grants read",
+                 er__op_name(m.op));
         break;
     case ER_OP_CANCEL:
-        if (c->role == ER_ROLE_ADMIN)
+        if (c->may_read)
             op_cancel(c, &m);
         else
             nack(c, m.req, "forbidden", -1,
-                 "CANCEL ends a QUERY, served on the admin socket (listen.admin_socket)");
-        break;
-    case ER_OP_TAIL:
-        nack(c, m.req, "unsupported", -1, "%s is not supported in this version", er__op_name(m.op));
+                 "CANCEL ends a QUERY or TAIL, which this peer may not send here");
         break;
     case ER_OP_ADMIN:
         if (c->role == ER_ROLE_ADMIN)
@@ -1374,22 +1540,53 @@ static void send_goaway(er_conn_t *c, const char *reason)
 
 /* May this peer use the admin socket? uid 0, the daemon's uid, or a member
  * (primary or supplementary, via SO_PEERGROUPS) of listen.admin_group. */
+/* A peer's groups, fetched (SO_PEERGROUPS) the first time they are
+ * needed: up to 256 supplementary ones are looked at. */
+typedef struct peer_groups_s {
+    gid_t g[256];
+    size_t n;
+    bool fetched;
+} peer_groups_t;
+
+static bool peer_has_gid(int fd, const er_origin_t *peer, peer_groups_t *gs, gid_t gid)
+{
+    size_t i;
+
+    if (peer->gid == gid)
+        return true;
+    if (!gs->fetched) {
+        socklen_t len = sizeof(gs->g);
+        gs->fetched = true;
+        gs->n = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gs->g, &len) == 0 ? len / sizeof(gid_t)
+                                                                             : 0;
+    }
+    for (i = 0; i < gs->n; i++)
+        if (gs->g[i] == gid)
+            return true;
+    return false;
+}
+
 static bool admin_peer_ok(const er_listener_t *l, int fd, const er_origin_t *peer)
 {
-    gid_t groups[256];
-    socklen_t len = sizeof(groups);
-    size_t i;
+    peer_groups_t gs = {.fetched = false};
 
     if (peer->uid == 0 || peer->uid == geteuid())
         return true;
-    if (!l->have_admin_gid)
-        return false;
-    if (peer->gid == l->admin_gid)
-        return true;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
-        for (i = 0; i < len / sizeof(gid_t); i++)
-            if (groups[i] == l->admin_gid)
-                return true;
+    return l->have_admin_gid && peer_has_gid(fd, peer, &gs, l->admin_gid);
+}
+
+/* The acl (DESIGN §9) for a publish-socket peer: the first rule for its
+ * uid or one of its groups decides whether it may read (QUERY, TAIL). */
+static bool acl_may_read(const er_config_t *cfg, int fd, const er_origin_t *peer)
+{
+    peer_groups_t gs = {.fetched = false};
+    size_t i;
+
+    for (i = 0; i < cfg->nacl; i++) {
+        const er_acl_rule_t *r = &cfg->acl[i];
+        if (r->by_gid ? peer_has_gid(fd, peer, &gs, (gid_t)r->id) : peer->uid == r->id)
+            return r->read;
+    }
     return false;
 }
 
@@ -1434,13 +1631,20 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close(c);
         return;
     }
-    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) == 0 &&
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-        c->peer.pid = cred.pid;
-        c->peer.uid = cred.uid;
-        c->peer.gid = cred.gid;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        /* Never taken for root (the zeroed peer) when the kernel cannot
+         * say who it is. */
+        er_log_limited(ER_LOG_WARN, COMPONENT, "accept: the peer's credentials are unknown: %s",
+                       strerror(errno));
+        conn_close(c);
+        return;
     }
+    c->peer.pid = cred.pid;
+    c->peer.uid = cred.uid;
+    c->peer.gid = cred.gid;
     c->last_read_ms = uv_now(s->loop);
+    c->may_read = l->role == ER_ROLE_ADMIN || acl_may_read(s->cfg, fd, &c->peer);
     if (l->role == ER_ROLE_ADMIN && !admin_peer_ok(l, fd, &c->peer)) {
         s->stats.refused_admin++;
         er_log_limited(ER_LOG_WARN, COMPONENT,
@@ -1746,6 +1950,7 @@ void er__server_shutdown(er_server_t *s, const char *reason, er_server_done_cb d
     }
     listener_close(&s->listeners[ER_ROLE_PUBLISH]);
     listener_close(&s->listeners[ER_ROLE_ADMIN]);
+    tails_stop(s);
     for (c = s->conns; c; c = next) {
         next = c->next;
         send_goaway(c, reason);

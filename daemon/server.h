@@ -52,6 +52,7 @@ struct er_server_s {
 
     er_conn_t *conns; /* doubly linked list of open connections */
     uint32_t nconns;
+    uint32_t ntails; /* TAIL requests running, on every connection */
 
     bool stopping;
     er_server_done_cb done;
@@ -106,6 +107,10 @@ void er__server_store_ready(void *arg);
 /* The store's drained callback: with no client left either, give the
  * heap's free pages back (malloc_trim). arg is the server. */
 void er__server_store_drained(void *arg);
+
+/* The store took these events (a completed append, consecutive seqs,
+ * borrowed): live TAILs take what matches (the store's stored_cb). */
+void er__server_stored(void *arg, struct er_ev_s *const *evs, size_t n);
 
 /*
  * Shut down as DESIGN §9: stop accepting (plugins' publish() returns

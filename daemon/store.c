@@ -145,6 +145,8 @@ static void on_appended(er_token_t *t, er_status_t status, size_t n, const er_st
                        (unsigned long long)(b->first_seq + b->n - 1), msg);
     }
     run_waiters(b->w_head, err, msg);
+    if (err == 0 && st->stored_cb != NULL)
+        st->stored_cb(st->stored_arg, b->evs, b->n);
     for (i = 0; i < b->n; i++)
         er__ev_unref(b->evs[i]);
     free(b->evs);

@@ -85,6 +85,10 @@ struct er_store_s {
     /* Called after each append completes (committed moved). */
     void (*committed_cb)(void *arg);
     void *committed_arg;
+    /* Called with the events of each append the store took (consecutive
+     * seqs, borrowed for the call), before committed_cb: live readers. */
+    void (*stored_cb)(void *arg, er_ev_t *const *evs, size_t n);
+    void *stored_arg;
     bool blocked;
 
     /* The last failure: requests are refused with it until error_until. */

@@ -45,7 +45,7 @@ enum state {
     ST_DEAD,       /* unusable: `error` says why */
 };
 
-enum req_kind { REQ_PUBLISH = 1, REQ_BATCH, REQ_PING, REQ_ADMIN, REQ_QUERY };
+enum req_kind { REQ_PUBLISH = 1, REQ_BATCH, REQ_PING, REQ_ADMIN, REQ_QUERY, REQ_TAIL };
 
 /* A request in flight; req 0 marks an empty slot. */
 struct slot {
@@ -390,7 +390,7 @@ static int on_rows(er_client_t *c, const er_msg_t *m)
     uint32_t n, i;
     bool deliver = c->wait.req == m->req && c->wait.row != NULL;
 
-    if (m->req == 0 || s == NULL || s->kind != REQ_QUERY)
+    if (m->req == 0 || s == NULL || (s->kind != REQ_QUERY && s->kind != REQ_TAIL))
         return fail(c, ER_EPROTO);
     if (er__rows_begin(m, &r, &n, NULL) != 0)
         return fail(c, ER_EPROTO);
@@ -417,7 +417,8 @@ static int on_end(er_client_t *c, const er_msg_t *m)
     struct slot *s = table_find(c, m->req);
     uint64_t count;
 
-    if (m->req == 0 || s == NULL || s->kind != REQ_QUERY || er__end_decode(m, &count, NULL) != 0)
+    if (m->req == 0 || s == NULL || (s->kind != REQ_QUERY && s->kind != REQ_TAIL) ||
+        er__end_decode(m, &count, NULL) != 0)
         return fail(c, ER_EPROTO);
     table_remove(c, s);
     if (c->wait.req == m->req) {
@@ -724,7 +725,8 @@ static int queued(er_client_t *c, uint32_t req, enum req_kind kind, uint32_t nev
                   uint32_t *out_req)
 {
     take_req(c, req);
-    if (kind == REQ_PING || kind == REQ_ADMIN || kind == REQ_QUERY || c->ack_mode != ER_ACK_NONE) {
+    if (kind == REQ_PING || kind == REQ_ADMIN || kind == REQ_QUERY || kind == REQ_TAIL ||
+        c->ack_mode != ER_ACK_NONE) {
         struct slot s = {req, nevents, (uint8_t)kind};
         table_put(c, &s);
     }
@@ -1096,8 +1098,10 @@ static int send_request(er_client_t *c, int kind, const char *cmd, json_t *body,
     if (table_reserve(c, id) != 0)
         return -ENOMEM;
     mark = c->out.len;
-    rc = kind == REQ_QUERY ? er__query_encode(&c->out, id, body)
-                           : er__admin_encode(&c->out, id, cmd, body);
+    if (kind == REQ_QUERY || kind == REQ_TAIL)
+        rc = er__query_encode(&c->out, kind == REQ_TAIL ? ER_OP_TAIL : ER_OP_QUERY, id, body);
+    else
+        rc = er__admin_encode(&c->out, id, cmd, body);
     if (rc != 0) {
         c->out.len = mark;
         c->out.err = 0;
@@ -1146,6 +1150,64 @@ int er_query(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, 
         c->wait.stopped = false;
         c->wait.count = 0;
         rc = wait_answer(c, req, timeout_ms);
+        c->wait.row = NULL;
+        copy_nack(c, rc, nack);
+        if ((rc == 0 || rc == -ECANCELED) && count)
+            *count = c->wait.count;
+    }
+    json_decref(filter);
+    return rc;
+}
+
+/* Wait for the end of tail req: rows go to the callback as they come;
+ * after idle_ms without a row (or a signal) it is asked with NULL whether
+ * to go on, and a non-zero answer sends CANCEL. */
+static int wait_tail(er_client_t *c, uint32_t req, int idle_ms)
+{
+    uint64_t seen;
+    int rc = 0;
+
+    c->wait.req = req;
+    c->wait.done = false;
+    c->wait.progress = 0;
+    while (!c->wait.done) {
+        seen = c->wait.progress;
+        if ((rc = er_client_wait(c, c->wait.stopped ? -1 : idle_ms)) != 0) {
+            if (c->wait.done)
+                rc = 0;
+            else if (rc == ER_ENACK)
+                c->wait.nack = c->conn_nack;
+            break;
+        }
+        if (c->wait.done || c->wait.stopped || c->wait.progress != seen)
+            continue;
+        if (c->wait.row(c->wait.row_arg, NULL) != 0) {
+            c->wait.stopped = true;
+            if ((rc = er__nil_encode(&c->out, ER_OP_CANCEL, req)) != 0)
+                break;
+        }
+    }
+    c->wait.req = 0;
+    return c->wait.done ? c->wait.rc : rc;
+}
+
+int er_tail(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, int idle_ms,
+            uint64_t *count, er_nack_t *nack)
+{
+    json_t *filter;
+    uint32_t req;
+    int rc;
+
+    if (count)
+        *count = 0;
+    if ((rc = parse_object(filter_json, &filter)) != 0)
+        return rc;
+    if ((rc = send_request(c, REQ_TAIL, NULL, filter, -1, nack, &req)) == 0) {
+        c->wait.row = row;
+        c->wait.row_arg = arg;
+        c->wait.stopped = false;
+        c->wait.count = 0;
+        rc = wait_tail(c, req, idle_ms);
         c->wait.row = NULL;
         copy_nack(c, rc, nack);
         if ((rc == 0 || rc == -ECANCELED) && count)

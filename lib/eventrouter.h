@@ -418,6 +418,23 @@ typedef int (*er_row_cb)(void *arg, const er_event_t *ev);
 ER_EXTERN int er_query(er_client_t *c, const char *filter_json, er_row_cb row, void *arg,
                        uint64_t *count, er_nack_t *nack, int timeout_ms);
 
+/*
+ * Follow the store (DESIGN §4 TAIL) on a client connected to the admin
+ * socket (or to the publish socket, for a peer an acl rule grants read):
+ * row(arg, ev) for each matching event once it is stored, in seq order,
+ * from the filter's from_seq (absent: the events stored from now on) —
+ * the filter is er_query's. It runs until row returns non-zero (CANCEL is
+ * sent; returns -ECANCELED once the daemon has confirmed the end, *count
+ * the rows it sent), until the daemon ends it (ER_ENACK with *nack:
+ * "busy" when the reader fell more than limits.tail_max_lag behind,
+ * "shutting_down"), or until the filter's limit is reached (0). Whenever
+ * idle_ms (< 0: never) pass without a row, and after a signal interrupted
+ * the wait, row(arg, NULL) is called so that the caller can stop a quiet
+ * tail (return non-zero).
+ */
+ER_EXTERN int er_tail(er_client_t *c, const char *filter_json, er_row_cb row, void *arg,
+                      int idle_ms, uint64_t *count, er_nack_t *nack);
+
 #ifdef __cplusplus
 }
 #endif

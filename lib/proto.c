@@ -782,13 +782,13 @@ int er__reply_decode(const er_msg_t *m, json_t **reply, er_error_t *err)
 
 /* ------------------------------------------------------------------ QUERY */
 
-int er__query_encode(er_buf_t *b, uint32_t req, const json_t *filter)
+int er__query_encode(er_buf_t *b, uint8_t op, uint32_t req, const json_t *filter)
 {
     msgpack_packer pk;
     size_t mark;
     int rc;
 
-    if (frame_begin(b, &pk, ER_OP_QUERY, req, &mark) != 0)
+    if (frame_begin(b, &pk, op, req, &mark) != 0)
         return -ENOMEM;
     if (filter == NULL) {
         msgpack_pack_map(&pk, 0);
@@ -802,13 +802,11 @@ int er__query_encode(er_buf_t *b, uint32_t req, const json_t *filter)
 static const char *const query_keys[] = {"stream", "correlation_id", "type",     "id",
                                          "since",  "until",          "from_seq", "limit"};
 
-static int query_int(er_mp_reader_t *r, const char *name, uint64_t *out, er_error_t *err)
+static int query_int(er_mp_reader_t *r, const char *what, uint64_t *out, er_error_t *err)
 {
-    char what[32];
     er_mp_obj_t o;
     int rc;
 
-    snprintf(what, sizeof what, "QUERY.%s", name);
     if ((rc = er__mp_next(r, &o)) != 0)
         return er__error_set(err, rc, -1, "%s: %s", what, er_strerror(rc));
     if (o.type == ER_MP_INT)
@@ -828,7 +826,7 @@ static int query_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
     uint64_t u = 0;
     int rc;
 
-    snprintf(what, sizeof what, "QUERY.%s", query_keys[which]);
+    snprintf(what, sizeof what, "%s.%s", q->op, query_keys[which]);
     if (which < 4) {
         if ((rc = want(r, &o, ER_MP_STR, what, err)) != 0)
             return rc;
@@ -840,7 +838,7 @@ static int query_key(er_mp_reader_t *r, int which, void *out, er_error_t *err)
         strs[which]->len = o.v.s.len;
         return 0;
     }
-    if ((rc = query_int(r, query_keys[which], &u, err)) != 0)
+    if ((rc = query_int(r, what, &u, err)) != 0)
         return rc;
     switch (which) {
     case 4:
@@ -865,10 +863,11 @@ int er__query_decode(const er_msg_t *m, er_query_t *q, er_error_t *err)
     int rc;
 
     memset(q, 0, sizeof(*q));
+    q->op = er__op_name(m->op);
     er__mp_init(&r, m->body, m->body_len);
-    if ((rc = walk_map(&r, "QUERY", query_keys, 8, true, query_key, q, NULL, err)) != 0)
+    if ((rc = walk_map(&r, q->op, query_keys, 8, true, query_key, q, NULL, err)) != 0)
         return rc;
-    return body_done(&r, "QUERY", err);
+    return body_done(&r, q->op, err);
 }
 
 /* ------------------------------------------------------------ ROWS, END */

@@ -137,10 +137,11 @@ int er__reply_decode(const er_msg_t *m, struct json_t **reply, er_error_t *err);
 
 #define ER_MAX_ADMIN_CMD 64u
 
-/* QUERY: a filter map (DESIGN §4, eventctl query's flags as keys). Every
- * key is optional; absent means "not filtering on it". Strings are views
- * into the frame (len 0: absent). */
+/* QUERY and TAIL: a filter map (DESIGN §4, eventctl query's flags as
+ * keys). Every key is optional; absent means "not filtering on it".
+ * Strings are views into the frame (len 0: absent). */
 typedef struct er_query_s {
+    const char *op; /* "QUERY" or "TAIL", for messages */
     er_str_t stream;
     er_str_t correlation_id;
     er_str_t type;
@@ -154,11 +155,12 @@ typedef struct er_query_s {
 /* Longest filter string accepted (the longest the event allows, stream). */
 #define ER_MAX_QUERY_STR 255u
 
-/* encode: the filter as a JSON object (borrowed until return; NULL: an
- * empty map), packed as it is: the daemon checks it. decode refuses unknown
+/* encode: op (ER_OP_QUERY or ER_OP_TAIL) with the filter as a JSON object
+ * (borrowed until return; NULL: an empty map), packed as it is: the daemon
+ * checks it. decode refuses unknown
  * keys (ER_EUNKNOWNKEY naming the key), wrong types, empty or over-long
  * strings and negative numbers. */
-int er__query_encode(er_buf_t *b, uint32_t req, const struct json_t *filter);
+int er__query_encode(er_buf_t *b, uint8_t op, uint32_t req, const struct json_t *filter);
 int er__query_decode(const er_msg_t *m, er_query_t *q, er_error_t *err);
 
 /* ROWS: an array of n event maps, `rows` being their encodings one after

@@ -148,7 +148,8 @@ tests_integration_itest_reload_SOURCES = tests/integration/itest_reload.c $(ITES
 tests_integration_itest_reload_CFLAGS = $(STORETEST_FLAGS)
 tests_integration_itest_reload_LDADD = $(STORETEST_LIBS) $(JANSSON_LIBS) -lpthread
 # QUERY frame by frame on the admin socket, and er_query.
-tests_integration_itest_query_SOURCES = tests/integration/itest_query.c $(ITEST_SOURCES)
+tests_integration_itest_query_SOURCES = tests/integration/itest_query.c $(ITEST_SOURCES) \
+	$(ITEST_ADMIN_SOURCES)
 tests_integration_itest_query_CFLAGS = $(UNIT_CFLAGS)
 tests_integration_itest_query_LDADD = $(UNIT_LDADD) $(JANSSON_LIBS)
 tests_integration_itest_shutdown_SOURCES = tests/integration/itest_shutdown.c $(ITEST_SOURCES)
@@ -206,6 +207,7 @@ INTEGRATION_SH = \
 	tests/integration/test_store_maint.sh \
 	tests/integration/test_reload_inplace.sh \
 	tests/integration/test_query.sh \
+	tests/integration/test_acl.sh \
 	tests/integration/test_retention.sh \
 	tests/integration/test_publish_plugin.sh \
 	tests/integration/test_man.sh

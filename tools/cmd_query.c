@@ -1,12 +1,17 @@
 /*
- * eventctl query: the stored events a filter matches, in seq order, one
- * JSON line each on stdout (the JSON shape of eventctl(1), which `publish
- * --from-file` reads back) and nothing else there. Asks on the admin
- * socket (QUERY, DESIGN §4); the daemon streams the result in pages, so a
- * result of any size goes through in bounded memory on both sides.
+ * eventctl query and tail: the stored events a filter matches, in seq
+ * order, one JSON line each on stdout (the JSON shape of eventctl(1),
+ * which `publish --from-file` reads back) and nothing else there. They ask
+ * on the admin socket (QUERY and TAIL, DESIGN §4), or with
+ * --publish-socket on the publish socket (a peer an acl rule grants read);
+ * the daemon streams the result in pages, so a result of any size goes
+ * through in bounded memory on both sides. tail goes on with each event
+ * stored after it started until interrupted (SIGINT, SIGTERM: CANCEL, then
+ * exit 0) or --limit events came.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,8 +20,10 @@
 
 #include "eventctl.h"
 
-/* How long to wait for each answer of the daemon. */
+/* How long to wait for each answer of the daemon (query). */
 #define QUERY_TIMEOUT_MS 30000
+/* How often a quiet tail looks whether it was interrupted. */
+#define TAIL_IDLE_MS 200
 
 /* ------------------------------------------------------------- TIME */
 
@@ -101,23 +108,45 @@ static bool parse_time(const char *s, int64_t *out)
 
 /* --------------------------------------------------------------- rows */
 
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+    signal(sig, SIG_DFL); /* a second one ends eventctl at once */
+}
+
+typedef struct rows_s {
+    int failed; /* errno of a failed write to stdout */
+    bool tail;  /* flush each line; NULL rows ask whether to stop */
+} rows_t;
+
 static int print_row(void *arg, const er_event_t *ev)
 {
-    char *line = er_event_to_json(ev);
-    int *failed = arg;
+    rows_t *r = arg;
+    char *line;
 
-    if (line == NULL || fputs(line, stdout) == EOF || putchar('\n') == EOF) {
-        *failed = line == NULL ? ENOMEM : errno;
+    if (ev == NULL)
+        return interrupted != 0;
+    if ((line = er_event_to_json(ev)) == NULL || fputs(line, stdout) == EOF ||
+        putchar('\n') == EOF || (r->tail && fflush(stdout) == EOF)) {
+        r->failed = line == NULL ? ENOMEM : errno;
         free(line);
         return 1;
     }
     free(line);
-    return 0;
+    return r->tail && interrupted != 0;
 }
 
 /* ------------------------------------------------------------ command */
 
-int ctl_cmd_query(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
+/*
+ * The options query and tail share: the filter (into *filter) and
+ * --publish-socket. Returns CTL_OK, or the exit status after the usage
+ * message.
+ */
+static int filter_options(const ctl_cmd_t *cmd, int argc, char **argv, json_t *filter,
+                          bool *publish_socket)
 {
     static const struct option opts[] = {
         {"stream", required_argument, NULL, 's'},
@@ -128,86 +157,103 @@ int ctl_cmd_query(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
         {"until", required_argument, NULL, 'U'},
         {"from-seq", required_argument, NULL, 'f'},
         {"limit", required_argument, NULL, 'l'},
+        {"publish-socket", no_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    static const char *const keys[] = {['s'] = "stream", ['c'] = "correlation_id", ['t'] = "type",
+                                       ['i'] = "id"};
+    uint64_t u;
+    int64_t t;
+    int c, status = CTL_OK;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        if (ctl_common_option(cmd, c, argv, &status))
+            return status;
+        switch (c) {
+        case 's':
+        case 'c':
+        case 't':
+        case 'i':
+            json_object_set_new(filter, keys[c], json_string(optarg));
+            break;
+        case 'S':
+        case 'U':
+            if (!parse_time(optarg, &t) || t < 0)
+                return ctl_usage_error(cmd, "--%s: '%s' is not a time (RFC 3339 or -N[smhd])",
+                                       c == 'S' ? "since" : "until", optarg);
+            json_object_set_new(filter, c == 'S' ? "since" : "until", json_integer(t));
+            break;
+        case 'f':
+        case 'l':
+            if (!ctl_parse_uint(optarg, c == 'l' ? 1 : 0, INT64_MAX, &u))
+                return ctl_usage_error(cmd, "--%s: '%s' is not a number%s",
+                                       c == 'l' ? "limit" : "from-seq", optarg,
+                                       c == 'l' ? " >= 1" : "");
+            json_object_set_new(filter, c == 'l' ? "limit" : "from_seq",
+                                json_integer((json_int_t)u));
+            break;
+        case 'P':
+            *publish_socket = true;
+            break;
+        default:
+            return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return CTL_OK;
+}
+
+/* query, or tail when tail is set. */
+static int read_events(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv, bool tail)
+{
     json_t *filter = json_object();
     ctl_session_t s;
     er_nack_t nack;
-    uint64_t u, count = 0;
-    int64_t t;
+    rows_t rows = {0, tail};
+    uint64_t count = 0;
     char *text = NULL;
-    int c, status = CTL_OK, failed = 0, rc;
+    bool publish_socket = false;
+    int status, rc;
 
     if (filter == NULL) {
         ctl_err("out of memory");
         return CTL_REFUSED;
     }
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-        if (ctl_common_option(cmd, c, argv, &status))
-            goto out;
-        switch (c) {
-        case 's':
-            json_object_set_new(filter, "stream", json_string(optarg));
-            break;
-        case 'c':
-            json_object_set_new(filter, "correlation_id", json_string(optarg));
-            break;
-        case 't':
-            json_object_set_new(filter, "type", json_string(optarg));
-            break;
-        case 'i':
-            json_object_set_new(filter, "id", json_string(optarg));
-            break;
-        case 'S':
-        case 'U':
-            if (!parse_time(optarg, &t) || t < 0) {
-                status = ctl_usage_error(cmd, "--%s: '%s' is not a time (RFC 3339 or -N[smhd])",
-                                         c == 'S' ? "since" : "until", optarg);
-                goto out;
-            }
-            json_object_set_new(filter, c == 'S' ? "since" : "until", json_integer(t));
-            break;
-        case 'f':
-        case 'l':
-            if (!ctl_parse_uint(optarg, c == 'l' ? 1 : 0, INT64_MAX, &u)) {
-                status = ctl_usage_error(cmd, "--%s: '%s' is not a number%s",
-                                         c == 'l' ? "limit" : "from-seq", optarg,
-                                         c == 'l' ? " >= 1" : "");
-                goto out;
-            }
-            json_object_set_new(filter, c == 'l' ? "limit" : "from_seq",
-                                json_integer((json_int_t)u));
-            break;
-        default:
-            status = ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        status = ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((status = filter_options(cmd, argc, argv, filter, &publish_socket)) != CTL_OK)
         goto out;
-    }
     if ((text = json_dumps(filter, JSON_COMPACT)) == NULL) {
         ctl_err("out of memory");
         status = CTL_REFUSED;
         goto out;
     }
-    if ((status = ctl_open_admin(ctl, &s)) != CTL_OK)
+    status = publish_socket ? ctl_open(ctl, &s, ER_ACK_RECEIVED, NULL, NULL)
+                            : ctl_open_admin(ctl, &s);
+    if (status != CTL_OK)
         goto out;
-    rc = er_query(s.c, text, print_row, &failed, &count, &nack, QUERY_TIMEOUT_MS);
-    if (fflush(stdout) == EOF && failed == 0)
-        failed = errno;
+    if (tail) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal; /* no SA_RESTART: the wait returns */
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        rc = er_tail(s.c, text, print_row, &rows, TAIL_IDLE_MS, &count, &nack);
+    } else {
+        rc = er_query(s.c, text, print_row, &rows, &count, &nack, QUERY_TIMEOUT_MS);
+    }
+    if (fflush(stdout) == EOF && rows.failed == 0)
+        rows.failed = errno;
     if (rc == ER_ENACK) {
-        status = ctl_refused("query", nack.code, nack.message);
+        status = ctl_refused(cmd->name, nack.code, nack.message);
     } else if (rc == -ETIMEDOUT) {
         ctl_err("%s: no answer within %d s", s.path, QUERY_TIMEOUT_MS / 1000);
         status = CTL_UNREACHABLE;
     } else if (rc != 0 && rc != -ECANCELED) {
         status = ctl_fail(&s, rc);
-    } else if (failed != 0) {
-        ctl_err("stdout: %s", strerror(failed));
+    } else if (rows.failed != 0) {
+        ctl_err("stdout: %s", strerror(rows.failed));
         status = CTL_REFUSED;
     }
     ctl_close(&s);
@@ -215,4 +261,14 @@ out:
     free(text);
     json_decref(filter);
     return status;
+}
+
+int ctl_cmd_query(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
+{
+    return read_events(ctl, cmd, argc, argv, false);
+}
+
+int ctl_cmd_tail(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
+{
+    return read_events(ctl, cmd, argc, argv, true);
 }

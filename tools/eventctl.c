@@ -61,7 +61,7 @@ static const ctl_cmd_t commands[] = {
      ctl_cmd_publish},
     {"query",
      "[--stream S] [--correlation-id C] [--type T] [--id ID] [--since TIME]\n"
-     "        [--until TIME] [--from-seq N] [--limit N]",
+     "        [--until TIME] [--from-seq N] [--limit N] [--publish-socket]",
      "print stored events as JSON lines",
      "  --stream S, --correlation-id C, --type T, --id ID\n"
      "                     only events with exactly this value\n"
@@ -69,11 +69,25 @@ static const ctl_cmd_t commands[] = {
      "  --until TIME       only events whose time is before TIME\n"
      "  --from-seq N       only events with seq N or above\n"
      "  --limit N          at most N events\n"
+     "  --publish-socket   ask on the publish socket (an acl rule must grant read)\n"
      "TIME is RFC 3339 (2024-05-01T12:00:00Z, ...+02:00, fractions allowed) or\n"
      "relative to now: -30s, -15m, -1h, -2d. Every filter given must hold.\n"
      "Prints one JSON line per event, in seq order, on stdout and nothing else\n"
      "there (publish --from-file --reimport reads them back) (admin socket).\n",
      ctl_cmd_query},
+    {"tail",
+     "[--stream S] [--correlation-id C] [--type T] [--id ID] [--since TIME]\n"
+     "        [--until TIME] [--from-seq N] [--limit N] [--publish-socket]",
+     "print events as they are stored, until interrupted",
+     "  (the filters of query)\n"
+     "  --from-seq N       begin with the stored events from seq N (default: only\n"
+     "                     events stored after tail started)\n"
+     "  --limit N          end after N events\n"
+     "  --publish-socket   ask on the publish socket (an acl rule must grant read)\n"
+     "Prints one JSON line per event as the store takes it, flushed at once.\n"
+     "SIGINT or SIGTERM ends it (exit 0). A reader that falls more than\n"
+     "limits.tail_max_lag events behind is dropped by the daemon (exit 1).\n",
+     ctl_cmd_tail},
     {"stats", "", "show the daemon's counters (admin socket)",
      "Connections, requests, events sequenced, routed and unrouted, and the\n"
      "store's figures (events stored, commits, de-duplication), per the daemon.\n",

@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <eventrouter.h>
 
@@ -427,6 +428,30 @@ typedef struct er_store_filter_s {
     uint64_t limit;    /* at most this many rows (0: no limit) */
     unsigned flags;    /* ER_STORE_* */
 } er_store_filter_t;
+
+/* Whether e meets every member of f other than the seq range (the one
+ * definition of a match: stores use it on what their index scan finds,
+ * the daemon on events it streams live). A header-only helper: it adds
+ * nothing to the ABI. */
+static inline bool er_store_filter_match(const er_store_filter_t *f, const er_event_t *e)
+{
+    const er_str_t *want[] = {&f->stream, &f->correlation_id, &f->id, &f->type};
+    const er_str_t *have[] = {&e->stream, &e->correlation_id, &e->id, &e->type};
+    size_t i;
+
+    for (i = 0; i < 4; i++) {
+        if (want[i]->len == 0)
+            continue;
+        if (have[i]->ptr == NULL || have[i]->len != want[i]->len ||
+            memcmp(have[i]->ptr, want[i]->ptr, want[i]->len) != 0)
+            return false;
+    }
+    if (f->since_us != 0 && (!(e->has & ER_HAS_TIME) || e->time < f->since_us))
+        return false;
+    if (f->until_us != 0 && (!(e->has & ER_HAS_TIME) || e->time >= f->until_us))
+        return false;
+    return true;
+}
 
 /* A dead letter (DESIGN §6). */
 typedef struct er_dead_letter_s {

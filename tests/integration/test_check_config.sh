@@ -133,12 +133,12 @@ expect_errors several 'listen:
 limits:
   frame_timeout: 10
   max_batch: 0
-acl: []
+metrics: {}
 extra: 1
 ' 'several.yaml:2:9: listen.mode: expected an octal file mode such as "0660", got "999"
 several.yaml:4:18: limits.frame_timeout: expected a duration such as 30s (units d, h, m, s, ms), got "10"
 several.yaml:5:14: limits.max_batch: must be between 1 and 65536, got 0
-several.yaml:6:1: acl: not supported in this version
+several.yaml:6:1: metrics: not supported in this version
 several.yaml:7:1: extra: unknown key'
 
 expect_errors syntax 'limits:

@@ -414,7 +414,7 @@ END_TEST
 
 START_TEST(refused_and_unknown_sections)
 {
-    static const char *const refused[] = {"brokers", "sources", "acl", "metrics"};
+    static const char *const refused[] = {"brokers", "sources", "metrics"};
     char text[128], expect[256];
     size_t i;
 
@@ -429,6 +429,57 @@ START_TEST(refused_and_unknown_sections)
     ck_assert_str_eq(one_error("logging: {}\n"), "eventrouter.yaml:1:1: logging: unknown key");
     ck_assert_str_eq(one_error("limits:\n  max_frame: 1MiB\n  max_frame: 2MiB\n"),
                      "eventrouter.yaml:3:3: duplicate key \"max_frame\" (first at line 2)");
+}
+END_TEST
+
+/* acl: read rules by uid, gid, user or group (names resolved at load,
+ * root being there on every system); publish rules are not built yet. */
+START_TEST(acl_rules)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    ck_assert_int_eq(load("acl:\n  - {uid: 1000, read: true}\n  - {group: root, read: true}\n"
+                          "  - user: root\n  - {gid: 42}\n"),
+                     0);
+    ck_assert_uint_eq(cfg->nacl, 4);
+    ck_assert(!cfg->acl[0].by_gid && cfg->acl[0].id == 1000 && cfg->acl[0].read);
+    ck_assert_ptr_null(cfg->acl[0].name);
+    ck_assert(cfg->acl[1].by_gid && cfg->acl[1].id == 0 && cfg->acl[1].read);
+    ck_assert_str_eq(cfg->acl[1].name, "root");
+    ck_assert(!cfg->acl[2].by_gid && cfg->acl[2].id == 0 && !cfg->acl[2].read);
+    ck_assert(cfg->acl[3].by_gid && cfg->acl[3].id == 42 && !cfg->acl[3].read);
+    ck_assert_uint_eq(cfg->acl[2].pos.line, 4);
+    ck_assert(cfg->acl_by_gid);
+    /* The effective configuration shows the ids resolved. */
+    f = open_memstream(&text, &len);
+    ck_assert_int_eq(er__config_dump(cfg, f), 0);
+    fclose(f);
+    ck_assert_msg(strstr(text, "acl:\n  - uid: 1000\n    read: true\n  - gid: 0  # group \"root\"\n") !=
+                      NULL,
+                  "%s", text);
+    free(text);
+    ck_assert_int_eq(load("acl:\n  - {uid: 7, read: true}\n"), 0);
+    ck_assert(!cfg->acl_by_gid);
+    ck_assert_int_eq(load("acl: []\n"), 0);
+    ck_assert_uint_eq(cfg->nacl, 0);
+
+    ck_assert_str_eq(one_error("acl:\n  - {read: true}\n"),
+                     "eventrouter.yaml:2:5: acl[0]: say whom it is for: one of uid, gid, user, group");
+    ck_assert_str_eq(one_error("acl:\n  - {uid: 1, user: root}\n"),
+                     "eventrouter.yaml:2:14: acl[0].user: a rule is for one of uid, gid, user, "
+                     "group (uid given)");
+    ck_assert_str_eq(one_error("acl:\n  - {user: no-such-user-er}\n"),
+                     "eventrouter.yaml:2:12: acl[0].user: no user named \"no-such-user-er\"");
+    ck_assert_str_eq(one_error("acl:\n  - {group: no-such-group-er, read: true}\n"),
+                     "eventrouter.yaml:2:13: acl[0].group: no group named \"no-such-group-er\"");
+    ck_assert_str_eq(one_error("acl:\n  - {uid: 1, publish: {types: [A]}}\n"),
+                     "eventrouter.yaml:2:14: acl[0].publish: not supported in this version");
+    ck_assert_str_eq(one_error("acl:\n  - {uid: -1}\n"),
+                     "eventrouter.yaml:2:11: acl[0].uid: expected a non-negative integer, got \"-1\"");
+    ck_assert_str_eq(one_error("acl: {uid: 1}\n"),
+                     "eventrouter.yaml:1:6: acl: expected a list of rules, got a map");
 }
 END_TEST
 
@@ -1679,6 +1730,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, routes_hybrid_example);
     tcase_add_test(tc, route_errors);
     tcase_add_test(tc, dead_letter_forward_to);
+    tcase_add_test(tc, acl_rules);
     tcase_add_test(tc, plugin_path_forms);
     tcase_add_test(tc, many_errors_across_sections);
     tcase_add_test(tc, dump_handlers_and_routes);

@@ -501,22 +501,6 @@ static void do_reserve(mem_t *m, op_t *op)
     m->host->complete(op->token, ER_OK);
 }
 
-static bool matches(const er_store_filter_t *f, const er_event_t *e)
-{
-    if (f->stream.len > 0 && !str_is(f->stream, e->stream))
-        return false;
-    if (f->correlation_id.len > 0 && !str_is(f->correlation_id, e->correlation_id))
-        return false;
-    if (f->id.len > 0 && !str_is(f->id, e->id))
-        return false;
-    if (f->type.len > 0 && !str_is(f->type, e->type))
-        return false;
-    if (f->since_us != 0 && (!(e->has & ER_HAS_TIME) || e->time < f->since_us))
-        return false;
-    if (f->until_us != 0 && (!(e->has & ER_HAS_TIME) || e->time >= f->until_us))
-        return false;
-    return true;
-}
 
 /* Scan the seq range the filter allows, in its direction. */
 static void do_query(mem_t *m, op_t *op)
@@ -534,7 +518,7 @@ static void do_query(mem_t *m, op_t *op)
     for (k = 0; lo + k < hi; k++) {
         slot_t *s = &m->v[desc ? hi - 1 - k : lo + k];
         if (s->ev == NULL || m->host->event_get(s->ev, &view, sizeof(view)) != 0 ||
-            !matches(f, &view))
+            !er_store_filter_match(f, &view))
             continue;
         /* row() may queue more calls, never apply them: v stays put. */
         if (op->u.query.row(op->u.query.arg, s->ev) != 0)

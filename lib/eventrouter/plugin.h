@@ -44,8 +44,9 @@ extern "C" {
 
 #define ER_PLUGIN_MAGIC     0x45525047u /* "ERPG" */
 #define ER_PLUGIN_ABI_MAJOR 1
-/* 1.1: store kind, complete_errno, event_decode; 1.2: store check, backup, compact */
-#define ER_PLUGIN_ABI_MINOR 2
+/* 1.1: store kind, complete_errno, event_decode; 1.2: store check, backup, compact;
+ * 1.3: store used_bytes */
+#define ER_PLUGIN_ABI_MINOR 3
 
 /* Mark the descriptor for export (plugins are built -fvisibility=hidden). */
 #if defined(__GNUC__) && __GNUC__ >= 4
@@ -583,6 +584,20 @@ typedef struct er_store_ops_s {
      * (the store's documentation names them) and notes; then complete.
      */
     int (*compact)(void *instance, er_store_report_cb report, void *arg, er_token_t *token);
+
+    /* ---- ABI 1.3 ---- */
+
+    /*
+     * The bytes the store uses now, as store.retention.max_bytes bounds
+     * them (the store's documentation says what it counts): a figure that
+     * drops once trimmed events are gone (not a file's size, which may
+     * never shrink), as of the last write that completed — a trim's
+     * completion comes after the figure has dropped. Writes *bytes and
+     * returns 0, or a negative errno when it cannot tell now. Synchronous,
+     * loop thread, no I/O. Optional: NULL means the store cannot tell, and
+     * the daemon refuses max_bytes with it.
+     */
+    int (*used_bytes)(void *instance, uint64_t *bytes);
 } er_store_ops_t;
 
 /*

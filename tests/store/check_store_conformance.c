@@ -1293,6 +1293,36 @@ START_TEST(test_check)
 }
 END_TEST
 
+/* used_bytes (ABI 1.3, optional): what max_bytes bounds grows with appends
+ * and has dropped by the time a trim completes. */
+START_TEST(test_used_bytes)
+{
+    er_st_t *st = begin(_i);
+    size_t n = er_st_scale(2000);
+    uint64_t empty, full, trimmed, after;
+    model_t m = {0};
+
+    if (st->ops->used_bytes == NULL) {
+        end(st);
+        return;
+    }
+    if (n < 500)
+        n = 500;
+    ck_assert_int_eq(st->ops->used_bytes(st->instance, &empty), 0);
+    append_mixed(st, &m, 1, n, 50);
+    ck_assert_int_eq(st->ops->used_bytes(st->instance, &full), 0);
+    ck_assert_msg(full > empty, "used_bytes %llu after %zu appends, %llu empty",
+                  (unsigned long long)full, n, (unsigned long long)empty);
+    ck_assert_int_eq(er_st_trim(st, n + 1, 0, &trimmed), ER_OK);
+    ck_assert_uint_eq(trimmed, n);
+    ck_assert_int_eq(st->ops->used_bytes(st->instance, &after), 0);
+    ck_assert_msg(after < full, "used_bytes %llu after trimming every event, %llu before",
+                  (unsigned long long)after, (unsigned long long)full);
+    model_free(&m);
+    end(st);
+}
+END_TEST
+
 /* backup and compact are optional; a store without them leaves them NULL,
  * one with them refuses a relative directory at the call. */
 START_TEST(test_backup_args)
@@ -1623,6 +1653,7 @@ static Suite *suite(void)
         tcase_add_loop_test(tc, test_delete_stream, i, i + 1);
         tcase_add_loop_test(tc, test_reopen, i, i + 1);
         tcase_add_loop_test(tc, test_check, i, i + 1);
+        tcase_add_loop_test(tc, test_used_bytes, i, i + 1);
         tcase_add_loop_test(tc, test_backup_args, i, i + 1);
         tcase_add_loop_test(tc, test_concurrent_append_and_query, i, i + 1);
         tcase_add_loop_test(tc, test_full, i, i + 1);

@@ -149,14 +149,14 @@ END_TEST
 START_TEST(test_bad_major)
 {
     refused(plugin("bad_major"), -EINVAL,
-            "%s: wrong ABI major 2 (plugin ABI 2.0, this daemon speaks 1.2)");
+            "%s: wrong ABI major 2 (plugin ABI 2.0, this daemon speaks 1.3)");
 }
 END_TEST
 
 START_TEST(test_bad_minor)
 {
     refused(plugin("bad_minor"), -EINVAL,
-            "%s: plugin ABI 1.3 is newer than this daemon's 1.2 (upgrade the daemon or rebuild "
+            "%s: plugin ABI 1.4 is newer than this daemon's 1.3 (upgrade the daemon or rebuild "
             "the plugin)");
 }
 END_TEST
@@ -449,7 +449,7 @@ START_TEST(test_help)
              "good 1.2.3: a plugin the loader accepts\n"
              "  kind:    handler\n"
              "  file:    %s\n"
-             "  ABI:     1.2\n"
+             "  ABI:     1.3\n"
              "  flags:   none\n"
              "\n"
              "Options (in the handler's block of eventrouter.yaml):\n",

@@ -46,6 +46,10 @@
  * LMDB's text), -EINVAL for a refused file or request, -EBUSY for a store
  * locked by another process. Only er_plugin_entry is exported.
  *
+ * used_bytes (ABI 1.3; what store.retention.max_bytes bounds) counts the
+ * pages in use: the file's pages less those on LMDB's free list, measured
+ * after the commits that delete (see measure_used()).
+ *
  * Lifecycle: operations return ER_PENDING once open() was called (those
  * submitted before its completion wait for it and fail with its reason if
  * it failed), -ENOTCONN before open() or after a failed open completed,
@@ -114,6 +118,10 @@
  * stays short and far from its limit (MDB_TXN_FULL). Measured: a 64 MiB
  * transaction costs more per event than a few 4 MiB ones. */
 #define TXN_SOFT_BYTES (4u << 20)
+/* used_bytes is measured after a commit that deleted events, after any
+ * other commit at most this often (it walks the free list's records), and
+ * when the writer runs out of work with a commit not yet measured. */
+#define USED_EVERY_US 100000
 
 /* ------------------------------------------------------------ databases */
 
@@ -402,10 +410,13 @@ struct store_s {
     size_t txn_bytes;
     er_buf_t enc; /* writer: the event being stored, encoded (reused) */
     uint64_t txn_start_us;
+    bool used_stale;      /* events were deleted since used_bytes was measured */
+    bool used_behind;     /* something was committed since (measured when idle) */
+    uint64_t used_at_us;  /* when it was (mono_us) */
 
     /* Figures for stats(); written by the threads, read on the loop. */
     _Atomic uint64_t st_events, st_commits, st_commit_last_us, st_commit_max_us;
-    _Atomic uint64_t st_queue, st_map_size, st_used, st_reads;
+    _Atomic uint64_t st_queue, st_map_size, st_used, st_alloc, st_reads;
 };
 
 /* -------------------------------------------------------------- helpers */
@@ -625,8 +636,66 @@ static int check_size(store_t *s, op_t *op)
         return -EINVAL;
     }
     atomic_store(&s->st_map_size, (uint64_t)info.me_mapsize);
-    atomic_store(&s->st_used, need);
+    atomic_store(&s->st_alloc, need);
     return 0;
+}
+
+/* ----------------------------------------------------------- used bytes */
+
+/* In txn: the pages on LMDB's free list (FREE_DBI, dbi 0: one record per
+ * freeing transaction, each an IDL whose first word is its count). */
+static int count_free_pages(MDB_txn *txn, uint64_t *pages)
+{
+    MDB_cursor *c;
+    MDB_val k, d;
+    int rc;
+
+    *pages = 0;
+    if ((rc = mdb_cursor_open(txn, 0 /* FREE_DBI */, &c)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+        if (d.mv_size >= sizeof(size_t)) {
+            size_t n;
+            memcpy(&n, d.mv_data, sizeof(n));
+            *pages += n;
+        }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * The figure used_bytes() reports and store.retention.max_bytes bounds:
+ * the pages in use — the file's high-water mark (last_pgno + 1) less the
+ * pages on the free list — times the page size, read in a short read
+ * transaction right after a commit. It drops in the very commit that
+ * trims: the pages a trim frees are on the free list as of that commit
+ * (even those a reader still holds: they are reusable once it ends).
+ * Meta pages, the main database and the free list's own pages count as
+ * used. The sum of mdb_stat()'s branch, leaf and overflow pages over the
+ * databases would be cheaper, but it misses the indexes' sub-databases:
+ * LMDB counts the pages of an MDB_DUPSORT value's sub-database (a stream
+ * or a type with more seqs than fit inline) only in that sub-database's
+ * own record, so most of by_type's pages would go uncounted.
+ * (last_pgno + 1) alone never drops: data.mdb never shrinks. Writer
+ * thread, with no write transaction open (the newest meta is the
+ * snapshot read); a failure leaves the previous figure.
+ */
+static void measure_used(store_t *s)
+{
+    MDB_txn *txn;
+    MDB_envinfo info;
+    uint64_t free_pages, total;
+
+    s->used_at_us = mono_us();
+    if (s->env == NULL || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (mdb_env_info(s->env, &info) == 0 && count_free_pages(txn, &free_pages) == 0) {
+        total = (uint64_t)info.me_last_pgno + 1;
+        atomic_store(&s->st_used, (total > free_pages ? total - free_pages : 0) * s->psize);
+        s->used_stale = s->used_behind = false;
+    }
+    mdb_txn_abort(txn);
 }
 
 /* mdb_env_create + open with the store's flags; s->env set on success. */
@@ -893,6 +962,7 @@ static int env_open(store_t *s, op_t *op, er_store_head_t *head)
     }
     s->tent = s->committed;
     atomic_store(&s->st_events, s->committed.events);
+    measure_used(s);
     if (head != NULL)
         *head = h;
     return 0;
@@ -1041,6 +1111,7 @@ static int delete_event(store_t *s, MDB_txn *txn, uint64_t seq, const MDB_val *b
         return rc;
     s->tent.events--;
     s->txn_bytes += bytes->mv_size + 64;
+    s->used_stale = true;
     return 0;
 }
 
@@ -1240,7 +1311,10 @@ static int txn_commit(store_t *s, MDB_txn *txn)
     atomic_fetch_add(&s->st_commits, 1);
     atomic_store(&s->st_events, s->committed.events);
     if (mdb_env_info(s->env, &info) == 0)
-        atomic_store(&s->st_used, ((uint64_t)info.me_last_pgno + 1) * s->psize);
+        atomic_store(&s->st_alloc, ((uint64_t)info.me_last_pgno + 1) * s->psize);
+    s->used_behind = true;
+    if (s->used_stale || mono_us() - s->used_at_us >= USED_EVERY_US)
+        measure_used(s);
     return 0;
 }
 
@@ -1531,6 +1605,12 @@ static void writer_main(void *arg)
 
     for (;;) {
         uv_mutex_lock(&s->wlock);
+        if (s->wq.head == NULL && s->used_behind) {
+            /* Idle: the figure catches up with the last commits. */
+            uv_mutex_unlock(&s->wlock);
+            measure_used(s);
+            uv_mutex_lock(&s->wlock);
+        }
         while (s->wq.head == NULL)
             uv_cond_wait(&s->wcond, &s->wlock);
         list = s->wq.head;
@@ -2501,36 +2581,23 @@ static void run_compact(store_t *s, op_t *op, MDB_txn *txn)
     char file[PATH_MAX];
     MDB_envinfo info;
     MDB_stat st;
-    MDB_cursor *c;
-    MDB_val k, d;
     struct stat fst;
-    uint64_t free_pages = 0, used, file_bytes = 0, live;
+    uint64_t free_pages = 0, alloc, file_bytes = 0, live;
     int rc;
 
     snprintf(file, sizeof(file), "%s/%s", s->path, DATA_NAME);
     if ((rc = mdb_env_info(s->env, &info)) != 0 || (rc = mdb_env_stat(s->env, &st)) != 0 ||
-        (rc = mdb_cursor_open(txn, 0 /* FREE_DBI */, &c)) != 0) {
-        op_fail_mdb(s, op, "cannot inspect", rc);
-        return;
-    }
-    for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
-        if (d.mv_size >= sizeof(size_t)) { /* an IDL: its count first */
-            size_t n;
-            memcpy(&n, d.mv_data, sizeof(n));
-            free_pages += n;
-        }
-    mdb_cursor_close(c);
-    if (rc != MDB_NOTFOUND) {
+        (rc = count_free_pages(txn, &free_pages)) != 0) {
         op_fail_mdb(s, op, "cannot inspect", rc);
         return;
     }
     if (stat(file, &fst) == 0)
         file_bytes = (uint64_t)fst.st_size;
-    used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-    live = used - (free_pages * st.ms_psize < used ? free_pages * st.ms_psize : used);
+    alloc = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    live = alloc - (free_pages * st.ms_psize < alloc ? free_pages * st.ms_psize : alloc);
     maint_figure(op, "file_bytes", file_bytes);
-    maint_figure(op, "used_bytes", used);
+    maint_figure(op, "allocated_bytes", alloc);
+    maint_figure(op, "used_bytes", live);
     maint_figure(op, "free_pages", free_pages);
     maint_figure(op, "free_bytes", free_pages * st.ms_psize);
     maint_figure(op, "reclaimable_bytes", file_bytes > live ? file_bytes - live : 0);
@@ -3427,7 +3494,19 @@ static void lmdb_stats(void *instance, void (*emit)(void *arg, const char *name,
     emit(arg, "queue_depth", (int64_t)atomic_load(&s->st_queue));
     emit(arg, "map_size", (int64_t)atomic_load(&s->st_map_size));
     emit(arg, "used_bytes", (int64_t)atomic_load(&s->st_used));
+    emit(arg, "allocated_bytes", (int64_t)atomic_load(&s->st_alloc));
     emit(arg, "reads", (int64_t)atomic_load(&s->st_reads));
+}
+
+/* ABI 1.3: the figure measure_used() keeps (0 until the store is open:
+ * an open store always uses some pages). */
+static int lmdb_used_bytes(void *instance, uint64_t *bytes)
+{
+    store_t *s = instance;
+
+    if ((*bytes = atomic_load(&s->st_used)) == 0)
+        return -EAGAIN;
+    return 0;
 }
 
 /* ---------------------------------------------------------- descriptor */
@@ -3489,6 +3568,7 @@ static const er_store_ops_t lmdb_ops = {
     .check = lmdb_check,
     .backup = lmdb_backup,
     .compact = lmdb_compact,
+    .used_bytes = lmdb_used_bytes,
 };
 
 ER_PLUGIN_DEFINE = {

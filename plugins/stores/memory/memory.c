@@ -30,6 +30,9 @@
  * `path` is accepted and ignored, so a config switches between lmdb and
  * memory by changing one word.
  *
+ * used_bytes (ABI 1.3, what store.retention.max_bytes bounds): the sum of
+ * the live events' encodings plus one slot each, kept as events come and go.
+ *
  * Only er_plugin_entry is exported.
  */
 #include <errno.h>
@@ -185,6 +188,7 @@ typedef struct mem_s {
     void *stop_arg;
 
     uint64_t appends, appended, queries, trimmed, deleted;
+    uint64_t bytes; /* used_bytes: the live events' encodings and slots */
 } mem_t;
 
 /* ---------------------------------------------------------------- helpers */
@@ -202,6 +206,28 @@ static char *dupstr(mem_t *m, const char *s)
 static size_t live(const mem_t *m)
 {
     return m->end - m->start - m->holes;
+}
+
+/* What one stored event counts in used_bytes: its encoding and its slot
+ * (what the store holds for it; the reference's own overhead is the
+ * host's). */
+static uint64_t ev_bytes(const mem_t *m, const er_ev_t *ev)
+{
+    const uint8_t *p;
+    size_t n = 0;
+
+    if (m->host->event_encoded(ev, &p, &n) != 0)
+        n = 0;
+    return (uint64_t)n + sizeof(slot_t);
+}
+
+/* Release a stored event's reference and its bytes. */
+static void ev_drop(mem_t *m, er_ev_t *ev)
+{
+    uint64_t b = ev_bytes(m, ev);
+
+    m->bytes -= b < m->bytes ? b : m->bytes;
+    m->host->event_unref(ev);
 }
 
 /* Grow *v (elements of `size` bytes) to hold at least need; 0 or -ENOMEM. */
@@ -488,6 +514,8 @@ static void do_append(mem_t *m, op_t *op)
         m->v[m->end + i].seq = view.seq;
         m->v[m->end + i].ev = m->host->event_ref(evs[i]);
     }
+    for (i = 0; i < n; i++)
+        m->bytes += ev_bytes(m, evs[i]);
     m->end += n;
     m->max_seq = prev;
     m->appends++;
@@ -537,7 +565,7 @@ static void do_trim(mem_t *m, op_t *op)
            (max == 0 || n < max)) {
         slot_t *s = &m->v[m->start++];
         if (s->ev != NULL) {
-            m->host->event_unref(s->ev);
+            ev_drop(m, s->ev);
             n++;
         } else {
             m->holes--;
@@ -561,7 +589,7 @@ static void do_delete_stream(mem_t *m, op_t *op)
         if (s->ev == NULL || m->host->event_get(s->ev, &view, sizeof(view)) != 0 ||
             !str_is(stream, view.stream))
             continue;
-        m->host->event_unref(s->ev);
+        ev_drop(m, s->ev);
         s->ev = NULL;
         m->holes++;
         n++;
@@ -1211,6 +1239,18 @@ static void mem_stats(void *instance, void (*emit)(void *arg, const char *name, 
     emit(arg, "cursors", (int64_t)m->ncursors);
     emit(arg, "dead_letters", (int64_t)m->ndead);
     emit(arg, "state_keys", (int64_t)m->nstate);
+    emit(arg, "used_bytes", (int64_t)m->bytes);
+}
+
+/* ABI 1.3: the live events' encodings and slots (so tests can bound a
+ * memory store with max_bytes; cursors, dead letters and state are not
+ * counted: retention trims events only). */
+static int mem_used_bytes(void *instance, uint64_t *bytes)
+{
+    const mem_t *m = instance;
+
+    *bytes = m->bytes;
+    return 0;
 }
 
 /* ------------------------------------------------------------- lifecycle */
@@ -1341,6 +1381,7 @@ static const er_store_ops_t mem_ops = {
     .delete_stream = mem_delete_stream,
     .stats = mem_stats,
     .check = mem_check,
+    .used_bytes = mem_used_bytes,
     /* backup and compact: nothing on disk to copy or shrink */
 };
 

@@ -410,9 +410,9 @@ struct store_s {
     size_t txn_bytes;
     er_buf_t enc; /* writer: the event being stored, encoded (reused) */
     uint64_t txn_start_us;
-    bool used_stale;      /* events were deleted since used_bytes was measured */
-    bool used_behind;     /* something was committed since (measured when idle) */
-    uint64_t used_at_us;  /* when it was (mono_us) */
+    bool used_stale;     /* events were deleted since used_bytes was measured */
+    bool used_behind;    /* something was committed since (measured when idle) */
+    uint64_t used_at_us; /* when it was (mono_us) */
 
     /* Figures for stats(); written by the threads, read on the loop. */
     _Atomic uint64_t st_events, st_commits, st_commit_last_us, st_commit_max_us;

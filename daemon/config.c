@@ -275,9 +275,14 @@ static const er_schema_entry_t retention_entries[] = {
      .offset = RIN(max_events),
      .desc = "at most this many events are kept (the oldest are trimmed); 0 or off: all"},
     {.key = "max_bytes",
-     .type = ER_SCHEMA_REFUSED,
-     .desc = "the oldest events are trimmed while the store uses more (the lmdb store does not "
-             "report its used pages yet)"},
+     .type = ER_SCHEMA_SIZE,
+     .flags = ER_SCHEMA_OFF,
+     .def = "off",
+     .min = 64 << 10,
+     .max = 16 * TiB, /* the lmdb store's largest map_size */
+     .offset = RIN(max_bytes),
+     .desc = "the oldest events are trimmed while the store uses more (its used_bytes: for lmdb "
+             "the pages in use, not the file's size); 0 or off: no bound"},
     {.key = "force",
      .type = ER_SCHEMA_BOOL,
      .def = "false",
@@ -1456,6 +1461,25 @@ done:
 
 /* ------------------------------------------------------------------ store */
 
+/* max_bytes needs a store that tells the bytes it uses (ABI 1.3
+ * used_bytes): refused, at the key, with one that cannot. */
+static void check_max_bytes(loader_t *L, const er_conf_node_t *block, const er_store_conf_t *st)
+{
+    const er_store_ops_t *ops;
+    const er_conf_pair_t *p;
+
+    if (st->retention.max_bytes == 0 || st->lib == NULL)
+        return;
+    ops = st->lib->ops;
+    if (ops != NULL && ops->used_bytes != NULL)
+        return;
+    p = er__conf_map_find(er__conf_map_get(block, "retention"), "max_bytes");
+    lerror(L, p != NULL ? &p->key->pos : &st->pos,
+           "store.retention.max_bytes: the store plugin \"%s\" cannot report the bytes it uses "
+           "(it has no used_bytes, store ABI 1.3): bound it with max_events or max_age instead",
+           st->lib->desc->name);
+}
+
 static void load_store(loader_t *L, const er_conf_pair_t *p)
 {
     er_store_conf_t *st = &L->c->store;
@@ -1487,6 +1511,7 @@ static void load_store(loader_t *L, const er_conf_pair_t *p)
         return;
     load_block_plugin(L, ER_PLUGIN_STORE, &store_schema, block, &st->pos, "store", st->plugin,
                       &st->lib, &st->options);
+    check_max_bytes(L, block, st);
 }
 
 /* ----------------------------------------------------------------- routes */

@@ -70,7 +70,8 @@ typedef struct er_handler_conf_s {
 typedef struct er_retention_conf_s {
     uint64_t max_age_ms; /* by `received` */
     uint64_t max_events;
-    bool force; /* past cursors and dead letters too */
+    uint64_t max_bytes; /* the store's used_bytes (ABI 1.3) */
+    bool force;         /* past cursors and dead letters too */
 } er_retention_conf_t;
 
 /* The `store:` block: `plugin` typed here, the rest validated against the

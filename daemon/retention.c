@@ -2,11 +2,21 @@
  * Retention (see retention.h). A pass: the lowest seq any dead letter
  * references (unless force); then one read of the oldest events, up to a
  * chunk, to find where trimming should stop (past the excess over
- * max_events, and before the first event received since the max_age
- * cutoff); then the dispatcher's floor (cursors; a destination past its
- * max_lag is skipped instead); then one trim of at most a chunk below the
- * lowest of them. A pass that trimmed a full chunk is followed at once by
- * another, else the next comes after PERIOD_MS.
+ * max_events or over max_bytes, and before the first event received since
+ * the max_age cutoff); then the dispatcher's floor (cursors; a destination
+ * past its max_lag is skipped instead); then one trim of at most a chunk
+ * below the lowest of them. A pass that trimmed a full chunk is followed
+ * at once by another, else the next comes after PERIOD_MS.
+ *
+ * max_bytes: the store says how many bytes it uses (used_bytes) but not
+ * what one event costs, so a pass estimates the excess in events from the
+ * average (used / stored events), rounded up, and trims that many; the
+ * next pass measures again. The estimate errs low when the bytes do not
+ * drop in proportion (an index page is freed only once emptied or
+ * merged), so the store approaches the bound from above in a few passes,
+ * never trimming far past it; and a pass that trimmed less than a chunk
+ * waits PERIOD_MS like any other, so a figure that lags or does not drop
+ * never makes the passes spin.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,6 +43,44 @@ static void emit_events(void *arg, const char *name, int64_t value)
 {
     if (strcmp(name, "events") == 0)
         *(uint64_t *)arg = value > 0 ? (uint64_t)value : 0;
+}
+
+/* The events to trim for max_bytes: the excess bytes over the average
+ * event's share of used, rounded up (at most every event). Logs when the
+ * store goes over the bound and when it is back under. */
+static uint64_t bytes_excess(er_retention_t *r, uint64_t events)
+{
+    uint64_t max = r->conf->max_bytes, used, avg, n;
+
+    if (max == 0 || er__store_used_bytes(r->store, &used) != 0)
+        return 0;
+    if (used <= max) {
+        if (r->over_bytes)
+            er_log(ER_LOG_INFO, COMPONENT, "the store uses %llu bytes: within max_bytes %llu again",
+                   (unsigned long long)used, (unsigned long long)max);
+        r->over_bytes = false;
+        return 0;
+    }
+    if (events == 0)
+        return 0; /* what is left is the store's own: nothing to trim */
+    avg = used / events > 0 ? used / events : 1;
+    n = (used - max + avg - 1) / avg;
+    if (n > events)
+        n = events;
+    if (!r->over_bytes)
+        er_log(ER_LOG_NOTICE, COMPONENT,
+               "the store uses %llu bytes, over max_bytes %llu: trimming the oldest events "
+               "(about %llu at %llu bytes each on average)",
+               (unsigned long long)used, (unsigned long long)max, (unsigned long long)n,
+               (unsigned long long)avg);
+    else
+        er_log(ER_LOG_DEBUG, COMPONENT,
+               "the store uses %llu bytes, max_bytes %llu: about %llu events to trim (%llu bytes "
+               "each on average)",
+               (unsigned long long)used, (unsigned long long)max, (unsigned long long)n,
+               (unsigned long long)avg);
+    r->over_bytes = true;
+    return n;
 }
 
 /* ------------------------------------------------------------- trim */
@@ -145,7 +193,7 @@ static void on_scanned(void *arg, int err, const char *message)
 
 static void scan(er_retention_t *r)
 {
-    uint64_t events = 0;
+    uint64_t events = 0, by_bytes;
     er_store_filter_t f;
     scan_t *s;
 
@@ -158,6 +206,8 @@ static void scan(er_retention_t *r)
     s->r = r;
     s->excess =
         r->conf->max_events && events > r->conf->max_events ? events - r->conf->max_events : 0;
+    if ((by_bytes = bytes_excess(r, events)) > s->excess)
+        s->excess = by_bytes;
     if (r->conf->max_age_ms)
         s->cutoff = er_now_us() - (int64_t)r->conf->max_age_ms * 1000;
     if (s->excess == 0 && s->cutoff == 0) {
@@ -226,15 +276,16 @@ void er__retention_start(er_retention_t *r, uv_loop_t *loop, er_store_t *store,
     r->store = store;
     r->dispatch = dispatch;
     r->conf = conf;
-    if (conf->max_age_ms == 0 && conf->max_events == 0)
+    if (conf->max_age_ms == 0 && conf->max_events == 0 && conf->max_bytes == 0)
         return;
     uv_timer_init(loop, &r->timer);
     r->timer.data = r;
     r->running = true;
     uv_timer_start(&r->timer, on_timer, PERIOD_MS, 0);
-    er_log(ER_LOG_INFO, COMPONENT, "trimming %s%s%s%s every %d ms",
-           conf->max_events ? "past max_events " : "", conf->max_events ? "(count)" : "",
-           conf->max_age_ms ? " and by max_age" : "",
+    er_log(ER_LOG_INFO, COMPONENT, "trimming%s%s%s%s every %d ms",
+           conf->max_events ? " past max_events (count)" : "",
+           conf->max_bytes ? " past max_bytes (the store's used bytes)" : "",
+           conf->max_age_ms ? " by max_age" : "",
            conf->force ? ", forced past cursors and dead letters" : "", PERIOD_MS);
 }
 
@@ -249,7 +300,18 @@ void er__retention_stop(er_retention_t *r)
 
 json_t *er__retention_stats(const er_retention_t *r)
 {
-    return json_pack("{s:b, s:I, s:I, s:s}", "active", r->running, "trimmed",
-                     (json_int_t)r->stats.trimmed, "passes", (json_int_t)r->stats.passes, "held_by",
-                     r->held_by);
+    json_t *j = json_pack("{s:b, s:I, s:I, s:s}", "active", r->running, "trimmed",
+                          (json_int_t)r->stats.trimmed, "passes", (json_int_t)r->stats.passes,
+                          "held_by", r->held_by);
+    uint64_t used;
+
+    /* max_bytes against the store's figure now (null: it cannot tell). */
+    if (j != NULL && r->conf != NULL && r->conf->max_bytes != 0) {
+        json_object_set_new(j, "max_bytes", json_integer((json_int_t)r->conf->max_bytes));
+        json_object_set_new(j, "used_bytes",
+                            er__store_used_bytes(r->store, &used) == 0
+                                ? json_integer((json_int_t)used)
+                                : json_null());
+    }
+    return j;
 }

@@ -850,6 +850,16 @@ int er__store_state_set(er_store_t *st, const char *scope, const char *key, cons
 
 /* --------------------------------------------------------------- stats */
 
+int er__store_used_bytes(const er_store_t *st, uint64_t *bytes)
+{
+    *bytes = 0;
+    if (st->ops == NULL || st->ops->used_bytes == NULL)
+        return -ENOTSUP;
+    if (!st->opened || st->stopping || st->inst == NULL)
+        return -EAGAIN;
+    return st->ops->used_bytes(st->inst, bytes);
+}
+
 static void emit_stat(void *arg, const char *name, int64_t value)
 {
     json_object_set_new(arg, name, json_integer(value));

@@ -226,4 +226,10 @@ void er__store_stop(er_store_t *st, er_store_cb done);
 /* For `stats` and `health`: the store's figures (a new reference). */
 json_t *er__store_stats(const er_store_t *st);
 
+/* The bytes the store uses now (plugin.h, ABI 1.3 used_bytes: what
+ * store.retention.max_bytes bounds) in *bytes: 0, -ENOTSUP when the store
+ * cannot tell, -EAGAIN while it is not open, or the plugin's error.
+ * Synchronous. */
+int er__store_used_bytes(const er_store_t *st, uint64_t *bytes);
+
 #endif

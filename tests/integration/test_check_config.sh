@@ -99,10 +99,22 @@ expect_errors store-options 'store:
   plugin: lmdb
   map_size: 1KiB
   sync: always
-  retention: {max_age: 30d, max_bytes: 1GiB}
+  retention: {max_age: 30d, max_bytes: 1KiB}
 ' 'store-options.yaml:3:13: store.map_size: must be between 1MiB and 16TiB, got 1KiB
 store-options.yaml:4:9: store.sync: expected one of batch, none, got "always"
-store-options.yaml:5:29: store.retention.max_bytes: not supported in this version'
+store-options.yaml:5:40: store.retention.max_bytes: must be between 64KiB and 16TiB, got 1KiB'
+
+# max_bytes needs a store that reports its used bytes (ABI 1.3): lmdb and
+# memory do; a store built against 1.2 is refused, by name.
+printf 'store:\n  plugin: memory\n  retention: {max_bytes: 64MiB}\n' >"$TMP/max-bytes.yaml"
+expect_ok "max_bytes with the memory store" "$TMP/max-bytes.yaml"
+V12=$ER_BUILDDIR/tests/plugins/.libs/store_v12.so
+if [ -f "$V12" ]; then
+    expect_errors max-bytes-v12 "store:
+  plugin: $V12
+  retention: {max_bytes: 1GiB}
+" "max-bytes-v12.yaml:3:15: store.retention.max_bytes: the store plugin \"store_v12\" cannot report the bytes it uses (it has no used_bytes, store ABI 1.3): bound it with max_events or max_age instead"
+fi
 
 expect_errors duplicate-key 'limits:
   max_batch: 10

@@ -1,6 +1,7 @@
 #!/bin/bash
-# store.retention: a timer trims the oldest events past max_events and
-# those received more than max_age ago, in chunks — but never what a
+# store.retention: a timer trims the oldest events past max_events, while
+# the store uses more than max_bytes, and those received more than max_age
+# ago, in chunks — but never what a
 # destination's cursor or a dead letter still needs (unless force), and a
 # destination more than its max_lag behind is skipped instead (counted).
 # Counts come from `eventctl stats` (the store's events) and the log
@@ -102,6 +103,57 @@ sleep 2.2
 ctl publish --type New --count 10 2>/dev/null || fail "publish New"
 wait_stored 10 || fail "max_age 2s: $(stored) stored, expected the 10 new"
 echo "ok - max_age trims what was received longer ago"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+
+# 7. max_bytes: the store's used bytes (lmdb: pages in use) bounded by
+# trimming the oldest events — never past a paused destination's cursor.
+# Events of about 1 KiB, so 2,500 of them are well over 1 MiB.
+pad=$(printf '%01000d' 0)
+used() { ctl --json stats | grep -o '"used_bytes":[0-9]*' | tail -1 | cut -d: -f2; }
+first_seq() { ctl query --limit 1 | grep -o '"seq":[0-9]*' | head -1 | cut -d: -f2; }
+conf "{ max_bytes: 1MiB }" "window: 16"
+er_start_daemon
+ctl publish --type A --data "{\"pad\":\"$pad\"}" --count 500 --batch 50 2>/dev/null ||
+    fail "publish 500"
+for _ in $(seq 1 1000); do [ "$(lines "$ER_TMP/slow.jsonl")" -ge 500 ] && break; sleep 0.01; done
+[ "$(lines "$ER_TMP/slow.jsonl")" = 500 ] || fail "slow got $(lines "$ER_TMP/slow.jsonl") of 500"
+ctl pause slow >/dev/null || fail "pause"
+ctl publish --type A --data "{\"pad\":\"$pad\"}" --count 2500 --batch 50 2>/dev/null ||
+    fail "publish 2500"
+# Over the bound, the passes trim what slow has had (seqs 1-500) and stop
+# at its cursor: exactly the 2,500 it has not had remain.
+wait_stored 2500 || fail "max_bytes with slow paused at 500: $(stored) stored, expected 2500"
+sleep 2.5 # two more passes: nothing more goes
+[ "$(stored)" = 2500 ] || fail "a paused destination's events were trimmed: $(stored) stored"
+[ "$(first_seq)" = 501 ] || fail "first stored seq $(first_seq), expected 501"
+[ "$(used)" -gt 1048576 ] || fail "used_bytes $(used) is not over max_bytes with 2500 events held"
+ctl --json stats | grep -q '"held_by":"the cursor of slow"' || fail "not held by slow: $(ctl --json stats)"
+ctl --json stats | grep -q '"max_bytes":1048576' || fail "stats lack max_bytes: $(ctl --json stats)"
+grep -q 'over max_bytes 1048576: trimming the oldest events' "$ER_TMP/daemon.log" ||
+    fail "going over max_bytes is not logged"
+ctl resume slow >/dev/null || fail "resume"
+for _ in $(seq 1 1000); do [ "$(lines "$ER_TMP/slow.jsonl")" -ge 3000 ] && break; sleep 0.01; done
+[ "$(lines "$ER_TMP/slow.jsonl")" = 3000 ] || fail "slow got $(lines "$ER_TMP/slow.jsonl") of 3000"
+# Then the oldest go until the store is within the bound (up to 30 s).
+for _ in $(seq 1 300); do [ "$(used)" -le 1048576 ] && break; sleep 0.1; done
+[ "$(used)" -le 1048576 ] || fail "used_bytes $(used) still over max_bytes 1MiB ($(stored) stored)"
+n=$(stored)
+[ "$n" -gt 0 ] && [ "$n" -lt 2500 ] || fail "within max_bytes with $n stored"
+# The newest $n remain, nothing between: the first is 3001 - n.
+[ "$(first_seq)" = $((3001 - n)) ] || fail "first stored seq $(first_seq) with $n stored, expected $((3001 - n))"
+# The estimate errs low: no pass trims far past the bound, so more than
+# half of what 1 MiB holds is kept (about 1.2 KiB each here, with indexes).
+[ "$n" -ge 300 ] || fail "max_bytes trimmed too far: $n stored"
+# The next pass sees it and says so.
+for _ in $(seq 1 300); do
+    grep -q 'the store uses [0-9]* bytes: within max_bytes 1048576 again' "$ER_TMP/daemon.log" &&
+        break
+    sleep 0.1
+done
+grep -q 'the store uses [0-9]* bytes: within max_bytes 1048576 again' "$ER_TMP/daemon.log" ||
+    fail "coming back within max_bytes is not logged"
+echo "ok - max_bytes trims the oldest to within the bound ($n kept), never past a paused cursor"
 er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
 

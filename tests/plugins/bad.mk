@@ -45,4 +45,9 @@ tests_plugins_bad_opsize_la_SOURCES = tests/plugins/bad_opsize.c tests/plugins/b
 tests_plugins_bad_opsize_la_LDFLAGS = $(LOADER_PLUGIN_LDFLAGS)
 tests_plugins_bad_options_la_SOURCES = tests/plugins/bad_options.c tests/plugins/bad_common.h
 tests_plugins_bad_options_la_LDFLAGS = $(LOADER_PLUGIN_LDFLAGS)
+# A store as ABI 1.2 built it (no used_bytes): check_config refuses
+# store.retention.max_bytes with it.
+LOADER_PLUGINS += tests/plugins/store_v12.la
+tests_plugins_store_v12_la_SOURCES = tests/plugins/store_v12.c
+tests_plugins_store_v12_la_LDFLAGS = $(LOADER_PLUGIN_LDFLAGS)
 endif

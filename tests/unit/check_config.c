@@ -484,7 +484,8 @@ START_TEST(acl_rules)
 END_TEST
 
 /* The store block: `plugin` is the host's (default lmdb), `retention` the
- * host's too (max_bytes not yet), the rest the plugin's options. */
+ * host's too (max_bytes only with a store that reports its used bytes),
+ * the rest the plugin's options. */
 START_TEST(store_block)
 {
     er_config_t *c;
@@ -504,9 +505,21 @@ START_TEST(store_block)
     ck_assert_int_eq(load("store:\n  plugin: memory\n"), 0);
     ck_assert_uint_eq(cfg->store.retention.max_age_ms, 0);
     ck_assert_uint_eq(cfg->store.retention.max_events, 0);
-    ck_assert_str_eq(one_error("store:\n  retention: {max_bytes: 10GiB}\n"),
-                     "eventrouter.yaml:2:15: store.retention.max_bytes: not supported in this "
-                     "version");
+    ck_assert_int_eq(load("store:\n  retention: {max_bytes: 10GiB}\n"), 0);
+    ck_assert_uint_eq(cfg->store.retention.max_bytes, 10ull << 30);
+    ck_assert_int_eq(load("store:\n  plugin: memory\n  retention: {max_bytes: 64KiB}\n"), 0);
+    ck_assert_uint_eq(cfg->store.retention.max_bytes, 64 << 10);
+    ck_assert_int_eq(load("store:\n  retention: {max_bytes: off}\n"), 0);
+    ck_assert_uint_eq(cfg->store.retention.max_bytes, 0);
+    ck_assert_int_eq(load("store:\n  plugin: " TEST_PLUGIN_DIR "/store_v12.so\n"), 0);
+    ck_assert_str_eq(one_error("store:\n  plugin: " TEST_PLUGIN_DIR "/store_v12.so\n"
+                               "  retention: {max_events: 10, max_bytes: 1GiB}\n"),
+                     "eventrouter.yaml:3:31: store.retention.max_bytes: the store plugin "
+                     "\"store_v12\" cannot report the bytes it uses (it has no used_bytes, store "
+                     "ABI 1.3): bound it with max_events or max_age instead");
+    ck_assert_str_eq(one_error("store:\n  retention: {max_bytes: 1KiB}\n"),
+                     "eventrouter.yaml:2:26: store.retention.max_bytes: must be between 64KiB and "
+                     "16TiB, got 1KiB");
     ck_assert_str_eq(one_error("store:\n  retention: {max_age: 10ms}\n"),
                      "eventrouter.yaml:2:24: store.retention.max_age: must be between 1s and "
                      "36500d, got 10ms");

@@ -381,6 +381,7 @@ export class Client extends EventEmitter {
         resolve: resolve as (v: never) => void,
         reject,
       });
+      this.reconnectTimer?.ref();
       this.pump();
     });
   }
@@ -522,8 +523,19 @@ export class Client extends EventEmitter {
         this.lost(sock, new EventRouterError('unavailable', `no WELCOME within ${this.options.connectTimeoutMs} ms`, { local: true }));
       }, this.options.connectTimeoutMs);
       sock.once('connect', () => {
-        sock.write(
-          encodeFrame(Op.HELLO, 0, encodeHello({ version: 1, client: this.options.clientName, ack: this.options.ack })),
+        /* HELLO after one turn of the loop: a daemon refusing the
+         * connection at accept (max_connections) writes its NACK and
+         * closes, and a write then fails with EPIPE, which destroys the
+         * socket before the NACK saying why is read. One poll phase of
+         * the loop (the second setImmediate runs after it) reads it first,
+         * in all but a narrow race (then: "closed before WELCOME"). */
+        setImmediate(() =>
+          setImmediate(() => {
+            if (this.sock !== sock || sock.destroyed) return;
+            sock.write(
+              encodeFrame(Op.HELLO, 0, encodeHello({ version: 1, client: this.options.clientName, ack: this.options.ack })),
+            );
+          }),
         );
       });
       sock.on('data', (chunk: Buffer) => {
@@ -542,7 +554,11 @@ export class Client extends EventEmitter {
         this.congested = false;
         this.pump();
       });
-      sock.on('error', (err) => this.lost(sock, err));
+      sock.on('error', (err: NodeJS.ErrnoException) => {
+        if (this.state === 'connecting' && (err.code === 'EPIPE' || err.code === 'ECONNRESET'))
+          return this.lost(sock, new EventRouterError('unavailable', `the daemon closed the connection before WELCOME (${err.code})`, { local: true }));
+        this.lost(sock, err);
+      });
       sock.on('close', () => {
         clearTimeout(timer);
         this.lost(sock, new EventRouterError('disconnected', 'connection closed by the daemon', { local: true }));
@@ -721,7 +737,7 @@ export class Client extends EventEmitter {
     const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.factor, this.attempt));
     const delay = Math.max(this.retryHintMs, Math.round(base * (0.8 + 0.4 * Math.random())));
     this.attempt++;
-    this.reconnectTimer = setTimeout(() => {
+    const timer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.state === 'closed') return;
       this.open().then(
@@ -731,6 +747,9 @@ export class Client extends EventEmitter {
         () => this.scheduleReconnect(),
       );
     }, delay);
+    /* Nothing waits to be sent: the attempt alone does not keep the process alive. */
+    if (this.queuedCount === 0 && this.streams.size === 0) timer.unref();
+    this.reconnectTimer = timer;
   }
 
   private failAll(err: Error): void {

@@ -290,8 +290,7 @@ static const er_schema_entry_t retention_entries[] = {
      .desc = "trim even what a destination's cursor or a dead letter still needs"},
 };
 
-static const er_schema_t retention_schema = {retention_entries,
-                                             ER_SCHEMA_COUNT(retention_entries)};
+static const er_schema_t retention_schema = {retention_entries, ER_SCHEMA_COUNT(retention_entries)};
 
 static const er_schema_entry_t store_entries[] = {
     {.key = "plugin",
@@ -626,9 +625,7 @@ static const er_schema_entry_t top_entries[] = {
     {.key = "plugin_path",
      .type = ER_SCHEMA_CUSTOM,
      .desc = "directories searched for plugins: one, or a list"},
-    {.key = "store",
-     .type = ER_SCHEMA_CUSTOM,
-     .desc = "the event store: {plugin, plugin options}"},
+    {.key = "store", .type = ER_SCHEMA_CUSTOM, .desc = "the event store: {plugin, plugin options}"},
     {.key = "dead_letter",
      .type = ER_SCHEMA_CUSTOM,
      .desc = "where parked events also go: {forward_to: HANDLER}"},
@@ -960,8 +957,8 @@ static void build_options(loader_t *L, const er_schema_t *schema, const er_conf_
  */
 static void load_block_plugin(loader_t *L, er_plugin_kind_t kind, const er_schema_t *schema,
                               const er_conf_node_t *block, const er_conf_pos_t *pos,
-                              const char *prefix, const char *plugin,
-                              struct er_plugin_lib_s **lib, er_options_t **options)
+                              const char *prefix, const char *plugin, struct er_plugin_lib_s **lib,
+                              er_options_t **options)
 {
     const er_conf_node_t *pn = er__conf_map_get(block, "plugin");
     char err[512], q[96];

@@ -66,7 +66,7 @@ struct er_conn_s {
     uint32_t waiters; /* durable acks, admin commands and queries (each holds c) */
     query_t *queries; /* QUERY and TAIL requests streaming on this connection */
     uint32_t nqueries;
-    bool may_read;     /* QUERY and TAIL allowed: the admin socket, or an acl rule */
+    bool may_read; /* QUERY and TAIL allowed: the admin socket, or an acl rule */
     bool hello;
     bool store_paused; /* not read, frames left unhandled: the store said wait */
     bool eof;          /* the peer closed its side while store_paused */
@@ -760,14 +760,14 @@ struct query_s {
     uint64_t page_max;  /* the limit that page was asked with */
     er_buf_t rows;      /* encoded events not yet in a ROWS frame */
     uint32_t nrows;
-    bool reading;   /* a page is being read from the store */
-    bool cut;       /* the page was cut short for the output buffer */
-    bool cancelled; /* CANCEL came: END at the next chance */
-    bool oom;       /* rows could not be kept: NACK at the end of the page */
-    bool ending;    /* in query_end: a close on the way does not free it */
-    bool tail;      /* TAIL: goes on past the stored head */
-    bool live;      /* TAIL: has caught up with the stored head once */
-    bool waiting;   /* TAIL: caught up, takes appends as they are stored */
+    bool reading;         /* a page is being read from the store */
+    bool cut;             /* the page was cut short for the output buffer */
+    bool cancelled;       /* CANCEL came: END at the next chance */
+    bool oom;             /* rows could not be kept: NACK at the end of the page */
+    bool ending;          /* in query_end: a close on the way does not free it */
+    bool tail;            /* TAIL: goes on past the stored head */
+    bool live;            /* TAIL: has caught up with the stored head once */
+    bool waiting;         /* TAIL: caught up, takes appends as they are stored */
     const char *end_code; /* NACK this at the next chance (a tail dropped) */
     char end_msg[160];
 };
@@ -836,8 +836,8 @@ static void query_end(query_t *q, const char *code, const char *msg)
             conn_close(c);
         er_log(ER_LOG_DEBUG, COMPONENT, "conn %llu: %s %u: %llu rows%s%s",
                (unsigned long long)c->id, q->tail ? "TAIL" : "QUERY", q->req,
-               (unsigned long long)q->count,
-               q->cancelled ? ", cancelled" : "", code ? ", failed" : "");
+               (unsigned long long)q->count, q->cancelled ? ", cancelled" : "",
+               code ? ", failed" : "");
     }
     query_free(q);
     if (!c->closing) {
@@ -1055,8 +1055,8 @@ void er__server_stored(void *arg, er_ev_t *const *evs, size_t n)
                 tail_stop(q, "busy",
                           "the tail fell %llu events behind the stored head "
                           "(limits.tail_max_lag %llu): read faster, or resume from seq %llu",
-                          (unsigned long long)(head - q->next_seq + 1),
-                          (unsigned long long)max_lag, (unsigned long long)q->next_seq);
+                          (unsigned long long)(head - q->next_seq + 1), (unsigned long long)max_lag,
+                          (unsigned long long)q->next_seq);
         }
     }
 }
@@ -1557,8 +1557,8 @@ static bool peer_has_gid(int fd, const er_origin_t *peer, peer_groups_t *gs, gid
     if (!gs->fetched) {
         socklen_t len = sizeof(gs->g);
         gs->fetched = true;
-        gs->n = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gs->g, &len) == 0 ? len / sizeof(gid_t)
-                                                                             : 0;
+        gs->n =
+            getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, gs->g, &len) == 0 ? len / sizeof(gid_t) : 0;
     }
     for (i = 0; i < gs->n; i++)
         if (gs->g[i] == gid)

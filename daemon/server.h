@@ -45,10 +45,10 @@ struct er_server_s {
     const er_config_t *cfg;
     er_ingest_t ingest;
 
-    er_listener_t listeners[2]; /* indexed by enum er_role */
-    struct er_store_s *store;        /* every event goes here (opened before the server) */
-    struct er_dispatch_s *dispatch;  /* routed events go here (may be NULL) */
-    struct er_admin_env_s *admin;    /* runs ADMIN commands */
+    er_listener_t listeners[2];     /* indexed by enum er_role */
+    struct er_store_s *store;       /* every event goes here (opened before the server) */
+    struct er_dispatch_s *dispatch; /* routed events go here (may be NULL) */
+    struct er_admin_env_s *admin;   /* runs ADMIN commands */
 
     er_conn_t *conns; /* doubly linked list of open connections */
     uint32_t nconns;

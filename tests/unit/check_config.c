@@ -456,17 +456,18 @@ START_TEST(acl_rules)
     f = open_memstream(&text, &len);
     ck_assert_int_eq(er__config_dump(cfg, f), 0);
     fclose(f);
-    ck_assert_msg(strstr(text, "acl:\n  - uid: 1000\n    read: true\n  - gid: 0  # group \"root\"\n") !=
-                      NULL,
-                  "%s", text);
+    ck_assert_msg(
+        strstr(text, "acl:\n  - uid: 1000\n    read: true\n  - gid: 0  # group \"root\"\n") != NULL,
+        "%s", text);
     free(text);
     ck_assert_int_eq(load("acl:\n  - {uid: 7, read: true}\n"), 0);
     ck_assert(!cfg->acl_by_gid);
     ck_assert_int_eq(load("acl: []\n"), 0);
     ck_assert_uint_eq(cfg->nacl, 0);
 
-    ck_assert_str_eq(one_error("acl:\n  - {read: true}\n"),
-                     "eventrouter.yaml:2:5: acl[0]: say whom it is for: one of uid, gid, user, group");
+    ck_assert_str_eq(
+        one_error("acl:\n  - {read: true}\n"),
+        "eventrouter.yaml:2:5: acl[0]: say whom it is for: one of uid, gid, user, group");
     ck_assert_str_eq(one_error("acl:\n  - {uid: 1, user: root}\n"),
                      "eventrouter.yaml:2:14: acl[0].user: a rule is for one of uid, gid, user, "
                      "group (uid given)");
@@ -476,8 +477,9 @@ START_TEST(acl_rules)
                      "eventrouter.yaml:2:13: acl[0].group: no group named \"no-such-group-er\"");
     ck_assert_str_eq(one_error("acl:\n  - {uid: 1, publish: {types: [A]}}\n"),
                      "eventrouter.yaml:2:14: acl[0].publish: not supported in this version");
-    ck_assert_str_eq(one_error("acl:\n  - {uid: -1}\n"),
-                     "eventrouter.yaml:2:11: acl[0].uid: expected a non-negative integer, got \"-1\"");
+    ck_assert_str_eq(
+        one_error("acl:\n  - {uid: -1}\n"),
+        "eventrouter.yaml:2:11: acl[0].uid: expected a non-negative integer, got \"-1\"");
     ck_assert_str_eq(one_error("acl: {uid: 1}\n"),
                      "eventrouter.yaml:1:6: acl: expected a list of rules, got a map");
 }

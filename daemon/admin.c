@@ -11,6 +11,7 @@
 #include "build-config.h"
 #include "dispatch.h"
 #include "reload.h"
+#include "replay.h"
 #include "retention.h"
 #include "router.h"
 #include "server.h"
@@ -289,6 +290,26 @@ static const char *cmd_reload(er_admin_env_t *env, json_t *args, json_t **reply,
 
 static const char *string_arg(json_t *args, const char *key, bool required, const char **out,
                               char *msg, size_t cap);
+
+/* replay {destination, filter}, replay.status {id?}, replay.cancel {id}
+ * (replay.c checks their arguments). */
+static const char *cmd_replay(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                              size_t cap)
+{
+    return er__replay_start(env->replays, args, reply, msg, cap);
+}
+
+static const char *cmd_replay_status(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                                     size_t cap)
+{
+    return er__replay_status(env->replays, args, reply, msg, cap);
+}
+
+static const char *cmd_replay_cancel(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
+                                     size_t cap)
+{
+    return er__replay_cancel(env->replays, args, reply, msg, cap);
+}
 
 static const char *pause_or_resume(er_admin_env_t *env, json_t *args, bool pause, json_t **reply,
                                    char *msg, size_t cap)
@@ -746,6 +767,9 @@ static const struct {
     {"pause", cmd_pause},
     {"resume", cmd_resume},
     {"reload", cmd_reload},
+    {"replay", cmd_replay},
+    {"replay.status", cmd_replay_status},
+    {"replay.cancel", cmd_replay_cancel},
 };
 
 const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, json_t *args,
@@ -765,8 +789,9 @@ const char *er__admin_run(er_admin_env_t *env, const char *cmd, size_t cmdlen, j
             return async_commands[i].fn(env, args, msg, cap, done, done_arg);
     snprintf(msg, cap,
              "unknown command \"%.*s\" (this version: stats, health, routes, route, "
-             "handlers, config, destinations, pause, resume, cursor, reload, dlq.list, "
-             "dlq.retry, dlq.drop, delete-stream, store.check, store.backup, store.compact)",
+             "handlers, config, destinations, pause, resume, cursor, reload, replay, "
+             "replay.status, replay.cancel, dlq.list, dlq.retry, dlq.drop, delete-stream, "
+             "store.check, store.backup, store.compact)",
              (int)(cmdlen > 64 ? 64 : cmdlen), cmd);
     return "unsupported";
 }

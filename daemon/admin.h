@@ -20,6 +20,7 @@ struct er_server_s;
 struct er_dispatch_s;
 struct er_store_s;
 struct er_reload_s;
+struct er_replays_s;
 
 typedef struct er_admin_env_s {
     const er_config_t *cfg;
@@ -28,6 +29,7 @@ typedef struct er_admin_env_s {
     struct er_store_s *store;
     struct er_reload_s *reload;
     struct er_retention_s *retention;
+    struct er_replays_s *replays;
     int64_t started_us; /* when the daemon started (µs since the epoch) */
 } er_admin_env_t;
 

@@ -60,6 +60,7 @@ typedef struct slot_s {
     uint64_t dlq_id;     /* a dead letter sent back (side) */
     int32_t retry_route; /* read from the store: its route's override, or -1 */
     bool forwarded;      /* sent by dead_letter.forward_to (side) */
+    uint32_t tag;        /* er__dispatch_side's (a replay), 0: none (side) */
 } slot_t;
 
 typedef struct ring_s {
@@ -79,10 +80,12 @@ struct delivery_s {
     int64_t first_failure_us; /* 0 until an attempt fails */
     bool side;                /* outside the cursor (a dead letter sent back, forwarded) */
     bool forwarded;
-    uint64_t dlq_id; /* side: the dead letter it came from (0: none) */
-    uint64_t slot;   /* not side: its place in the destination's track */
-    bool waiting;    /* the timer is the delay before the next attempt */
-    bool timing;     /* the timer is the pending attempt's deadline */
+    bool dead_lettered; /* its last attempt parked it */
+    uint32_t tag;       /* side: er__dispatch_side's tag (0: none) */
+    uint64_t dlq_id;    /* side: the dead letter it came from (0: none) */
+    uint64_t slot;      /* not side: its place in the destination's track */
+    bool waiting;       /* the timer is the delay before the next attempt */
+    bool timing;        /* the timer is the pending attempt's deadline */
     uv_timer_t timer;
     er_work_t work;          /* a blocking handler's attempt, on its workers */
     delivery_t *prev, *next; /* the destination's active deliveries, or the free list */
@@ -163,7 +166,7 @@ static void retire(er_dest_t *dst, er_dest_t *successor);
 
 /* -------------------------------------------------------------- rings */
 
-static int ring_push(ring_t *r, er_ev_t *ev, uint64_t dlq_id, int32_t retry_route, bool forwarded)
+static int ring_push(ring_t *r, slot_t slot)
 {
     if (r->len == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 64, i;
@@ -177,10 +180,9 @@ static int ring_push(ring_t *r, er_ev_t *ev, uint64_t dlq_id, int32_t retry_rout
         r->cap = ncap;
         r->head = 0;
     }
-    r->s[(r->head + r->len) % r->cap] =
-        (slot_t){.ev = ev, .dlq_id = dlq_id, .retry_route = retry_route, .forwarded = forwarded};
+    r->s[(r->head + r->len) % r->cap] = slot;
     r->len++;
-    r->bytes += er__ev_size(ev);
+    r->bytes += er__ev_size(slot.ev);
     return 0;
 }
 
@@ -199,6 +201,14 @@ static void ring_clear(ring_t *r)
 {
     while (r->len > 0)
         er__ev_unref(ring_pop(r).ev);
+}
+
+/* A side slot that will not be delivered: its tag's owner hears of it. */
+static void side_drop(er_dispatch_t *d, slot_t *sl)
+{
+    if (sl->tag != 0 && d->side_cb != NULL)
+        d->side_cb(d->side_arg, sl->tag, ER_SIDE_DROPPED);
+    er__ev_unref(sl->ev);
 }
 
 static bool ring_has_dlq(const ring_t *r, uint64_t dlq_id)
@@ -366,7 +376,8 @@ static delivery_t *delivery_new(er_dest_t *dst, er_ev_t *ev, uint64_t seq)
     dl->policy = &dst->conf->retry;
     dl->attempts = 0;
     dl->first_failure_us = 0;
-    dl->side = dl->forwarded = dl->waiting = dl->timing = false;
+    dl->side = dl->forwarded = dl->dead_lettered = dl->waiting = dl->timing = false;
+    dl->tag = 0;
     dl->dlq_id = 0;
     dl->slot = 0;
     memset(&dl->token, 0, sizeof(dl->token));
@@ -426,6 +437,11 @@ static void release(delivery_t *dl, bool done)
     }
     if (dl->side && done && dl->dlq_id != 0)
         dlq_delete(dst->d, dl->dlq_id);
+    if (dl->tag != 0 && dst->d->side_cb != NULL)
+        dst->d->side_cb(dst->d->side_arg, dl->tag,
+                        !done               ? ER_SIDE_DROPPED
+                        : dl->dead_lettered ? ER_SIDE_DEAD_LETTERED
+                                            : ER_SIDE_DELIVERED);
     if (dl->prev)
         dl->prev->next = dl->next;
     else
@@ -522,11 +538,14 @@ static void dead_letter(delivery_t *dl, const char *reason)
     r.first_failure_us = dl->first_failure_us ? dl->first_failure_us : r.last_failure_us;
     er__store_dead_letter(d->store, &r);
     dst->dead_lettered++;
+    dl->dead_lettered = true;
     /* A dead letter sent back and failing again was forwarded the first
      * time; one forwarded and failing is the forward destination's own. */
     if (d->forward != NULL && d->forward != dst && !dl->side) {
         er_dest_t *to = d->forward;
-        if (ring_push(&to->side, er__ev_ref(dl->ev), 0, -1, true) != 0) {
+        if (ring_push(&to->side,
+                      (slot_t){.ev = er__ev_ref(dl->ev), .retry_route = -1, .forwarded = true}) !=
+            0) {
             er__ev_unref(dl->ev);
             er_log_limited(ER_LOG_ERROR, COMPONENT,
                            "out of memory: seq %llu not forwarded to %s (it is a dead letter)",
@@ -710,7 +729,7 @@ static int on_row(void *arg, er_ev_t *ev)
     rd->rows++;
     dst->read_from_store++;
     if (d->router && er__router_match(d->router, v, &res) > 0 && has_bit(d->bits, dst->index) &&
-        ring_push(&dst->buf, er__ev_ref(ev), 0, res.retry_route, false) != 0) {
+        ring_push(&dst->buf, (slot_t){.ev = er__ev_ref(ev), .retry_route = res.retry_route}) != 0) {
         er__ev_unref(ev);
         er_log_limited(ER_LOG_ERROR, dst->ctx->component,
                        "out of memory reading the store: seq %llu read again later",
@@ -828,6 +847,7 @@ static bool begin(er_dest_t *dst, er_ev_t *ev, uint64_t seq, const er_retry_conf
         dl->side = true;
         dl->dlq_id = side->dlq_id;
         dl->forwarded = side->forwarded;
+        dl->tag = side->tag;
     } else if (er__track_begin(&dst->track, seq, &dl->slot) != 0) {
         dl->side = true; /* cannot be tracked: released without counting */
         release(dl, false);
@@ -929,7 +949,8 @@ static bool take(er_dest_t *dst, er_ev_t *ev, uint64_t seq, const er_retry_conf_
         er__store_dead_letter(dst->d->store, &r);
         dst->dead_lettered++;
         if (dst->d->forward != NULL && dst->d->forward != dst &&
-            ring_push(&dst->d->forward->side, ev, 0, -1, true) == 0)
+            ring_push(&dst->d->forward->side,
+                      (slot_t){.ev = ev, .retry_route = -1, .forwarded = true}) == 0)
             pump(dst->d->forward);
         else
             er__ev_unref(ev);
@@ -1183,6 +1204,29 @@ static er_dest_t *find_dest(er_dispatch_t *d, const char *name)
         if (strcmp(d->dests[i]->conf->name, name) == 0)
             return d->dests[i];
     return NULL;
+}
+
+int er__dispatch_side(er_dispatch_t *d, const char *name, er_ev_t *ev, uint32_t tag)
+{
+    er_dest_t *dst;
+    int rc;
+
+    if (d->stopping || d->dests == NULL)
+        return -EAGAIN;
+    if ((dst = find_dest(d, name)) == NULL || dst->retiring)
+        return -ENOENT;
+    if ((rc = ring_push(&dst->side,
+                        (slot_t){.ev = er__ev_ref(ev), .retry_route = -1, .tag = tag})) != 0) {
+        er__ev_unref(ev);
+        return rc;
+    }
+    pump(dst);
+    return 0;
+}
+
+bool er__dispatch_has_dest(er_dispatch_t *d, const char *name)
+{
+    return d->dests != NULL && find_dest(d, name) != NULL;
 }
 
 /* Where dst resumes: after seq (its cursor, or where `start` puts a new
@@ -1746,7 +1790,10 @@ static void free_dest(er_dest_t *dst)
 
     dst->stopped = true;
     ring_clear(&dst->buf);
-    ring_clear(&dst->side);
+    while (dst->side.len > 0) {
+        slot_t sl = ring_pop(&dst->side);
+        side_drop(dst->d, &sl);
+    }
     free(dst->buf.s);
     free(dst->side.s);
     while ((dl = dst->free_list) != NULL) {
@@ -1937,8 +1984,8 @@ static void retire(er_dest_t *dst, er_dest_t *successor)
     dst->read_gen++;
     while (dst->side.len > 0) {
         slot_t sl = ring_pop(&dst->side);
-        if (successor == NULL || ring_push(&successor->side, sl.ev, sl.dlq_id, -1, sl.forwarded))
-            er__ev_unref(sl.ev); /* its dead letter record stays */
+        if (successor == NULL || ring_push(&successor->side, sl) != 0)
+            side_drop(d, &sl); /* a dead letter's record stays */
     }
     for (dl = dst->active; dl != NULL; dl = next) {
         next = dl->next;
@@ -2508,7 +2555,8 @@ static int on_dlq_event(void *arg, er_ev_t *ev)
 
     if (dst == NULL || er__ev_view(ev)->seq != r->seq)
         return 1;
-    if (ring_push(&dst->side, er__ev_ref(ev), r->dlq_id, -1, false) != 0) {
+    if (ring_push(&dst->side,
+                  (slot_t){.ev = er__ev_ref(ev), .dlq_id = r->dlq_id, .retry_route = -1}) != 0) {
         er__ev_unref(ev);
         dlqop_error(op, -ENOMEM, "out of memory");
         return 1;

@@ -95,6 +95,10 @@ struct er_dispatch_s {
     er_dispatch_done_cb done;
     uv_timer_t drain_timer;
     uv_idle_t unload_idle; /* one loop turn between stop's done and dlclose */
+
+    /* Where the outcome of each tagged side delivery goes (replays). */
+    void (*side_cb)(void *arg, uint32_t tag, int outcome); /* enum er_side_outcome */
+    void *side_arg;
 };
 
 /*
@@ -195,6 +199,20 @@ const char *er__dispatch_dlq(er_dispatch_t *d, bool drop, const uint64_t *ids, s
  * under policy p: initial × multiplier^(attempts-1), at most max, spread
  * by ±jitter; at least 1 ms. */
 uint64_t er__dispatch_backoff_ms(const er_retry_conf_t *p, uint32_t attempts);
+
+/*
+ * The side channel (replays, daemon/replay.c): deliver ev (borrowed; the
+ * dispatcher takes its own reference) to destination `name` regardless of
+ * routes and outside its cursor, with its handler's retry policy, before
+ * the events its cursor has not reached. tag (non-zero) comes back with
+ * the outcome through d->side_cb: delivered, dead-lettered (it failed like
+ * any delivery and was parked), or dropped (the destination was removed,
+ * or the daemon stopped first). Returns 0, -ENOENT (no such destination),
+ * -EAGAIN (shutting down) or -ENOMEM.
+ */
+enum er_side_outcome { ER_SIDE_DELIVERED = 0, ER_SIDE_DEAD_LETTERED, ER_SIDE_DROPPED };
+int er__dispatch_side(er_dispatch_t *d, const char *name, er_ev_t *ev, uint32_t tag);
+bool er__dispatch_has_dest(er_dispatch_t *d, const char *name);
 
 /* The name of destination i. */
 const char *er__dispatch_dest_name(const er_dispatch_t *d, size_t i);

@@ -17,6 +17,7 @@ daemon_liberd_la_SOURCES = \
 	daemon/dispatch.c daemon/dispatch.h \
 	daemon/admin.c daemon/admin.h \
 	daemon/reload.c daemon/reload.h \
+	daemon/replay.c daemon/replay.h \
 	daemon/retention.c daemon/retention.h
 daemon_liberd_la_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS)
 daemon_liberd_la_LIBADD = lib/libercore.la $(UV_LIBS) -ldl

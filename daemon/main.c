@@ -25,6 +25,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "reload.h"
+#include "replay.h"
 #include "retention.h"
 #include "server.h"
 #include "store.h"
@@ -41,6 +42,7 @@ typedef struct daemon_s {
     er_admin_env_t admin;
     er_reload_t reload;
     er_retention_t retention;
+    er_replays_t replays;
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     bool started;           /* the sockets are open */
     bool stop_when_started; /* a SIGTERM came while starting */
@@ -109,6 +111,7 @@ static void on_dispatch_done(er_dispatch_t *dp)
     daemon_t *d = (daemon_t *)((char *)dp - offsetof(daemon_t, dispatch));
 
     er__host_set_store(NULL);
+    er__replays_close(&d->replays);
     d->store.committed_cb = NULL;
     d->store.stored_cb = NULL;
     er_log(ER_LOG_INFO, COMPONENT, "handlers stopped: %llu events routed, %llu unrouted",
@@ -123,6 +126,7 @@ static void on_server_done(er_server_t *s)
     daemon_t *d = (daemon_t *)((char *)s - offsetof(daemon_t, server));
 
     er__retention_stop(&d->retention);
+    er__replays_stop(&d->replays);
     er__dispatch_stop(&d->dispatch, on_dispatch_done);
 }
 
@@ -181,6 +185,8 @@ static void on_dispatch_ready(er_dispatch_t *dp, int err, const char *message)
     d->admin.dispatch = dp;
     d->admin.store = &d->store;
     d->admin.reload = &d->reload;
+    d->admin.replays = &d->replays;
+    er__replays_init(&d->replays, dp, &d->store);
     d->reload.dispatch = dp;
     d->reload.server = &d->server;
     d->reload.store = &d->store;

@@ -141,12 +141,13 @@ static int print_row(void *arg, const er_event_t *ev)
 /* ------------------------------------------------------------ command */
 
 /*
- * The options query and tail share: the filter (into *filter) and
- * --publish-socket. Returns CTL_OK, or the exit status after the usage
- * message.
+ * The options query, tail and replay share: the filter (into *filter),
+ * and --publish-socket (query, tail: publish_socket not NULL) or --to
+ * (replay: to not NULL). Returns CTL_OK, or the exit status after the
+ * usage message.
  */
 static int filter_options(const ctl_cmd_t *cmd, int argc, char **argv, json_t *filter,
-                          bool *publish_socket)
+                          bool *publish_socket, const char **to)
 {
     static const struct option opts[] = {
         {"stream", required_argument, NULL, 's'},
@@ -158,11 +159,12 @@ static int filter_options(const ctl_cmd_t *cmd, int argc, char **argv, json_t *f
         {"from-seq", required_argument, NULL, 'f'},
         {"limit", required_argument, NULL, 'l'},
         {"publish-socket", no_argument, NULL, 'P'},
+        {"to", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char *const keys[] = {['s'] = "stream", ['c'] = "correlation_id", ['t'] = "type",
-                                       ['i'] = "id"};
+    static const char *const keys[] = {
+        ['s'] = "stream", ['c'] = "correlation_id", ['t'] = "type", ['i'] = "id"};
     uint64_t u;
     int64_t t;
     int c, status = CTL_OK;
@@ -195,7 +197,14 @@ static int filter_options(const ctl_cmd_t *cmd, int argc, char **argv, json_t *f
                                 json_integer((json_int_t)u));
             break;
         case 'P':
+            if (publish_socket == NULL)
+                return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
             *publish_socket = true;
+            break;
+        case 'T':
+            if (to == NULL)
+                return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            *to = optarg;
             break;
         default:
             return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
@@ -222,15 +231,15 @@ static int read_events(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv, 
         ctl_err("out of memory");
         return CTL_REFUSED;
     }
-    if ((status = filter_options(cmd, argc, argv, filter, &publish_socket)) != CTL_OK)
+    if ((status = filter_options(cmd, argc, argv, filter, &publish_socket, NULL)) != CTL_OK)
         goto out;
     if ((text = json_dumps(filter, JSON_COMPACT)) == NULL) {
         ctl_err("out of memory");
         status = CTL_REFUSED;
         goto out;
     }
-    status = publish_socket ? ctl_open(ctl, &s, ER_ACK_RECEIVED, NULL, NULL)
-                            : ctl_open_admin(ctl, &s);
+    status =
+        publish_socket ? ctl_open(ctl, &s, ER_ACK_RECEIVED, NULL, NULL) : ctl_open_admin(ctl, &s);
     if (status != CTL_OK)
         goto out;
     if (tail) {
@@ -271,4 +280,122 @@ int ctl_cmd_query(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
 int ctl_cmd_tail(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
 {
     return read_events(ctl, cmd, argc, argv, true);
+}
+
+/* ------------------------------------------------------------- replay */
+
+/* How often replay asks how far it got, and prints it (on stderr). */
+#define REPLAY_POLL_MS     200
+#define REPLAY_PROGRESS_MS 1000
+
+static long long num(const json_t *o, const char *key)
+{
+    return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/*
+ * replay [filters] --to DESTINATION: start the replay (admin `replay`),
+ * print its progress on stderr about once a second while it runs, and a
+ * summary at the end (stdout; --json: the final status). SIGINT or
+ * SIGTERM cancels it (what is queued is still delivered). Exit 0 when
+ * every matching event was delivered, 1 when some were dead-lettered or
+ * dropped, or the replay failed or was cancelled.
+ */
+int ctl_cmd_replay(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
+{
+    json_t *filter = json_object(), *reply = NULL, *st = NULL;
+    const char *to = NULL, *state;
+    ctl_session_t s;
+    char *text = NULL, args[64];
+    long long id;
+    int64_t last_print = ctl_now_us(); /* the first line after a second */
+    bool cancelled = false;
+    int status;
+
+    if (filter == NULL) {
+        ctl_err("out of memory");
+        return CTL_REFUSED;
+    }
+    if ((status = filter_options(cmd, argc, argv, filter, NULL, &to)) != CTL_OK)
+        goto out;
+    if (to == NULL) {
+        status = ctl_usage_error(cmd, "--to DESTINATION is required");
+        goto out;
+    }
+    json_object_set_new(filter, "destination", json_string(to));
+    if ((text = json_dumps(filter, JSON_COMPACT)) == NULL) {
+        ctl_err("out of memory");
+        status = CTL_REFUSED;
+        goto out;
+    }
+    if ((status = ctl_open_admin(ctl, &s)) != CTL_OK)
+        goto out;
+    if ((status = ctl_admin(&s, "replay", text, &reply)) != CTL_OK)
+        goto close;
+    id = num(reply, "id");
+    snprintf(args, sizeof(args), "{\"id\":%lld}", id);
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    for (;;) {
+        struct timespec ts = {0, REPLAY_POLL_MS * 1000000L};
+        json_decref(st);
+        st = NULL;
+        if (interrupted && !cancelled) {
+            cancelled = true;
+            if ((status = ctl_admin(&s, "replay.cancel", args, &st)) != CTL_OK)
+                goto close;
+            json_decref(st);
+            st = NULL;
+        }
+        if ((status = ctl_admin(&s, "replay.status", args, &st)) != CTL_OK)
+            goto close;
+        state = json_string_value(json_object_get(st, "state"));
+        if (state == NULL)
+            state = "?";
+        if (strcmp(state, "running") != 0 && num(st, "pending") == 0)
+            break;
+        if (ctl_now_us() - last_print >= REPLAY_PROGRESS_MS * 1000LL) {
+            last_print = ctl_now_us();
+            fprintf(stderr,
+                    "replay %lld to %s: %lld of the stored events up to seq %lld, %lld "
+                    "delivered, %lld dead-lettered, %lld pending\n",
+                    id, to, num(st, "matched"), num(st, "to_seq"), num(st, "delivered"),
+                    num(st, "dead_lettered"), num(st, "pending"));
+        }
+        nanosleep(&ts, NULL);
+    }
+    if (ctl->json) {
+        char *out = json_dumps(st, JSON_COMPACT);
+        if (out != NULL)
+            printf("%s\n", out);
+        free(out);
+    } else {
+        printf("replayed %lld events to %s: %lld delivered, %lld dead-lettered, %lld dropped "
+               "(%.3f s)\n",
+               num(st, "matched"), to, num(st, "delivered"), num(st, "dead_lettered"),
+               num(st, "dropped"), json_number_value(json_object_get(st, "seconds")));
+    }
+    if (strcmp(state, "done") != 0) {
+        const char *why = json_string_value(json_object_get(st, "error"));
+        ctl_err("replay %lld %s%s%s", id, state, why ? ": " : "", why ? why : "");
+        status = CTL_REFUSED;
+    } else if (num(st, "dead_lettered") > 0 || num(st, "dropped") > 0) {
+        ctl_err("replay %lld: not every event was delivered (dead letters: eventctl dlq list "
+                "--destination %s)",
+                id, to);
+        status = CTL_REFUSED;
+    }
+close:
+    ctl_close(&s);
+out:
+    json_decref(st);
+    json_decref(reply);
+    free(text);
+    json_decref(filter);
+    return status;
 }

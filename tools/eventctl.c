@@ -88,6 +88,18 @@ static const ctl_cmd_t commands[] = {
      "SIGINT or SIGTERM ends it (exit 0). A reader that falls more than\n"
      "limits.tail_max_lag events behind is dropped by the daemon (exit 1).\n",
      ctl_cmd_tail},
+    {"replay",
+     "[--stream S] [--correlation-id C] [--type T] [--id ID] [--since TIME]\n"
+     "        [--until TIME] [--from-seq N] [--limit N] --to DESTINATION",
+     "deliver stored events to a destination again",
+     "  (the filters of query)\n"
+     "  --to DESTINATION   the handler to deliver them to, whatever the routes say\n"
+     "Every stored event that matches, up to the head stored when it starts, is\n"
+     "delivered once more to DESTINATION with its retry policy; its cursor does\n"
+     "not move. Progress on stderr; a summary on stdout (--json: the status).\n"
+     "SIGINT or SIGTERM cancels it. Exit 1 when any event was not delivered\n"
+     "(admin socket).\n",
+     ctl_cmd_replay},
     {"stats", "", "show the daemon's counters (admin socket)",
      "Connections, requests, events sequenced, routed and unrouted, and the\n"
      "store's figures (events stored, commits, de-duplication), per the daemon.\n",

@@ -66,6 +66,7 @@ int ctl_cmd_publish(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 /* query and tail (cmd_query.c): stored events as JSON lines. */
 int ctl_cmd_query(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 int ctl_cmd_tail(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
+int ctl_cmd_replay(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv);
 /* publish --from-file (cmd_publish_file.c): path "-" is stdin. */
 int ctl_publish_from_file(ctl_t *ctl, const char *path, er_ack_mode_t ack, bool reimport);
 

@@ -11,7 +11,12 @@
 #     is published from then on), and only the first time;
 #   - dead_letter.forward_to delivers each dead-lettered event to its handler
 #     exactly once: not again after a restart, nor when a dead letter sent
-#     back with `dlq retry` fails again.
+#     back with `dlq retry` fails again;
+#   - `replay --to DEST` delivers every matching stored event again to DEST
+#     whatever the routes, in seq order, with a summary, never moving its
+#     cursor; failures are dead-lettered and make it exit 1; --from-seq and
+#     --limit bound it; SIGINT cancels it (what was queued still arrives);
+#     an unknown destination is refused, --to is required.
 set -u
 . "${ER_SRCDIR:-.}/tests/integration/lib.sh"
 [ -x "$EVENTROUTERD" ] || { echo "no $EVENTROUTERD"; exit 77; }
@@ -227,6 +232,95 @@ last=$(ctl publish --type Plain) || fail "publish"
 wait_cursor t "$last"
 wait_cursor parked "$last"
 expect_seqs "$ER_TMP/parked.jsonl" "$fail_seq $retry_seq $flaky_seq" "forwarded, after a restart"
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+rm -rf "$ER_TMP"
+ER_TMP=
+
+# ------------------------------------------------------------------ replay
+# audit takes only type A by its route; t (test_handler) takes nothing.
+er_tmpdir
+er_write_config "handlers:
+  audit: { plugin: log, path: $ER_TMP/audit.jsonl }
+  t:
+    plugin: $so
+    endpoint: replay
+    dir: $ER_TMP
+    retry: { max_attempts: 2, initial: 10ms, jitter: 0 }
+routes:
+  - match: { type: A }
+    to: [audit]"
+er_start_daemon
+publish 10 A
+nb=3000
+publish "$nb" B
+publish 3 TestFail
+last=$((10 + nb + 3))
+wait_cursor audit "$last"
+expect_seqs "$ER_TMP/audit.jsonl" "$(range 1 10)" "audit before the replay"
+
+ctl replay --type B --to audit >"$ER_TMP/replay.out" 2>"$ER_TMP/replay.err" ||
+    fail "replay B: exit $?: $(cat "$ER_TMP/replay.err")"
+grep -qx "replayed $nb events to audit: $nb delivered, 0 dead-lettered, 0 dropped ([0-9.]* s)" \
+    "$ER_TMP/replay.out" || fail "replay summary: $(cat "$ER_TMP/replay.out")"
+expect_seqs "$ER_TMP/audit.jsonl" "$(range 1 $((10 + nb)))" "audit after replaying B"
+# Its cursor did not move, in memory or in the store.
+o=$(dest audit)
+[ "$(num "$o" cursor)" = "$last" ] && [ "$(num "$o" persisted)" = "$last" ] ||
+    fail "audit's cursor moved: $o"
+
+# Bounds: from seq 12, five of them.
+ctl replay --from-seq 12 --limit 5 --to audit >"$ER_TMP/replay.out" 2>&1 || fail "replay bounds"
+grep -q '^replayed 5 events to audit: 5 delivered' "$ER_TMP/replay.out" ||
+    fail "bounded replay: $(cat "$ER_TMP/replay.out")"
+expect_seqs "$ER_TMP/audit.jsonl" "$(range 1 $((10 + nb))) $(range 12 16)" "bounded replay"
+
+# Failures are dead letters of the destination, and the exit status says so.
+ctl replay --type TestFail --to t >"$ER_TMP/replay.out" 2>"$ER_TMP/replay.err" &&
+    fail "a replay with dead letters exited 0"
+grep -q '^replayed 3 events to t: 0 delivered, 3 dead-lettered, 0 dropped' "$ER_TMP/replay.out" ||
+    fail "failing replay: $(cat "$ER_TMP/replay.out")"
+grep -q 'not every event was delivered' "$ER_TMP/replay.err" || fail "$(cat "$ER_TMP/replay.err")"
+[ "$(ctl dlq list --destination t | awk '$3 == "t" && $4 == "failed"' | wc -l)" = 3 ] ||
+    fail "dead letters of t: $(ctl dlq list --destination t)"
+
+# SIGINT cancels: while audit is paused only the first page is queued;
+# after the resume what was queued is delivered and nothing more.
+ctl pause audit >/dev/null || fail "pause"
+"$EVENTCTL" --admin-socket "$ER_TMP/admin.sock" --json replay --type B --to audit \
+    >"$ER_TMP/replay.out" 2>"$ER_TMP/replay.err" &
+rp=$! # eventctl itself, not a subshell
+for _ in $(seq 1 6000); do
+    [ "$(field audit side_queued)" -gt 0 ] 2>/dev/null && break
+    sleep 0.02
+done
+[ "$(field audit side_queued)" -gt 0 ] || fail "the replay queued nothing: $(dest audit)"
+kill -INT "$rp"
+sleep 0.3
+ctl resume audit >/dev/null || fail "resume"
+wait "$rp" && fail "a cancelled replay exited 0"
+grep -q '"state":"cancelled"' "$ER_TMP/replay.out" || fail "cancel: $(cat "$ER_TMP/replay.out")"
+queued=$(num "$(cat "$ER_TMP/replay.out")" matched)
+[ "$queued" -gt 0 ] && [ "$queued" -lt "$nb" ] || fail "cancelled after $queued of $nb"
+[ "$(num "$(cat "$ER_TMP/replay.out")" delivered)" = "$queued" ] || fail "$(cat "$ER_TMP/replay.out")"
+[ "$(wc -l <"$ER_TMP/audit.jsonl")" -eq $((10 + nb + 5 + queued)) ] ||
+    fail "audit has $(wc -l <"$ER_TMP/audit.jsonl") lines after the cancel, want $((10 + nb + 5 + queued))"
+
+# Refusals.
+ctl replay --to nosuch >/dev/null 2>"$ER_TMP/replay.err"
+[ $? -eq 1 ] && grep -q 'no destination named "nosuch"' "$ER_TMP/replay.err" ||
+    fail "unknown destination: $(cat "$ER_TMP/replay.err")"
+ctl replay --type B >/dev/null 2>&1
+[ $? -eq 2 ] || fail "replay without --to: not a usage error"
+
+# A restart delivers nothing again: no cursor was moved.
+lines=$(wc -l <"$ER_TMP/audit.jsonl")
+er_stop_daemon TERM
+[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_start_daemon
+last=$(ctl publish --type A) || fail "publish"
+wait_cursor audit "$last"
+[ "$(wc -l <"$ER_TMP/audit.jsonl")" -eq $((lines + 1)) ] || fail "audit got events again after a restart"
 er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
 echo "test_delivery: all checks passed"

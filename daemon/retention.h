@@ -32,6 +32,7 @@ typedef struct er_retention_s {
     uint64_t trimmed_now;
     char held_by[128];
     bool over_bytes; /* the store used more than max_bytes at the last pass */
+    uint64_t step;   /* events per trim now (adapted to what a step costs) */
     struct {
         uint64_t passes, trimmed;
     } stats;
@@ -42,8 +43,8 @@ void er__retention_start(er_retention_t *r, uv_loop_t *loop, er_store_t *store,
                          er_dispatch_t *dispatch, const er_retention_conf_t *conf);
 /* Stop: no new pass; what is in flight completes (the store stops later). */
 void er__retention_stop(er_retention_t *r);
-/* For `stats`: {active, trimmed, passes, held_by, and with max_bytes:
- * max_bytes, used_bytes} (a new reference). */
+/* For `stats`: {active, trimmed, passes, held_by, step (events per trim
+ * now), and with max_bytes: max_bytes, used_bytes} (a new reference). */
 json_t *er__retention_stats(const er_retention_t *r);
 
 #endif

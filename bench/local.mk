@@ -11,6 +11,14 @@ EXTRA_PROGRAMS += bench/raw_lmdb
 bench_raw_lmdb_SOURCES = bench/raw_lmdb.c
 bench_raw_lmdb_CFLAGS = $(AM_CFLAGS) $(MSGPACK_CFLAGS) $(LMDB_CFLAGS)
 bench_raw_lmdb_LDADD = $(MSGPACK_LIBS) $(LMDB_LIBS)
+# The query scenario: fill a store, then time QUERY {stream} with er_query.
+EXTRA_PROGRAMS += bench/query
+bench_query_SOURCES = bench/query.c
+bench_query_LDADD = lib/libercore.la
+# The tail scenario: TAIL delivery latency from each event's `time`.
+EXTRA_PROGRAMS += bench/tail_latency
+bench_tail_latency_SOURCES = bench/tail_latency.c
+bench_tail_latency_LDADD = lib/libercore.la
 CLEANFILES += $(EXTRA_PROGRAMS)
 # The no-op handler of the dispatch scenarios.
 EXTRA_LTLIBRARIES += bench/noop.la

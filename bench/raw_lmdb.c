@@ -29,6 +29,16 @@
  * events/s".
  *
  * usage: raw_lmdb -r DIR [ROWS]
+ *
+ * With -q it is the raw baseline of the query scenario: one stream's
+ * events read through the stream index directly, RUNS times after WARMUP
+ * untimed ones, each in one read transaction: by_stream at STREAM
+ * (MDB_SET), every seq of its run of duplicates (MDB_NEXT_DUP, in seq
+ * order), each event's bytes got from `events` (mdb_get) and copied out
+ * into their own allocation, then freed; no decoding. Prints
+ * "p50_us P p99_us P max_us M rows R n RUNS".
+ *
+ * usage: raw_lmdb -q DIR STREAM RUNS [WARMUP]
  */
 #include <endian.h>
 #include <errno.h>
@@ -196,6 +206,78 @@ static int read_all(const char *dir, size_t rows)
     return done > 0 ? 0 : 1;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* -q: one stream's events by the stream index, timed per read. */
+static int query_stream(const char *dir, const char *stream, size_t runs, size_t warmup)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi[DB_COUNT];
+    MDB_cursor *c;
+    MDB_val k, v, ek, ev;
+    size_t i, rows = 0, first_rows = 0;
+    double *lat, t0;
+    uint64_t sum = 0;
+    int rc, d;
+
+    if ((lat = calloc(runs, sizeof(*lat))) == NULL)
+        die("latencies", ENOMEM);
+    if ((rc = mdb_env_create(&env)) != 0 || (rc = mdb_env_set_maxdbs(env, 16)) != 0 ||
+        (rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0640)) != 0)
+        die(dir, rc);
+    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
+        die("begin", rc);
+    for (d = 0; d < DB_COUNT; d++)
+        if ((rc = mdb_dbi_open(txn, db_names[d], 0, &dbi[d])) != 0)
+            die(db_names[d], rc);
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        die("commit", rc);
+    for (i = 0; i < warmup + runs; i++) {
+        t0 = now_s();
+        if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0 ||
+            (rc = mdb_cursor_open(txn, dbi[DB_STREAM], &c)) != 0)
+            die("begin", rc);
+        k.mv_size = strlen(stream);
+        k.mv_data = (void *)stream;
+        rows = 0;
+        for (rc = mdb_cursor_get(c, &k, &v, MDB_SET); rc == 0;
+             rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+            void *copy;
+            ek = v; /* the seq, 8 bytes big-endian: the events key */
+            if ((rc = mdb_get(txn, dbi[DB_EVENTS], &ek, &ev)) != 0)
+                die("get", rc);
+            if ((copy = malloc(ev.mv_size)) == NULL)
+                die("copy", ENOMEM);
+            memcpy(copy, ev.mv_data, ev.mv_size);
+            sum += ((const uint8_t *)copy)[ev.mv_size - 1];
+            free(copy);
+            rows++;
+        }
+        if (rc != MDB_NOTFOUND)
+            die("read", rc);
+        mdb_cursor_close(c);
+        mdb_txn_abort(txn);
+        if (i >= warmup)
+            lat[i - warmup] = (now_s() - t0) * 1e6;
+        if (i == 0)
+            first_rows = rows;
+        if (rows != first_rows || rows == 0)
+            die("rows", EINVAL);
+    }
+    qsort(lat, runs, sizeof(*lat), cmp_double);
+    printf("p50_us %.0f p99_us %.0f max_us %.0f rows %zu n %zu\n", lat[(runs * 50 + 99) / 100 - 1],
+           lat[(runs * 99 + 99) / 100 - 1], lat[runs - 1], rows, runs);
+    fprintf(stderr, "raw_lmdb query: checksum %llu\n", (unsigned long long)sum);
+    mdb_env_close(env);
+    free(lat);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     MDB_env *env;
@@ -219,8 +301,18 @@ int main(int argc, char **argv)
         }
         return read_all(argv[2], rows);
     }
+    if (argc >= 5 && argc <= 6 && strcmp(argv[1], "-q") == 0) {
+        size_t runs = strtoull(argv[4], &end, 10);
+        if (runs == 0 || *end != '\0') {
+            fprintf(stderr, "raw_lmdb: RUNS is a positive integer\n");
+            return 2;
+        }
+        return query_stream(argv[2], argv[3], runs, argc == 6 ? strtoull(argv[5], NULL, 10) : 0);
+    }
     if (argc != 4) {
-        fprintf(stderr, "usage: raw_lmdb DIR COUNT BATCH | raw_lmdb -r DIR [ROWS]\n");
+        fprintf(stderr,
+                "usage: raw_lmdb DIR COUNT BATCH | raw_lmdb -r DIR [ROWS] | raw_lmdb -q DIR "
+                "STREAM RUNS [WARMUP]\n");
         return 2;
     }
     count = strtoull(argv[2], &end, 10);

@@ -119,6 +119,49 @@
 #     MiB) and flat_after_dedupe_full: every sample taken while writing
 #     (fewer than BENCH_RSS_N stored), from the one at 1M on, within ±10%
 #     of that one. A note lists every sample.
+# query (store lmdb; issue 8: <= 5 ms)
+#   query-p50/p99      QUERY {"stream": S} through the admin socket with
+#                      the client library's er_query, returning S's
+#                      BENCH_QUERY_TARGET (1,000) events among
+#                      BENCH_QUERY_EVENTS (10,000,000) stored: each query
+#                      timed from the call to its return, every row
+#                      received; BENCH_QUERY_RUNS per run after 5 untimed,
+#                      the median over BENCH_REPEAT runs (us). The store is
+#                      filled first as fast as it goes (`sync: none`,
+#                      bench/query -f: batches of 64, 512 in flight, ack
+#                      durable), every 10,000th event on S and the others
+#                      on 9,973 other streams in turn (~1,000 each, so S is
+#                      an ordinary stream). About 330 bytes of disk per
+#                      event: ~3.3 GB for 10 M (the note gives du).
+#     baseline: the same stream read through the store's stream index
+#     directly (bench/raw_lmdb -q, the daemon stopped): one read
+#     transaction per query, by_stream at S, MDB_NEXT_DUP over its seqs,
+#     mdb_get of each event, its bytes copied out; no decoding, no socket.
+# trim (store lmdb, sync batch; issue 8: p99 during the trim <= 2x idle)
+#   trim-publish-p99   publish p99 (bench/latency -r BENCH_TRIM_RATE
+#                      (100,000) events/s, single events, ack durable, for
+#                      BENCH_TRIM_SECONDS (10) after 1 s warm-up) on a
+#                      daemon started with `retention: {max_events: K}`,
+#                      K = what is stored less BENCH_TRIM_EVENTS
+#                      (1,000,000): its first pass (1 s after start, when
+#                      the measuring starts) finds 1 M events over the
+#                      bound and trims them while the publisher runs, then
+#                      keeps trimming what the publisher adds (us).
+#   trim-publish-p50/p99.9  the same run's, for information (us)
+#   trim-seconds       seconds from the daemon's start until the 1 M were
+#                      trimmed: retention's `trimmed` polled every 0.2 s
+#                      (inf: not within the run); the measuring runs from
+#                      1 s to 1 + BENCH_TRIM_SECONDS.
+#     baseline: the same publisher on the same store on a daemon without
+#     retention, just before, in each of BENCH_TRIM_REPEAT (3) rounds;
+#     medians. Each round fills a fresh store with BENCH_TRIM_EVENTS +
+#     100,000 events first (`eventctl publish --batch 64`, ack durable: the
+#     suite's ingest event, one stream); BENCH_TRIM_SPREAD=1 fills it
+#     instead with bench/query -f's events spread over 9,973 streams, the
+#     worst case for a trim (every delete touches another stream's index
+#     page).
+# tail (TAIL delivery latency p99): to be added with TAIL — here, beside
+#     query and trim, as a key of its own.
 #
 # Environment:
 #   BENCH_SCENARIOS  space-separated keys from the list above (default
@@ -147,6 +190,18 @@
 #                    on a VM whose idle vCPUs sleep deeply, a wake-up costs
 #                    ~80 us and hides what the daemon costs; the JSON's
 #                    machine field says "spin" when it was on.
+#   BENCH_QUERY_EVENTS  events stored for the query scenario (default
+#                    10000000; about 330 bytes of disk each)
+#   BENCH_QUERY_TARGET  events on the queried stream (default 1000)
+#   BENCH_QUERY_RUNS timed queries per run (default 200; p99 is then the
+#                    2nd slowest)
+#   BENCH_TRIM_EVENTS  events over max_events when the trim run starts
+#                    (default 1000000)
+#   BENCH_TRIM_RATE  the publisher's rate in the trim scenario (default
+#                    100000)
+#   BENCH_TRIM_SECONDS  its measured seconds per run (default 10)
+#   BENCH_TRIM_SPREAD=1  fill the trim scenario's store over 9,973 streams
+#   BENCH_TRIM_REPEAT  rounds of (idle run, trim run) (default 3)
 #   BENCH_JSON       where the JSON lines go
 set -u
 B=${ER_BUILDDIR:?}
@@ -162,6 +217,14 @@ E2E_N=${BENCH_E2E_N:-$N}
 CATCHUP_N=${BENCH_CATCHUP_EVENTS:-1000000}
 CATCHUP_RATE=${BENCH_CATCHUP_RATE:-20000}
 CATCHUP_REPEAT=${BENCH_CATCHUP_REPEAT:-3}
+QUERY_EVENTS=${BENCH_QUERY_EVENTS:-10000000}
+QUERY_TARGET=${BENCH_QUERY_TARGET:-1000}
+QUERY_RUNS=${BENCH_QUERY_RUNS:-200}
+TRIM_EVENTS=${BENCH_TRIM_EVENTS:-1000000}
+TRIM_RATE=${BENCH_TRIM_RATE:-100000}
+TRIM_SECONDS=${BENCH_TRIM_SECONDS:-10}
+TRIM_REPEAT=${BENCH_TRIM_REPEAT:-3}
+TRIM_SPREAD=${BENCH_TRIM_SPREAD:-0}
 # How often e2e-throughput and catchup poll `eventctl --json destinations`.
 POLL_S=0.1
 SCENARIOS=${BENCH_SCENARIOS:-all}
@@ -179,7 +242,7 @@ trap 'exit 130' INT TERM
 for s in $SCENARIOS; do
     case $s in
     all | ingest | latency | dispatch | handler | durable | durable-latency | e2e-latency | \
-        catchup | rss) ;;
+        catchup | rss | query | trim) ;;
     *) echo "bench: unknown scenario '$s' in BENCH_SCENARIOS" >&2; exit 2 ;;
     esac
 done
@@ -768,6 +831,118 @@ if want rss; then
               else print "no samples" }' "$TMP/rss-samples")
 fi
 
+# ---------------------------------------------------------------- history
+
+if want query; then
+    q_stream=bench:query-target
+    echo "query: $QUERY_EVENTS events into eventrouterd (store lmdb, sync none)," \
+        "$QUERY_TARGET on $q_stream..." >&2
+    rm -rf "$TMP/query"
+    start_daemon query "$(lmdb_store "$TMP/query" none)"
+    bg "$TMP/qfill.out" "$TMP/qfill.err" "$B/bench/query" -f "$TMP/query.sock" "$QUERY_EVENTS" \
+        "$QUERY_TARGET" "$q_stream" 512 || { cat "$TMP/qfill.err" >&2; exit 1; }
+    q_fill_rate=$(rate_of "$TMP/qfill.out")
+    q_disk_mib=$(du -sk "$TMP/query" | awk '{ printf "%.0f", $1 / 1024 }')
+    echo "query: QUERY {stream} x$QUERY_RUNS through the admin socket, x$REPEAT..." >&2
+    : > "$TMP/q-daemon"
+    for i in $(seq 1 "$REPEAT"); do
+        bg "$TMP/q1" "$TMP/q.err" "$B/bench/query" -q "$TMP/query-admin.sock" "$q_stream" \
+            "$QUERY_RUNS" 5 "$QUERY_TARGET" || { cat "$TMP/q.err" >&2; exit 1; }
+        cat "$TMP/q1" >> "$TMP/q-daemon"
+    done
+    stop "$DAEMON_PID"
+    echo "query: the raw baseline (bench/raw_lmdb -q, the stream index read directly)..." >&2
+    : > "$TMP/q-raw"
+    for i in $(seq 1 "$REPEAT"); do
+        bg "$TMP/q1" "$TMP/q.err" "$B/bench/raw_lmdb" -q "$TMP/query" "$q_stream" \
+            "$QUERY_RUNS" 5 || { cat "$TMP/q.err" >&2; exit 1; }
+        cat "$TMP/q1" >> "$TMP/q-raw"
+    done
+    rm -rf "$TMP/query"
+    q_p50=$(median "$TMP/q-daemon" 2); q_raw_p50=$(median "$TMP/q-raw" 2)
+    q_p99=$(median "$TMP/q-daemon" 4); q_raw_p99=$(median "$TMP/q-raw" 4)
+    q_max=$(median "$TMP/q-daemon" 6); q_raw_max=$(median "$TMP/q-raw" 6)
+    q_rows=$(median "$TMP/q-daemon" 8)
+fi
+
+# lmdb_events NAME: the events daemon NAME's lmdb store holds
+lmdb_events() {
+    "$B/tools/eventctl" --admin-socket "$TMP/$1-admin.sock" --json stats 2>/dev/null |
+        grep -o '"lmdb":{"events":[0-9]*' | head -1 | sed 's/.*://'
+}
+
+# trim_round: one idle run and one trim run on a fresh store; appends
+# "idle_line" to $TMP/trim-idle, "trim_line" to $TMP/trim-busy and
+# "seconds_to_trim trimmed_by_the_end" to $TMP/trim-secs.
+trim_round() {
+    local stored keep t0 poller
+    rm -rf "$TMP/trim"
+    start_daemon trim-fill "$(lmdb_store "$TMP/trim" batch)"
+    if [ "$TRIM_SPREAD" = 1 ]; then
+        bg "$TMP/tfill.out" "$TMP/tfill.err" "$B/bench/query" -f "$TMP/trim-fill.sock" \
+            "$((TRIM_EVENTS + 100000))" 1 bench:trim-fill 512 ||
+            { cat "$TMP/tfill.err" >&2; exit 1; }
+    else
+        publish_bg "$TMP/trim-fill.sock" "$((TRIM_EVENTS + 100000))" 64 --ack durable
+        publish_wait "$PUB_PID"
+    fi
+    stop "$DAEMON_PID"
+    # Idle: the publisher alone.
+    start_daemon trim-idle "$(lmdb_store "$TMP/trim" batch)"
+    spin bg "$TMP/tpaced" "$TMP/tpaced.err" "$B/bench/latency" -r "$TRIM_RATE" \
+        -d "$TRIM_SECONDS" -w 1 "$TMP/trim-idle.sock" ||
+        { echo "bench: trim idle run failed:" >&2; cat "$TMP/tpaced.err" >&2; exit 1; }
+    cat "$TMP/tpaced" >> "$TMP/trim-idle"
+    stored=$(lmdb_events trim-idle)
+    stop "$DAEMON_PID"
+    # Busy: the same while retention trims TRIM_EVENTS and then what comes.
+    keep=$((stored - TRIM_EVENTS))
+    t0=$(date +%s.%N)
+    start_daemon trim "$(lmdb_store "$TMP/trim" batch)
+  retention: { max_events: $keep }"
+    # "seconds_since_start trimmed" every 0.2 s while the daemon runs.
+    (while :; do
+        echo "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }')" \
+            "$(stat_field trim trimmed)"
+        sleep 0.2
+    done) > "$TMP/trim-poll" 2>/dev/null & poller=$!
+    PIDS+=("$poller")
+    spin bg "$TMP/tpaced" "$TMP/tpaced.err" "$B/bench/latency" -r "$TRIM_RATE" \
+        -d "$TRIM_SECONDS" -w 1 "$TMP/trim.sock" ||
+        { echo "bench: trim run failed:" >&2; cat "$TMP/tpaced.err" >&2; exit 1; }
+    cat "$TMP/tpaced" >> "$TMP/trim-busy"
+    stop "$poller"
+    echo "$(awk -v n="$TRIM_EVENTS" '$2 != "" && $2 >= n { print $1; f = 1; exit }
+            END { if (!f) print "inf" }' "$TMP/trim-poll") $(stat_field trim trimmed)" \
+        >> "$TMP/trim-secs"
+    stop "$DAEMON_PID"
+    rm -rf "$TMP/trim"
+}
+
+if want trim; then
+    echo "trim: publish p99 at $TRIM_RATE/s (store lmdb) idle, then while retention trims" \
+        "$TRIM_EVENTS events; x$TRIM_REPEAT..." >&2
+    : > "$TMP/trim-idle"
+    : > "$TMP/trim-busy"
+    : > "$TMP/trim-secs"
+    for i in $(seq 1 "$TRIM_REPEAT"); do
+        trim_round
+    done
+    ti_p50=$(median "$TMP/trim-idle" 2); tb_p50=$(median "$TMP/trim-busy" 2)
+    ti_p99=$(median "$TMP/trim-idle" 4); tb_p99=$(median "$TMP/trim-busy" 4)
+    ti_p999=$(median "$TMP/trim-idle" 6); tb_p999=$(median "$TMP/trim-busy" 6)
+    ti_rate=$(median "$TMP/trim-idle" 10); tb_rate=$(median "$TMP/trim-busy" 10)
+    t_secs=$(median "$TMP/trim-secs" 1)
+    t_all=$(awk '{ printf "%s%s s, %s", NR > 1 ? "; " : "", $1, $2 }' "$TMP/trim-secs")
+    t_p99s=$(cut -d' ' -f4 "$TMP/trim-idle" | paste -sd' ')
+    t_b99s=$(cut -d' ' -f4 "$TMP/trim-busy" | paste -sd' ')
+    tb_lost=$(awk '{ s += $14 } END { print s + 0 }' "$TMP/trim-busy")
+    ti_lost=$(awk '{ s += $14 } END { print s + 0 }' "$TMP/trim-idle")
+fi
+
+# tail: TAIL delivery latency p99 (issue 8's third figure) goes here, with
+# its key beside query and trim in the scenario list and the case above.
+
 # ------------------------------------------------------------------ report
 
 : > "$JSON"
@@ -852,6 +1027,20 @@ if want rss; then
     row rss-file-max "$(mib "$rss_file_max")" "$(mib "$rss_file0")" MiB lmdb "RssFile at start"
     notes+=("rss: $RSS_N events with ids at $rss_rate events/s, ${rss_dedupe:-?} ids in the de-duplication set at the end; RssAnon while writing after 1M events: $rss_after; flat (within ±10% of the sample at 1M): $rss_flat; max $(mib "$rss_anon_max") MiB against the 200 MiB bound. at-N rows are the first sample with N stored (its stored count, and whether it was taken while writing, are in the JSON); rss-anon-end is after the publisher exited. Samples (stored events, RssAnon kB, RssFile kB, writing or done):")
     notes+=("$(paste -sd';' "$TMP/rss-samples" | sed 's/;/; /g')")
+fi
+if want query; then
+    q_extra="\"stored\":$QUERY_EVENTS,\"rows\":$(jnum "$q_rows"),\"queries\":$QUERY_RUNS"
+    row query-p50 "$q_p50" "$q_raw_p50" us lmdb "raw_lmdb -q stream index" "$q_extra"
+    row query-p99 "$q_p99" "$q_raw_p99" us lmdb "raw_lmdb -q stream index" "$q_extra"
+    notes+=("query: one stream's ${q_rows:-?} events among $QUERY_EVENTS stored (filled at $q_fill_rate events/s under sync none; the store took $q_disk_mib MiB of disk), QUERY {stream} through the admin socket with er_query, $QUERY_RUNS timed queries per run after 5 untimed, median of $REPEAT runs; slowest query: ${q_max:-?} us (raw ${q_raw_max:-?} us). Aim: p99 <= 5000 us.")
+fi
+if want trim; then
+    t_extra="\"trim_events\":$TRIM_EVENTS,\"rate\":$TRIM_RATE,\"seconds\":$TRIM_SECONDS"
+    row trim-publish-p99 "$tb_p99" "$ti_p99" us lmdb "same publisher, no trim" "$t_extra"
+    row trim-publish-p50 "$tb_p50" "$ti_p50" us lmdb "same publisher, no trim" "$t_extra"
+    row trim-publish-p99.9 "$tb_p999" "$ti_p999" us lmdb "same publisher, no trim" "$t_extra"
+    row trim-seconds "$t_secs" "$TRIM_SECONDS" s lmdb "measured seconds" "$t_extra"
+    notes+=("trim: $TRIM_REPEAT rounds of (fill $((TRIM_EVENTS + 100000)) events; idle run; run with max_events set $TRIM_EVENTS below what was stored), $TRIM_RATE events/s for ${TRIM_SECONDS} s after 1 s warm-up, ack durable; p99 per round idle: $t_p99s us, during the trim: $t_b99s us; achieved rate idle $ti_rate, trim $tb_rate events/s; lost idle $ti_lost, trim $tb_lost; seconds from the daemon's start until $TRIM_EVENTS were trimmed (measuring from 1 s on), and events trimmed by the end, per round: $t_all. Aim: trim p99 <= 2x idle p99.")
 fi
 notes+=("load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine moves every figure.")
 for n in "${notes[@]}"; do echo "note: $n"; done

@@ -1,7 +1,8 @@
 # eventrouter — the hand-written wrapper. The real build is autotools
 # (configure.ac, Makefile.am), configured out of tree in build/.
 #
-#   make deps       install the Debian packages that are missing (root)
+#   make deps       install the Debian packages that are missing (root), and
+#                   the Node.js client's npm packages (clients/node)
 #   make            autoreconf + configure + build in build/
 #   make run        build, then run the daemon on conf/eventrouter.yaml with
 #                   sockets and data under build/run/ (no root needed)
@@ -43,6 +44,13 @@ deps:
 		echo "installing:" $$missing; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else echo "all build dependencies are installed"; fi
+	@# The Node.js client: Debian's nodejs and npm unless a node (with its
+	@# npm) is there already, e.g. from NodeSource; its packages per the lockfile.
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		echo "node $$(node --version) and npm $$(npm --version) are installed"; \
+	else echo "installing: nodejs npm"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm; fi
+	cd clients/node && npm ci --no-audit --no-fund
 
 run: all
 	mkdir -p $(BUILD)/run $(BUILD)/state

@@ -213,6 +213,13 @@ INTEGRATION_SH = \
 	tests/integration/test_man.sh
 # The sample handler built out of tree against a staged `make install`.
 INTEGRATION_SH += tests/integration/test_example.sh
+# The Node.js client (clients/node): its vectors and node --test suite
+# against the daemon. Its sources go into the tarball, not node_modules/
+# or dist/ (test_node.sh builds in the build tree).
+INTEGRATION_SH += tests/integration/test_node.sh
+EXTRA_DIST += clients/node/package.json clients/node/package-lock.json \
+	clients/node/tsconfig.json clients/node/README.md clients/node/.gitignore \
+	clients/node/src clients/node/test
 EXTRA_DIST += examples/handler examples/publisher
 TESTS += $(INTEGRATION_SH)
 EXTRA_DIST += $(INTEGRATION_SH)

@@ -200,9 +200,10 @@ export interface EventBus {
   publish(event: DomainEvent): Promise<PublishResult>;
   /**
    * Publishes events in PUBLISH_BATCH frames of at most WELCOME's
-   * max_batch events and max_frame bytes. Each frame is all-or-nothing;
-   * when one is refused, the frames before it are stored, and the error's
-   * index is the event's position in `events`.
+   * max_batch events and max_frame bytes, pipelined. Each frame is
+   * all-or-nothing; when one is refused, the other frames are stored all
+   * the same, and the error (the first refused frame's) has as index the
+   * event's position in `events`.
    */
   publishBatch(events: readonly DomainEvent[]): Promise<BatchResult>;
   /** Every stored event of a stream, in seq order. */
@@ -292,9 +293,13 @@ class Bus implements EventBus {
         throw e;
       }),
     );
+    /* Every frame is answered before the first refusal (in order) is thrown. */
+    const settled = await Promise.allSettled(results);
     const out: BatchResult = { ids: [], seqs: [], duplicates: [] };
-    for (let k = 0; k < results.length; k++) {
-      const r = await results[k];
+    for (let k = 0; k < settled.length; k++) {
+      const s = settled[k];
+      if (s.status === 'rejected') throw s.reason;
+      const r = s.value;
       const at = chunks[k][0];
       out.ids.push(...r.ids);
       out.seqs.push(...r.seqs);

@@ -8,7 +8,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Client, createEventBus, DomainEvent, EventPriority, StoredDomainEvent, EventRouterError } = require('../dist');
-const { Daemon, scaled } = require('./harness');
+const { Daemon, scaled, SUITE_MS } = require('./harness');
 
 class UserLoggedIn extends DomainEvent {
   eventType = 'UserLoggedIn';
@@ -31,7 +31,7 @@ class OrderPlaced extends DomainEvent {
   }
 }
 
-describe('createEventBus (store memory, max_batch 16)', () => {
+describe('createEventBus (store memory, max_batch 16)', { timeout: SUITE_MS }, () => {
   const d = new Daemon({ store: 'memory', yaml: 'limits:\n  max_batch: 16' });
   let bus;
   let admin;
@@ -162,7 +162,7 @@ describe('createEventBus (store memory, max_batch 16)', () => {
       assert.strictEqual(e.index, 37);
       return true;
     });
-    /* Frames are all-or-nothing: the two before the refused one are stored. */
+    /* Frames are all-or-nothing: the two others are stored, the refused one not at all. */
     assert.strictEqual((await bus.getEvents('bad:bus')).length, 32);
   });
 });

@@ -9,7 +9,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Client, EventRouterError } = require('../dist');
-const { Daemon, scaled } = require('./harness');
+const { Daemon, scaled, SUITE_MS } = require('./harness');
 
 /** Every stored event matching filter, through the admin socket. */
 async function queryAll(admin, filter) {
@@ -31,7 +31,7 @@ async function nack(p, code) {
   assert.fail(`resolved; expected NACK ${code}`);
 }
 
-describe('publish, batch and query (store memory)', () => {
+describe('publish, batch and query (store memory)', { timeout: SUITE_MS }, () => {
   const d = new Daemon({
     store: 'memory',
     yaml: 'limits:\n  max_frame: 64KiB\n  max_event_size: 8KiB\n  max_batch: 16',
@@ -247,7 +247,7 @@ describe('publish, batch and query (store memory)', () => {
   });
 });
 
-describe('busy (store lmdb)', () => {
+describe('busy (store lmdb)', { timeout: SUITE_MS }, () => {
   const d = new Daemon({
     store: 'lmdb',
     yaml: 'limits:\n  max_inflight_per_connection: 4\n  max_connections: 2',
@@ -305,7 +305,7 @@ describe('busy (store lmdb)', () => {
   });
 });
 
-describe('reconnect after daemon restarts (store lmdb)', () => {
+describe('reconnect after daemon restarts (store lmdb)', { timeout: SUITE_MS }, () => {
   let d;
   const published = new Map(); /* id -> seq the client was answered */
   let c;
@@ -381,7 +381,7 @@ describe('reconnect after daemon restarts (store lmdb)', () => {
   });
 });
 
-describe('pipelining at volume (store memory)', () => {
+describe('pipelining at volume (store memory)', { timeout: SUITE_MS }, () => {
   const d = new Daemon({ store: 'memory' });
   before(() => d.start());
   after(async () => assert.deepStrictEqual(await d.stop(), { code: 0, signal: null }, d.log()));
@@ -410,53 +410,98 @@ describe('pipelining at volume (store memory)', () => {
   });
 });
 
-describe('tail (admin socket)', () => {
-  const d = new Daemon({ store: 'memory' });
-  before(() => d.start());
+describe('tail, and reading on the publish socket by an acl rule (store memory)', { timeout: SUITE_MS }, () => {
+  const d = new Daemon({
+    store: 'memory',
+    yaml: `limits:\n  tail_max_lag: 500\n  max_frame: 64KiB\n  max_event_size: 32KiB\n  max_connection_memory: 64KiB\nacl:\n  - { uid: ${process.getuid()}, read: true }`,
+  });
+  let pub;
+  let admin;
+  before(async () => {
+    await d.start();
+    pub = await Client.connect({ socket: d.socket });
+    admin = await Client.connect({ socket: d.adminSocket });
+  });
   after(async () => {
+    pub?.destroy();
+    admin?.destroy();
     if (d.pid) assert.deepStrictEqual(await d.stop(), { code: 0, signal: null }, d.log());
   });
 
-  it('TAIL: stored events, then new ones, until CANCEL; a stopping daemon ends it', async (t) => {
-    const pub = await Client.connect({ socket: d.socket });
-    const admin = await Client.connect({ socket: d.adminSocket });
-    await pub.publishBatch([
-      { type: 'Before', stream: 'tail:1', data: { i: 0 } },
-      { type: 'Other', stream: 'tail:2' },
-    ]);
-    const s = admin.tail({ stream: 'tail:1' });
-    const first = await s.next().catch((e) => e);
-    if (first instanceof EventRouterError && first.code === 'unsupported') {
-      await pub.close();
-      await admin.close();
-      t.skip(`this daemon does not serve TAIL yet (NACK unsupported: ${first.message})`);
-      return;
-    }
-    assert.ok(!(first instanceof Error), String(first && first.stack));
-    assert.strictEqual(first.value.type, 'Before');
-    const more = await pub.publishBatch(
-      Array.from({ length: 10 }, (_, i) => ({ type: 'Live', stream: i % 2 ? 'tail:1' : 'tail:2', data: { i } })),
-    );
+  const live = (n, stream, other) =>
+    Array.from({ length: n }, (_, i) => ({ type: 'Live', stream: i % 2 ? stream : other, data: { i } }));
+
+  it('TAIL from_seq: the stored events first, then new ones, no gap or repeat; CANCEL → END', async () => {
+    const before = await pub.publishBatch(live(6, 'tail:1', 'tail:x'));
+    const s = admin.tail({ stream: 'tail:1', from_seq: 1 });
     const got = [];
-    for (let i = 0; i < 5; i++) got.push((await s.next()).value);
+    for (let i = 0; i < 3; i++) got.push((await s.next()).value.seq);
+    assert.deepStrictEqual(got, before.seqs.filter((_, i) => i % 2));
+    const after = await pub.publishBatch(live(10, 'tail:1', 'tail:x'));
+    for (let i = 0; i < 5; i++) got.push((await s.next()).value.seq);
+    assert.deepStrictEqual(got.slice(3), after.seqs.filter((_, i) => i % 2));
+    assert.strictEqual(await s.cancel(), 8n);
+  });
+
+  it('TAIL without from_seq: from the head at its arrival; limit ends it with END', async () => {
+    await pub.publish({ type: 'Old', stream: 'tail:2' });
+    const s = admin.tail({ stream: 'tail:2', limit: 4 });
+    await admin.ping(); /* answered in order: the TAIL has arrived */
+    const r = await pub.publishBatch(live(8, 'tail:2', 'tail:y'));
+    const rows = await s.toArray();
     assert.deepStrictEqual(
-      got.map((x) => x.seq),
-      more.seqs.filter((_, i) => i % 2),
+      rows.map((x) => x.seq),
+      r.seqs.filter((_, i) => i % 2),
     );
-    const n = await s.cancel();
-    assert.ok(n >= 6n, `END count ${n}`);
-    /* A second tail, ended by the daemon's stop. */
-    const s2 = admin.tail({ stream: 'tail:1' });
-    assert.strictEqual((await s2.next()).value.type, 'Before');
+    assert.strictEqual(s.count, 4n);
+  });
+
+  it('acl read: QUERY and TAIL served on the publish socket', async () => {
+    const rows = await pub.query({ stream: 'tail:1' }).toArray();
+    assert.strictEqual(rows.length, 8);
+    const t = pub.tail({ stream: 'tail:1', from_seq: 1, limit: 2 });
+    assert.strictEqual((await t.toArray()).length, 2);
+  });
+
+  it('a reader that does not read: the daemon ends its tail with NACK busy past tail_max_lag', async () => {
+    const slow = await Client.connect({ socket: d.adminSocket, rowHighWater: 1 });
+    try {
+      const s = slow.tail({ stream: 'lag:1' });
+      await slow.ping();
+      const n = 5000;
+      for (let k = 0; k < n / 200; k++)
+        await pub.publishBatch(Array.from({ length: 200 }, () => ({ type: 'Lag', stream: 'lag:1', data: 'x'.repeat(100) })));
+      const seqs = [];
+      const e = await (async () => {
+        try {
+          for await (const row of s) seqs.push(row.seq);
+        } catch (x) {
+          return x;
+        }
+        return null;
+      })();
+      assert.ok(e instanceof EventRouterError, `ended by ${e}`);
+      assert.strictEqual(e.code, 'busy', e.message);
+      assert.match(e.message, /tail_max_lag/);
+      assert.ok(seqs.length < n, `${seqs.length} rows before the NACK`);
+      for (let i = 1; i < seqs.length; i++) assert.strictEqual(seqs[i], seqs[i - 1] + 1n, 'rows in order, no gap');
+    } finally {
+      slow.destroy();
+    }
+  });
+
+  it('a stopping daemon ends a tail with NACK shutting_down', async () => {
+    const s = admin.tail({ stream: 'tail:3' });
+    await admin.ping();
+    await pub.publish({ type: 'Last', stream: 'tail:3' });
+    assert.strictEqual((await s.next()).value.type, 'Last');
     const stopping = d.stop();
-    const e = await s2.toArray().then(
-      () => null,
+    const e = await s.next().then(
+      (v) => v,
       (x) => x,
     );
     assert.deepStrictEqual(await stopping, { code: 0, signal: null }, d.log());
-    /* Ended by NACK shutting_down, or the connection closing after GOAWAY. */
-    assert.ok(e === null || ['shutting_down', 'disconnected'].includes(e.code), String(e));
-    admin.destroy();
-    pub.destroy();
+    assert.ok(e instanceof EventRouterError, `ended by ${JSON.stringify(e)}`);
+    assert.strictEqual(e.code, 'shutting_down', e.message);
   });
 });

@@ -20,6 +20,9 @@ const WRAPPER = (process.env.ER_TEST_WRAPPER || '').split(/\s+/).filter(Boolean)
 const SCALE = Number(process.env.ER_TEST_SCALE || '1') || 1;
 /* How long a daemon may take to start or stop: valgrind is slow. */
 const START_MS = WRAPPER.length ? 180000 : 30000;
+/* A suite that has not ended by then hangs: it fails instead (not a timing
+ * assertion — nothing here takes a tenth of it). */
+const SUITE_MS = WRAPPER.length ? 3600000 : 300000;
 
 /** n scaled by ER_TEST_SCALE, at least min. */
 function scaled(n, min = 1) {
@@ -129,4 +132,4 @@ class Daemon {
   }
 }
 
-module.exports = { Daemon, scaled, sleep, tmpdir, SCALE, WRAPPER };
+module.exports = { Daemon, scaled, sleep, tmpdir, SCALE, WRAPPER, SUITE_MS };

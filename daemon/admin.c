@@ -272,21 +272,6 @@ static const char *cmd_destinations(er_admin_env_t *env, json_t *args, json_t **
 
 /* reload: read the file again and apply it (DESIGN §5); the REPLY says
  * what changed, a refusal every reason. */
-static const char *cmd_reload(er_admin_env_t *env, json_t *args, json_t **reply, char *msg,
-                              size_t cap)
-{
-    const char *code = check_args(args, no_args, msg, cap);
-
-    if (code)
-        return code;
-    if (env->reload == NULL) {
-        snprintf(msg, cap, "the daemon is starting");
-        return "unavailable";
-    }
-    if (er__reload_now(env->reload, reply, msg, cap) != 0)
-        return "invalid";
-    return *reply ? NULL : "unavailable";
-}
 
 static const char *string_arg(json_t *args, const char *key, bool required, const char **out,
                               char *msg, size_t cap);
@@ -743,14 +728,63 @@ static const char *cmd_store_compact(er_admin_env_t *env, json_t *args, char *ms
     return store_maint(env, args, "compact", msg, cap, done, done_arg);
 }
 
+/* A reload's outcome: its summary, or every reason (NACK invalid; a
+ * reload refused because the daemon is stopping: unavailable). */
+typedef struct reload_req_s {
+    er_admin_done_cb done;
+    void *arg;
+} reload_req_t;
+
+static void on_reloaded(void *arg, int rc, json_t *summary, const char *err)
+{
+    reload_req_t *q = arg;
+
+    if (rc == 0)
+        q->done(q->arg, NULL, json_incref(summary), NULL);
+    else
+        q->done(q->arg, rc == -EAGAIN || rc == -ENOMEM ? "unavailable" : "invalid", NULL, err);
+    free(q);
+}
+
+/* reload: answered once the file was read on its thread and applied. */
+static const char *cmd_reload(er_admin_env_t *env, json_t *args, char *msg, size_t cap,
+                              er_admin_done_cb done, void *done_arg)
+{
+    const char *code = check_args(args, no_args, msg, cap);
+    reload_req_t *q;
+    int rc;
+
+    if (code)
+        return code;
+    if (env->reload == NULL) {
+        snprintf(msg, cap, "the daemon is starting");
+        return "unavailable";
+    }
+    if ((q = malloc(sizeof(*q))) == NULL)
+        return "unavailable";
+    q->done = done;
+    q->arg = done_arg;
+    if ((rc = er__reload_start(env->reload, on_reloaded, q)) != 0) {
+        free(q);
+        snprintf(msg, cap, "%s", rc == -EAGAIN ? "the daemon is shutting down" : er_strerror(rc));
+        return "unavailable";
+    }
+    return ER_ADMIN_ASYNC;
+}
+
 static const struct {
     const char *name;
     admin_async_fn fn;
 } async_commands[] = {
-    {"dlq.list", cmd_dlq_list},           {"dlq.retry", cmd_dlq_retry},
-    {"dlq.drop", cmd_dlq_drop},           {"cursor", cmd_cursor},
-    {"store.check", cmd_store_check},     {"store.backup", cmd_store_backup},
-    {"store.compact", cmd_store_compact}, {"delete-stream", cmd_delete_stream},
+    {"reload", cmd_reload},
+    {"dlq.list", cmd_dlq_list},
+    {"dlq.retry", cmd_dlq_retry},
+    {"dlq.drop", cmd_dlq_drop},
+    {"cursor", cmd_cursor},
+    {"store.check", cmd_store_check},
+    {"store.backup", cmd_store_backup},
+    {"store.compact", cmd_store_compact},
+    {"delete-stream", cmd_delete_stream},
 };
 
 static const struct {
@@ -766,7 +800,6 @@ static const struct {
     {"destinations", cmd_destinations},
     {"pause", cmd_pause},
     {"resume", cmd_resume},
-    {"reload", cmd_reload},
     {"replay", cmd_replay},
     {"replay.status", cmd_replay_status},
     {"replay.cancel", cmd_replay_cancel},

@@ -1077,7 +1077,7 @@ er_plugin_ctx_t *er__plugin_ctx_new(const char *name, er_plugin_lib_t *lib,
              lib != NULL ? er__plugin_kind_name(lib->desc->kind) : "plugin", name);
     ctx->lib = lib;
     if (lib != NULL)
-        lib->refs++;
+        er__plugin_ref(lib);
     ctx->opts = opts;
     ctx->loop = host_loop;
     ctx->health = ER_HEALTH_UP;

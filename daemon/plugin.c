@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +41,9 @@ typedef struct lib_s {
 } lib_t;
 
 static lib_t *loaded;
+/* The registry and the reference counts are shared by the loop and a
+ * reload's thread (which loads the plugins a new file names). */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define ENV_PATH "EVENTROUTER_PLUGIN_PATH"
 
@@ -426,16 +430,23 @@ int er__plugin_load(er_plugin_kind_t kind, const char *name, const char *const *
         return rc;
     if (stat(path, &st) != 0)
         return er__plugin_refuse(err, cap, -errno, "%s: %s", path, strerror(errno));
+    pthread_mutex_lock(&registry_lock);
     if ((l = registry_find(st.st_dev, st.st_ino)) != NULL) {
-        if (l->pub.desc->kind != kind)
-            return er__plugin_refuse(err, cap, -EINVAL, "%s: is a %s plugin, not a %s", path,
-                                     er__plugin_kind_name(l->pub.desc->kind),
-                                     er__plugin_kind_name(kind));
-        l->pub.refs++;
-        *out = &l->pub;
-        return 0;
+        if (l->pub.desc->kind != kind) {
+            rc = er__plugin_refuse(err, cap, -EINVAL, "%s: is a %s plugin, not a %s", path,
+                                   er__plugin_kind_name(l->pub.desc->kind),
+                                   er__plugin_kind_name(kind));
+        } else {
+            l->pub.refs++;
+            *out = &l->pub;
+            rc = 0;
+        }
+        pthread_mutex_unlock(&registry_lock);
+        return rc;
     }
-    if ((rc = open_lib(kind, path, &st, &l, err, cap)) != 0)
+    rc = open_lib(kind, path, &st, &l, err, cap);
+    pthread_mutex_unlock(&registry_lock);
+    if (rc != 0)
         return rc;
     *out = &l->pub;
     return 0;
@@ -446,8 +457,13 @@ void er__plugin_unload(er_plugin_lib_t *lib)
     lib_t *l = (lib_t *)lib, **pp;
     const char *keep;
 
-    if (lib == NULL || --lib->refs > 0)
+    if (lib == NULL)
         return;
+    pthread_mutex_lock(&registry_lock);
+    if (--lib->refs > 0) {
+        pthread_mutex_unlock(&registry_lock);
+        return;
+    }
     for (pp = &loaded; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == l) {
             *pp = l->next;
@@ -460,8 +476,16 @@ void er__plugin_unload(er_plugin_lib_t *lib)
         if (l->fd >= 0)
             close(l->fd);
     }
+    pthread_mutex_unlock(&registry_lock);
     free(lib->path);
     free(l);
+}
+
+void er__plugin_ref(er_plugin_lib_t *lib)
+{
+    pthread_mutex_lock(&registry_lock);
+    lib->refs++;
+    pthread_mutex_unlock(&registry_lock);
 }
 
 /* -------------------------------------------------------- --help-plugin */

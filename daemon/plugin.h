@@ -44,6 +44,10 @@ int er__plugin_load(er_plugin_kind_t kind, const char *name, const char *const *
  * sanitizer and valgrind runs). Call only after the instance's stop() done
  * callback and one more loop turn. */
 void er__plugin_unload(er_plugin_lib_t *lib);
+/* One more reference to a loaded plugin (released by er__plugin_unload).
+ * Loading, referencing and unloading may happen on the loop and on a
+ * reload's thread at once. */
+void er__plugin_ref(er_plugin_lib_t *lib);
 
 /* "handler" / "broker" / "store", or "?". */
 const char *er__plugin_kind_name(er_plugin_kind_t kind);

@@ -16,6 +16,8 @@
 
 #define COMPONENT "reload"
 
+static void on_loaded(uv_async_t *a);
+
 void er__reload_init(er_reload_t *r, uv_loop_t *loop, const char *path, er_config_t **current)
 {
     memset(r, 0, sizeof(*r));
@@ -25,6 +27,8 @@ void er__reload_init(er_reload_t *r, uv_loop_t *loop, const char *path, er_confi
     r->first = *current;
     uv_timer_init(loop, &r->soon);
     r->soon.data = r;
+    uv_async_init(loop, &r->loaded, on_loaded);
+    r->loaded.data = r;
 }
 
 static bool same_str(const char *a, const char *b)
@@ -112,24 +116,21 @@ static void collect(er_reload_t *r)
     r->nretired = k;
 }
 
-int er__reload_now(er_reload_t *r, json_t **summary, char *err, size_t cap)
-{
-    er_config_t *ncfg = NULL, *old = *r->current, **nr;
-    er_diag_t diag;
-    const char *key;
-    char keybuf[96];
-    size_t i, off = 0;
-    int rc;
+/* ------------------------------------------------------ the load thread */
 
-    *summary = NULL;
+/* On the load thread: read and check the file (YAML, schema, plugins'
+ * options, acl names: nothing the loop may wait on), then wake the loop. */
+static void load_main(void *arg)
+{
+    er_reload_t *r = arg;
+    er_diag_t diag;
+    size_t i, off = 0, cap = sizeof(r->load_err);
+    char *err = r->load_err;
+
     err[0] = '\0';
-    if (r->dispatch == NULL || r->dispatch->stopping) {
-        snprintf(err, cap, "the daemon is %s", r->dispatch ? "shutting down" : "starting");
-        return -EAGAIN;
-    }
     er__diag_init(&diag);
-    rc = er__config_load(r->path, &ncfg, &diag);
-    if (rc != 0) {
+    r->load_rc = er__config_load(r->path, &r->ncfg, &diag);
+    if (r->load_rc != 0) {
         for (i = 0; i < diag.count && off + 1 < cap; i++) {
             int n = er__diag_format(&diag, i, err + off, cap - off);
             if (n < 0)
@@ -140,11 +141,35 @@ int er__reload_now(er_reload_t *r, json_t **summary, char *err, size_t cap)
             err[off] = '\0';
         }
         if (diag.count == 0)
-            snprintf(err, cap, "%s: %s", r->path, er_strerror(rc));
-        er__diag_free(&diag);
-        goto failed;
+            snprintf(err, cap, "%s: %s", r->path, er_strerror(r->load_rc));
     }
     er__diag_free(&diag);
+    uv_async_send(&r->loaded);
+}
+
+/* ------------------------------------------------------------ applying */
+
+/* Hand the loaded configuration over (loop thread). Returns 0 with
+ * *summary, or a negative errno with err saying why. */
+static int apply(er_reload_t *r, json_t **summary, char *err, size_t cap)
+{
+    er_config_t *ncfg = r->ncfg, *old = *r->current, **nr;
+    const char *key;
+    char keybuf[96];
+    int rc = r->load_rc;
+
+    r->ncfg = NULL;
+    *summary = NULL;
+    if (rc != 0) {
+        snprintf(err, cap, "%s", r->load_err);
+        goto failed;
+    }
+    if (r->dispatch == NULL || r->dispatch->stopping) {
+        snprintf(err, cap, "the daemon is %s", r->dispatch ? "shutting down" : "starting");
+        er__config_free(ncfg);
+        rc = -EAGAIN;
+        goto failed;
+    }
     if ((key = restart_key(r->first, ncfg, keybuf, sizeof(keybuf))) != NULL) {
         if (strncmp(key, "store", 5) == 0 && ncfg->store.pos.line > 0)
             snprintf(err, cap, "%s:%u:%u: %s changed: it needs a restart (nothing was reloaded)",
@@ -187,20 +212,105 @@ failed:
     return rc;
 }
 
+/* Answer every waiter of the round that ended, then start the next
+ * round when requests came meanwhile. */
+static void begin_load(er_reload_t *r);
+
+static void answer(er_reload_waiter_t *w, int rc, json_t *summary, const char *err)
+{
+    while (w != NULL) {
+        er_reload_waiter_t *next = w->next;
+        w->cb(w->arg, rc, summary, err);
+        free(w);
+        w = next;
+    }
+}
+
+static void on_loaded(uv_async_t *a)
+{
+    er_reload_t *r = a->data;
+    er_reload_waiter_t *w = r->waiters;
+    json_t *summary = NULL;
+    char err[1024];
+    int rc;
+
+    if (!r->loading)
+        return;
+    uv_thread_join(&r->thread);
+    r->loading = false;
+    r->waiters = NULL;
+    rc = apply(r, &summary, err, sizeof(err));
+    answer(w, rc, summary, err);
+    json_decref(summary);
+    if (r->again && !r->stopping) {
+        r->again = false;
+        r->waiters = r->next_waiters;
+        r->next_waiters = NULL;
+        begin_load(r);
+    }
+}
+
+static void begin_load(er_reload_t *r)
+{
+    int rc;
+
+    r->ncfg = NULL;
+    r->load_rc = 0;
+    r->loading = true;
+    if ((rc = uv_thread_create(&r->thread, load_main, r)) != 0) {
+        er_reload_waiter_t *w = r->waiters;
+        char err[128];
+        r->loading = false;
+        r->waiters = NULL;
+        r->failed++;
+        snprintf(err, sizeof(err), "cannot start the thread that reads the file: %s",
+                 uv_strerror(rc));
+        er_log(ER_LOG_ERROR, COMPONENT, "reload refused: %s", err);
+        answer(w, -EAGAIN, NULL, err);
+    }
+}
+
+int er__reload_start(er_reload_t *r, er_reload_done_cb cb, void *arg)
+{
+    er_reload_waiter_t *w = NULL;
+
+    if (r->stopping)
+        return -EAGAIN;
+    if (cb != NULL) {
+        if ((w = calloc(1, sizeof(*w))) == NULL)
+            return -ENOMEM;
+        w->cb = cb;
+        w->arg = arg;
+    }
+    if (r->loading) {
+        /* The file may have changed since this load began: one more round
+         * once it is done, for every request that came meanwhile. */
+        r->again = true;
+        if (w != NULL) {
+            w->next = r->next_waiters;
+            r->next_waiters = w;
+        }
+        return 0;
+    }
+    if (w != NULL) {
+        w->next = r->waiters;
+        r->waiters = w;
+    }
+    begin_load(r);
+    return 0;
+}
+
 static void on_soon(uv_timer_t *t)
 {
     er_reload_t *r = t->data;
-    json_t *summary = NULL;
-    char err[1024];
 
     r->pending = false;
-    if (er__reload_now(r, &summary, err, sizeof(err)) == 0)
-        json_decref(summary);
+    er__reload_start(r, NULL, NULL);
 }
 
 void er__reload_request(er_reload_t *r)
 {
-    if (r->pending) {
+    if (r->pending || r->again) {
         er_log(ER_LOG_INFO, COMPONENT, "SIGHUP: a reload is already due (coalesced)");
         return;
     }
@@ -211,8 +321,27 @@ void er__reload_request(er_reload_t *r)
 
 void er__reload_stop(er_reload_t *r)
 {
+    er_reload_waiter_t *w;
+
+    r->stopping = true;
     uv_timer_stop(&r->soon);
     uv_close((uv_handle_t *)&r->soon, NULL);
+    if (r->loading) {
+        /* Reading a file: short, but its thread must end before the
+         * handle that wakes the loop closes. */
+        uv_thread_join(&r->thread);
+        r->loading = false;
+        if (r->load_rc == 0)
+            er__config_free(r->ncfg);
+        r->ncfg = NULL;
+    }
+    uv_close((uv_handle_t *)&r->loaded, NULL);
+    w = r->waiters;
+    r->waiters = NULL;
+    answer(w, -EAGAIN, NULL, "the daemon is shutting down");
+    w = r->next_waiters;
+    r->next_waiters = NULL;
+    answer(w, -EAGAIN, NULL, "the daemon is shutting down");
 }
 
 void er__reload_close(er_reload_t *r)

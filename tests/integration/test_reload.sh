@@ -8,6 +8,7 @@
 #     SIGHUP; each of them also changes the handlers and routes, and none of
 #     that happens: the daemon goes on delivering on its old configuration,
 #     and a good file is then reloaded;
+#   - concurrent `eventctl reload`s are each answered (they share reloads);
 #   - a handler removed by a reload and added again by the next one, with
 #     `start: earliest`, gets every stored event again (these reloads also
 #     re-create a changed handler, while nothing is in flight: the removed
@@ -186,6 +187,22 @@ wait_cursor e $total
 expect_seqs "$ER_TMP/e.jsonl" "$total" "e, added at the head"
 expect_seqs "$ER_TMP/d.jsonl" "$(range 1 $((total - 1)))" "d, no longer routed to"
 [ "$(outcomes)" = 8 ] || fail "$(outcomes) reload outcomes logged, expected 8"
+
+# The file is read on a thread of its own; requests that come while it is
+# read make one more reload, which each of them waits for: five at once
+# are all answered, and at most two reloads run.
+pids=
+for i in 1 2 3 4 5; do
+    ctl reload >"$ER_TMP/r$i.out" 2>&1 &
+    pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done # not `wait`: the daemon is a child too
+for i in 1 2 3 4 5; do
+    grep -q '^reloaded: 2 destinations kept, 0 changed, 0 added, 0 removed; 1 routes$' \
+        "$ER_TMP/r$i.out" || fail "concurrent reload $i: $(cat "$ER_TMP/r$i.out")"
+done
+n=$(outcomes)
+[ "$n" -ge 9 ] && [ "$n" -le 13 ] || fail "$((n - 8)) reloads for five concurrent requests"
 er_stop_daemon TERM
 [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
 rm -rf "$ER_TMP"

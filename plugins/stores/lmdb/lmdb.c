@@ -456,11 +456,6 @@ static uint32_t get_be32(const void *p)
     return be32toh(v);
 }
 
-static bool str_eq(er_str_t a, er_str_t b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
-
 /* Record op's failure: err a negative errno, the message formatted. A
  * later failure replaces an earlier one. */
 static void op_fail(op_t *op, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -1874,26 +1869,6 @@ static int q_step(query_t *q, MDB_cursor *c, uint64_t *seq, MDB_val *ev)
     return rc;
 }
 
-/* Every filter member the scan did not already guarantee. */
-static bool q_match(const query_t *q, const er_event_t *v)
-{
-    const er_store_filter_t *f = &q->f;
-
-    if (f->stream.len && !str_eq(f->stream, v->stream))
-        return false;
-    if (f->correlation_id.len && !str_eq(f->correlation_id, v->correlation_id))
-        return false;
-    if (f->id.len && !str_eq(f->id, v->id))
-        return false;
-    if (f->type.len && !str_eq(f->type, v->type))
-        return false;
-    if (f->since_us != 0 && (!(v->has & ER_HAS_TIME) || v->time < f->since_us))
-        return false;
-    if (f->until_us != 0 && (!(v->has & ER_HAS_TIME) || v->time >= f->until_us))
-        return false;
-    return true;
-}
-
 /* Move q->pos past seq; false when the range is exhausted. */
 static bool q_advance(query_t *q, uint64_t seq)
 {
@@ -1950,7 +1925,7 @@ static int q_read(store_t *s, op_t *op, MDB_txn *txn, bool *done)
             if (rc != 0) {
                 host->log(s->ctx, ER_PLOG_WARN, "%s: seq %" PRIu64 " does not decode (%s); skipped",
                           s->path, seq, strerror(-rc));
-            } else if (host->event_get(e, &v, sizeof(v)) == 0 && q_match(q, &v)) {
+            } else if (host->event_get(e, &v, sizeof(v)) == 0 && er_store_filter_match(&q->f, &v)) {
                 ch->items[ch->n++] = e;
                 ch->bytes += ev.mv_size;
                 e = NULL;

@@ -160,8 +160,17 @@
 #     instead with bench/query -f's events spread over 9,973 streams, the
 #     worst case for a trim (every delete touches another stream's index
 #     page).
-# tail (TAIL delivery latency p99): to be added with TAIL — here, beside
-#     query and trim, as a key of its own.
+# tail (store lmdb, sync batch)
+#   tail-latency-p50/p99/p99.9  publish → TAIL reader (us): bench/tail_latency
+#                      follows the store with er_tail on the admin socket
+#                      while bench/latency -T publishes BENCH_TAIL_RATE
+#                      (20,000) events/s, single events, ack durable, for
+#                      BENCH_TAIL_SECONDS (5) after 1 s warm-up; each row's
+#                      latency is its arrival minus its `time` (the instant
+#                      it was due). Median over BENCH_REPEAT runs.
+#     baseline: the durable-ack latency of the same events in the same
+#     run (bench/latency's own figure): a tail sends committed events only,
+#     so the commit is the floor, and the ratio is what the tail adds.
 #
 # Environment:
 #   BENCH_SCENARIOS  space-separated keys from the list above (default
@@ -225,6 +234,8 @@ TRIM_RATE=${BENCH_TRIM_RATE:-100000}
 TRIM_SECONDS=${BENCH_TRIM_SECONDS:-10}
 TRIM_REPEAT=${BENCH_TRIM_REPEAT:-3}
 TRIM_SPREAD=${BENCH_TRIM_SPREAD:-0}
+TAIL_RATE=${BENCH_TAIL_RATE:-20000}
+TAIL_SECONDS=${BENCH_TAIL_SECONDS:-5}
 # How often e2e-throughput and catchup poll `eventctl --json destinations`.
 POLL_S=0.1
 SCENARIOS=${BENCH_SCENARIOS:-all}
@@ -242,7 +253,7 @@ trap 'exit 130' INT TERM
 for s in $SCENARIOS; do
     case $s in
     all | ingest | latency | dispatch | handler | durable | durable-latency | e2e-latency | \
-        catchup | rss | query | trim) ;;
+        catchup | rss | query | trim | tail) ;;
     *) echo "bench: unknown scenario '$s' in BENCH_SCENARIOS" >&2; exit 2 ;;
     esac
 done
@@ -940,8 +951,35 @@ if want trim; then
     ti_lost=$(awk '{ s += $14 } END { print s + 0 }' "$TMP/trim-idle")
 fi
 
-# tail: TAIL delivery latency p99 (issue 8's third figure) goes here, with
-# its key beside query and trim in the scenario list and the case above.
+if want tail; then
+    echo "tail: TAIL delivery latency at $TAIL_RATE/s (store lmdb), beside the same events'" \
+        "durable acks, x$REPEAT..." >&2
+    : > "$TMP/tail-lat"
+    : > "$TMP/tail-ack"
+    for i in $(seq 1 "$REPEAT"); do
+        rm -rf "$TMP/tail"
+        start_daemon tail "$(lmdb_store "$TMP/tail" batch)"
+        "$B/bench/tail_latency" "$TMP/tail-admin.sock" $((TAIL_RATE * TAIL_SECONDS)) \
+            "$TAIL_RATE" 3 > "$TMP/tail1" 2> "$TMP/tail.err" & tail_pid=$!
+        PIDS+=("$tail_pid")
+        for _ in $(seq 1 500); do grep -q tailing "$TMP/tail.err" && break; sleep 0.01; done
+        sleep 0.1 # its TAIL is on its way
+        spin bg "$TMP/tail-pub" "$TMP/tail-pub.err" "$B/bench/latency" -r "$TAIL_RATE" \
+            -d "$TAIL_SECONDS" -w 1 -T "$TMP/tail.sock" ||
+            { echo "bench: tail publisher failed:" >&2; cat "$TMP/tail-pub.err" >&2; exit 1; }
+        wait "$tail_pid" ||
+            { echo "bench: tail_latency failed:" >&2; cat "$TMP/tail.err" >&2; exit 1; }
+        forget "$tail_pid"
+        cat "$TMP/tail1" >> "$TMP/tail-lat"
+        cat "$TMP/tail-pub" >> "$TMP/tail-ack"
+        stop "$DAEMON_PID"
+    done
+    rm -rf "$TMP/tail"
+    tl_p50=$(median "$TMP/tail-lat" 2); ta_p50=$(median "$TMP/tail-ack" 2)
+    tl_p99=$(median "$TMP/tail-lat" 4); ta_p99=$(median "$TMP/tail-ack" 4)
+    tl_p999=$(median "$TMP/tail-lat" 6); ta_p999=$(median "$TMP/tail-ack" 6)
+    tl_n=$(median "$TMP/tail-lat" 8)
+fi
 
 # ------------------------------------------------------------------ report
 
@@ -1041,6 +1079,13 @@ if want trim; then
     row trim-publish-p99.9 "$tb_p999" "$ti_p999" us lmdb "same publisher, no trim" "$t_extra"
     row trim-seconds "$t_secs" "$TRIM_SECONDS" s lmdb "measured seconds" "$t_extra"
     notes+=("trim: $TRIM_REPEAT rounds of (fill $((TRIM_EVENTS + 100000)) events; idle run; run with max_events set $TRIM_EVENTS below what was stored), $TRIM_RATE events/s for ${TRIM_SECONDS} s after 1 s warm-up, ack durable; p99 per round idle: $t_p99s us, during the trim: $t_b99s us; achieved rate idle $ti_rate, trim $tb_rate events/s; lost idle $ti_lost, trim $tb_lost; seconds from the daemon's start until $TRIM_EVENTS were trimmed (measuring from 1 s on), and events trimmed by the end, per round: $t_all. Aim: trim p99 <= 2x idle p99.")
+fi
+if want tail; then
+    tl_extra="\"rate\":$TAIL_RATE,\"seconds\":$TAIL_SECONDS"
+    row tail-latency-p50 "$tl_p50" "$ta_p50" us lmdb "durable ack, same run" "$tl_extra"
+    row tail-latency-p99 "$tl_p99" "$ta_p99" us lmdb "durable ack, same run" "$tl_extra"
+    row tail-latency-p99.9 "$tl_p999" "$ta_p999" us lmdb "durable ack, same run" "$tl_extra"
+    notes+=("tail: $TAIL_RATE events/s for $TAIL_SECONDS s after 1 s warm-up, one TAIL reader on the admin socket measuring ${tl_n:-?} rows per run, median of $REPEAT runs; a tail sends events once committed, so the durable ack of the same event is its floor.")
 fi
 notes+=("load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine moves every figure.")
 for n in "${notes[@]}"; do echo "note: $n"; done

@@ -219,7 +219,9 @@ INTEGRATION_SH += tests/integration/test_example.sh
 INTEGRATION_SH += tests/integration/test_node.sh
 EXTRA_DIST += clients/node/package.json clients/node/package-lock.json \
 	clients/node/tsconfig.json clients/node/README.md clients/node/.gitignore \
-	clients/node/src clients/node/test
+	clients/node/stage.sh clients/node/src clients/node/test
+# The node scenario of bench/run.sh.
+EXTRA_DIST += bench/node_publish.mjs
 EXTRA_DIST += examples/handler examples/publisher
 TESTS += $(INTEGRATION_SH)
 EXTRA_DIST += $(INTEGRATION_SH)

@@ -281,14 +281,14 @@ export class Client extends EventEmitter {
    * once written (ack none); rejects with EventRouterError on a NACK.
    */
   publish(ev: WireEvent): Promise<PublishResult> {
-    const e = ev.id === undefined ? { ...ev, id: uuidv7() } : ev;
+    const id = ev?.id === undefined ? uuidv7() : (ev.id as string);
     let body: Uint8Array;
     try {
-      body = encodeEvent(e);
+      body = encodeEvent(ev, id);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.enqueue<PublishResult>(Op.PUBLISH, body, [e.id as string]);
+    return this.enqueue<PublishResult>(Op.PUBLISH, body, [id]);
   }
 
   /**
@@ -305,18 +305,14 @@ export class Client extends EventEmitter {
       return Promise.reject(
         new EventRouterError('too_large', `${evs.length} events: above max_batch ${limits.maxBatch}`, { local: true }),
       );
-    const withIds = evs.map((ev) => (ev.id === undefined ? { ...ev, id: uuidv7() } : ev));
+    const ids = evs.map((ev) => (ev?.id === undefined ? uuidv7() : (ev.id as string)));
     let body: Uint8Array;
     try {
-      body = encodeBatch(withIds);
+      body = encodeBatch(evs, ids);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.enqueue<BatchResult>(
-      Op.PUBLISH_BATCH,
-      body,
-      withIds.map((e) => e.id as string),
-    );
+    return this.enqueue<BatchResult>(Op.PUBLISH_BATCH, body, ids);
   }
 
   /** PING → PONG: resolves with nothing once the daemon answered. */
@@ -382,7 +378,7 @@ export class Client extends EventEmitter {
         reject,
       });
       this.reconnectTimer?.ref();
-      this.pump();
+      this.schedulePump();
     });
   }
 
@@ -435,6 +431,18 @@ export class Client extends EventEmitter {
 
   private maxInflight(): number {
     return this.options.maxInflight ?? this.welcome?.limits.maxInflight ?? DEFAULT_LIMITS.maxInflight;
+  }
+
+  /* One pump per turn of the loop: the publishes of one synchronous loop,
+   * or the ACKs of one read, go out in one corked write. */
+  private pumpScheduled = false;
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    process.nextTick(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   /** Sends waiting requests while there is room: in-flight below the limit, socket draining. */
@@ -496,6 +504,11 @@ export class Client extends EventEmitter {
   }
 
   private answerAck(req: Request, a: Ack): void {
+    if (req.op === Op.PUBLISH) {
+      const dup = a.dups.length > 0;
+      req.resolve({ id: req.ids[0], seq: dup ? a.dups[0][1] : a.seq, duplicate: dup } as never);
+      return;
+    }
     const seqs: Array<bigint | null> = new Array(req.ids.length).fill(null);
     const dups: number[] = [];
     for (const [i, s] of a.dups) {
@@ -618,7 +631,7 @@ export class Client extends EventEmitter {
         if (req.counted) this.counted--;
         if (m.op === Op.PONG) req.resolve(undefined as never);
         else this.answerAck(req, m.ack);
-        this.pump();
+        this.schedulePump();
         return;
       }
       case Op.ROWS: {

@@ -235,34 +235,56 @@ function payload(data: unknown): unknown {
  * when empty, undefined keys left out, other keys after the known ones in
  * the caller's order (the daemon names them in its NACK).
  */
-export function eventBody(ev: WireEvent): Record<string, unknown> {
+export function eventBody(ev: WireEvent, id?: string): Record<string, unknown> {
   if (ev === null || typeof ev !== 'object') throw new TypeError('event: an object');
   const o: Record<string, unknown> = {};
-  for (const k of EVENT_KEYS) {
+  let found = 0;
+  for (let i = 0; i < EVENT_KEYS.length; i++) {
+    const k = EVENT_KEYS[i];
     let v = ev[k];
-    if (v === undefined) continue;
-    if (k === 'priority' && typeof v === 'number' && v >= 0 && v <= 3 && Number.isInteger(v)) v = PRIORITY_NAMES[v];
-    else if (INT_KEYS.has(k) && (typeof v === 'number' || typeof v === 'bigint')) v = wireInt(v, k);
-    else if (k === 'data') v = payload(v);
-    else if (k === 'meta') {
-      const m = v instanceof Map ? Object.fromEntries(v) : (v as Record<string, string>);
-      if (Object.keys(m).length === 0) continue;
-      v = m;
+    if (v === undefined) {
+      if (k !== 'id' || id === undefined) continue;
+      v = id;
+    } else {
+      found++;
+    }
+    switch (k) {
+      case 'priority':
+        if (typeof v === 'number' && v >= 0 && v <= 3 && Number.isInteger(v)) v = PRIORITY_NAMES[v];
+        break;
+      case 'version':
+      case 'time':
+        if (typeof v === 'number' || typeof v === 'bigint') v = wireInt(v, k);
+        break;
+      case 'data':
+        v = payload(v);
+        break;
+      case 'meta': {
+        const m = v instanceof Map ? Object.fromEntries(v) : (v as Record<string, string>);
+        if (Object.keys(m).length === 0) continue;
+        v = m;
+        break;
+      }
     }
     o[k] = v;
   }
-  for (const k of Object.keys(ev)) {
-    if (!EVENT_KEY_SET.has(k) && ev[k] !== undefined) o[k] = normalizeInts(ev[k]);
+  const keys = Object.keys(ev);
+  if (keys.length > found) {
+    for (const k of keys) {
+      if (!EVENT_KEY_SET.has(k) && ev[k] !== undefined) o[k] = normalizeInts(ev[k]);
+    }
   }
   return o;
 }
 
-export function encodeEvent(ev: WireEvent): Uint8Array {
-  return encoder.encode(eventBody(ev));
+/** The event's canonical msgpack; `id` is used when the event has none. */
+export function encodeEvent(ev: WireEvent, id?: string): Uint8Array {
+  return encoder.encode(eventBody(ev, id));
 }
 
-export function encodeBatch(evs: readonly WireEvent[]): Uint8Array {
-  return encoder.encode(evs.map(eventBody));
+/** A batch's msgpack; ids[i] is used for an event without one. */
+export function encodeBatch(evs: readonly WireEvent[], ids?: readonly string[]): Uint8Array {
+  return encoder.encode(evs.map((e, i) => eventBody(e, ids?.[i])));
 }
 
 /** HELLO's body: version, client (when given), ack (always written). */
@@ -344,33 +366,34 @@ export interface Frame {
   body: Uint8Array;
 }
 
-/** Reads a msgpack uint at p: [value, next position], or null when it is not one. */
-function readUint(b: Uint8Array, p: number, what: string): [number, number] | null {
+/* readUint's result: the value and the position after it (module-level,
+ * so that reading a header allocates nothing). */
+let uv = 0;
+let up = 0;
+
+/** Reads a msgpack uint at p into uv/up; false when it is not a uint. */
+function readUint(b: Uint8Array, p: number, what: string): boolean {
   if (p >= b.length) throw new ProtocolError('header', 'EFRAME', `truncated: ${what} missing`);
   const t = b[p];
-  const need = (n: number) => {
-    if (p + 1 + n > b.length) throw new ProtocolError('header', 'EFRAME', `truncated in ${what}`);
-  };
-  if (t < 0x80) return [t, p + 1];
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  switch (t) {
-    case 0xcc:
-      need(1);
-      return [b[p + 1], p + 2];
-    case 0xcd:
-      need(2);
-      return [dv.getUint16(p + 1), p + 3];
-    case 0xce:
-      need(4);
-      return [dv.getUint32(p + 1), p + 5];
-    case 0xcf: {
-      need(8);
-      const v = dv.getBigUint64(p + 1);
-      return [v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v), p + 9];
-    }
-    default:
-      return null;
+  let n: number;
+  if (t < 0x80) {
+    uv = t;
+    up = p + 1;
+    return true;
   }
+  if (t === 0xcc) n = 1;
+  else if (t === 0xcd) n = 2;
+  else if (t === 0xce) n = 4;
+  else if (t === 0xcf) n = 8;
+  else return false;
+  if (p + 1 + n > b.length) throw new ProtocolError('header', 'EFRAME', `truncated in ${what}`);
+  let v = 0;
+  for (let i = 1; i <= n; i++) v = v * 256 + b[p + i];
+  /* 8-byte values past 2^53 lose precision here, but stay above 2^32 - 1,
+   * which is all the header needs to know of them. */
+  uv = v;
+  up = p + 1 + n;
+  return true;
 }
 
 /**
@@ -407,47 +430,23 @@ export function decodeHeader(p: Uint8Array): Frame {
       n > p.length ? 'truncated: array count larger than the frame' : 'expected an array of 3 [op, request_id, body]',
     );
   }
-  const op = readUint(p, pos, 'op');
-  if (op === null) throw new ProtocolError('header', 'EFRAME', 'op must be a uint');
-  const rid = readUint(p, op[1], 'request_id');
-  if (rid === null || rid[0] >= U32) throw new ProtocolError('header', 'EFRAME', 'request_id must be a uint32');
-  if (!(op[0] in OP_NAMES)) throw new ProtocolError('header', 'EBADOP', `unknown op ${op[0]}`);
-  if (rid[1] >= p.length) throw new ProtocolError('header', 'EFRAME', 'body missing');
-  return { op: op[0], requestId: rid[0], body: p.subarray(rid[1]) };
+  if (!readUint(p, pos, 'op')) throw new ProtocolError('header', 'EFRAME', 'op must be a uint');
+  const op = uv;
+  if (!readUint(p, up, 'request_id') || uv >= U32) throw new ProtocolError('header', 'EFRAME', 'request_id must be a uint32');
+  const rid = uv;
+  if (!(op in OP_NAMES)) throw new ProtocolError('header', 'EBADOP', `unknown op ${op}`);
+  if (up >= p.length) throw new ProtocolError('header', 'EFRAME', 'body missing');
+  return { op, requestId: rid, body: p.subarray(up) };
 }
 
 /* Skips one msgpack value at p checking every map for a repeated key;
  * returns the position after it. Only run on bytes the decoder accepted. */
-function scanDups(b: Uint8Array, p: number, depth: number): number {
+function scanDups(b: Uint8Array, dv: DataView, p: number, depth: number): number {
   if (depth > 512) throw new ProtocolError('body', 'ETOOBIG', 'nested deeper than 512');
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const t = b[p];
-  const seq = (n: number, at: number, map: boolean): number => {
-    let q = at;
-    const keys = map ? new Set<string>() : null;
-    for (let i = 0; i < n; i++) {
-      if (keys) {
-        const k0 = q;
-        q = scanDups(b, q, depth + 1);
-        const key = Buffer.from(b.buffer, b.byteOffset + k0, q - k0).toString('latin1');
-        if (keys.has(key)) {
-          let name = key;
-          try {
-            name = String(decoder.decode(b.subarray(k0, q)));
-          } catch {
-            /* the raw bytes then */
-          }
-          throw new ProtocolError('body', 'EDUPKEY', `duplicate key "${name}"`, name);
-        }
-        keys.add(key);
-      }
-      q = scanDups(b, q, depth + 1);
-    }
-    return q;
-  };
   if (t < 0x80 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) return p + 1;
-  if (t <= 0x8f) return seq(t & 0x0f, p + 1, true);
-  if (t <= 0x9f) return seq(t & 0x0f, p + 1, false);
+  if (t <= 0x8f) return scanMap(b, dv, t & 0x0f, p + 1, depth);
+  if (t <= 0x9f) return scanArray(b, dv, t & 0x0f, p + 1, depth);
   if (t <= 0xbf) return p + 1 + (t & 0x1f);
   switch (t) {
     case 0xc4:
@@ -492,16 +491,63 @@ function scanDups(b: Uint8Array, p: number, depth: number): number {
     case 0xd8:
       return p + 18;
     case 0xdc:
-      return seq(dv.getUint16(p + 1), p + 3, false);
+      return scanArray(b, dv, dv.getUint16(p + 1), p + 3, depth);
     case 0xdd:
-      return seq(dv.getUint32(p + 1), p + 5, false);
+      return scanArray(b, dv, dv.getUint32(p + 1), p + 5, depth);
     case 0xde:
-      return seq(dv.getUint16(p + 1), p + 3, true);
+      return scanMap(b, dv, dv.getUint16(p + 1), p + 3, depth);
     case 0xdf:
-      return seq(dv.getUint32(p + 1), p + 5, true);
+      return scanMap(b, dv, dv.getUint32(p + 1), p + 5, depth);
     default:
       throw new ProtocolError('body', 'ETYPE', `byte 0x${t.toString(16)} is not msgpack`);
   }
+}
+
+function scanArray(b: Uint8Array, dv: DataView, n: number, p: number, depth: number): number {
+  for (let i = 0; i < n; i++) p = scanDups(b, dv, p, depth + 1);
+  return p;
+}
+
+function sameBytes(b: Uint8Array, a0: number, a1: number, c0: number, c1: number): boolean {
+  if (a1 - a0 !== c1 - c0) return false;
+  for (let i = 0; i < a1 - a0; i++) if (b[a0 + i] !== b[c0 + i]) return false;
+  return true;
+}
+
+function dupKey(b: Uint8Array, k0: number, k1: number): never {
+  let name: string;
+  try {
+    name = String(decoder.decode(b.subarray(k0, k1)));
+  } catch {
+    name = Buffer.from(b.subarray(k0, k1)).toString('latin1');
+  }
+  throw new ProtocolError('body', 'EDUPKEY', `duplicate key "${name}"`, name);
+}
+
+/* A map's keys compared as bytes: pairwise for small maps (no allocation),
+ * through a Set for large ones. */
+function scanMap(b: Uint8Array, dv: DataView, n: number, p: number, depth: number): number {
+  if (n <= 16) {
+    const at: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const k0 = p;
+      p = scanDups(b, dv, p, depth + 1);
+      for (let j = 0; j < at.length; j += 2) if (sameBytes(b, at[j], at[j + 1], k0, p)) dupKey(b, k0, p);
+      at.push(k0, p);
+      p = scanDups(b, dv, p, depth + 1);
+    }
+    return p;
+  }
+  const keys = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const k0 = p;
+    p = scanDups(b, dv, p, depth + 1);
+    const key = Buffer.from(b.buffer, b.byteOffset + k0, p - k0).toString('latin1');
+    if (keys.has(key)) dupKey(b, k0, p);
+    keys.add(key);
+    p = scanDups(b, dv, p, depth + 1);
+  }
+  return p;
 }
 
 /**
@@ -521,7 +567,7 @@ export function decodeBody(b: Uint8Array): unknown {
     if (e instanceof RangeError) throw new ProtocolError('body', 'ETRUNC', `truncated (${m})`);
     throw new ProtocolError('body', 'ETYPE', m);
   }
-  scanDups(b, 0, 0);
+  scanDups(b, new DataView(b.buffer, b.byteOffset, b.byteLength), 0, 0);
   return v;
 }
 
@@ -684,24 +730,24 @@ export function parseDaemonFrame(payload: Uint8Array): { requestId: number } & D
   const f = decodeHeader(payload);
   if (f.op < 64) throw new ProtocolError('header', 'EBADOP', `op ${f.op} is sent by clients, not daemons`);
   const body = decodeBody(f.body);
-  const r = { requestId: f.requestId };
+  const requestId = f.requestId;
   switch (f.op) {
     case Op.WELCOME:
-      return { ...r, op: Op.WELCOME, welcome: parseWelcome(body) };
+      return { requestId, op: Op.WELCOME, welcome: parseWelcome(body) };
     case Op.ACK:
-      return { ...r, op: Op.ACK, ack: parseAck(body) };
+      return { requestId, op: Op.ACK, ack: parseAck(body) };
     case Op.NACK:
-      return { ...r, op: Op.NACK, nack: parseNack(body) };
+      return { requestId, op: Op.NACK, nack: parseNack(body) };
     case Op.PONG:
       parseNil(body, 'PONG');
-      return { ...r, op: Op.PONG };
+      return { requestId, op: Op.PONG };
     case Op.ROWS:
-      return { ...r, op: Op.ROWS, rows: parseRows(body) };
+      return { requestId, op: Op.ROWS, rows: parseRows(body) };
     case Op.END:
-      return { ...r, op: Op.END, count: parseEnd(body).count };
+      return { requestId, op: Op.END, count: parseEnd(body).count };
     case Op.REPLY:
-      return { ...r, op: Op.REPLY, reply: asMap(body, 'REPLY') };
+      return { requestId, op: Op.REPLY, reply: asMap(body, 'REPLY') };
     default:
-      return { ...r, op: Op.GOAWAY, reason: parseGoaway(body).reason };
+      return { requestId, op: Op.GOAWAY, reason: parseGoaway(body).reason };
   }
 }

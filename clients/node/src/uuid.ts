@@ -16,8 +16,14 @@ export function uuidv7(now: number = Date.now()): string {
   }
   const b = pool.subarray(poolAt, poolAt + 16);
   poolAt += 16;
-  const ms = BigInt(now);
-  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  const hi = Math.floor(now / 0x100000000);
+  const lo = now >>> 0;
+  b[0] = (hi >>> 8) & 0xff;
+  b[1] = hi & 0xff;
+  b[2] = lo >>> 24;
+  b[3] = (lo >>> 16) & 0xff;
+  b[4] = (lo >>> 8) & 0xff;
+  b[5] = lo & 0xff;
   b[6] = 0x70 | (b[6] & 0x0f);
   b[8] = 0x80 | (b[8] & 0x3f);
   let s = '';

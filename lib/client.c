@@ -1133,32 +1133,6 @@ int er_admin(er_client_t *c, const char *cmd, const char *args_json, char **repl
     return rc;
 }
 
-int er_query(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, uint64_t *count,
-             er_nack_t *nack, int timeout_ms)
-{
-    json_t *filter;
-    uint32_t req;
-    int rc;
-
-    if (count)
-        *count = 0;
-    if ((rc = parse_object(filter_json, &filter)) != 0)
-        return rc;
-    if ((rc = send_request(c, REQ_QUERY, NULL, filter, deadline_of(timeout_ms), nack, &req)) == 0) {
-        c->wait.row = row;
-        c->wait.row_arg = arg;
-        c->wait.stopped = false;
-        c->wait.count = 0;
-        rc = wait_answer(c, req, timeout_ms);
-        c->wait.row = NULL;
-        copy_nack(c, rc, nack);
-        if ((rc == 0 || rc == -ECANCELED) && count)
-            *count = c->wait.count;
-    }
-    json_decref(filter);
-    return rc;
-}
-
 /* Wait for the end of tail req: rows go to the callback as they come;
  * after idle_ms without a row (or a signal) it is asked with NULL whether
  * to go on, and a non-zero answer sends CANCEL. */
@@ -1191,8 +1165,10 @@ static int wait_tail(er_client_t *c, uint32_t req, int idle_ms)
     return c->wait.done ? c->wait.rc : rc;
 }
 
-int er_tail(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, int idle_ms,
-            uint64_t *count, er_nack_t *nack)
+/* QUERY (timeout_ms per answer) or TAIL (idle_ms between idle calls):
+ * the request, then its rows to row(arg, ev) until it ends. */
+static int stream_rows(er_client_t *c, int kind, const char *filter_json, er_row_cb row, void *arg,
+                       uint64_t *count, er_nack_t *nack, int timeout_ms, int idle_ms)
 {
     json_t *filter;
     uint32_t req;
@@ -1202,12 +1178,14 @@ int er_tail(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, i
         *count = 0;
     if ((rc = parse_object(filter_json, &filter)) != 0)
         return rc;
-    if ((rc = send_request(c, REQ_TAIL, NULL, filter, -1, nack, &req)) == 0) {
+    rc = send_request(c, kind, NULL, filter, kind == REQ_TAIL ? -1 : deadline_of(timeout_ms), nack,
+                      &req);
+    if (rc == 0) {
         c->wait.row = row;
         c->wait.row_arg = arg;
         c->wait.stopped = false;
         c->wait.count = 0;
-        rc = wait_tail(c, req, idle_ms);
+        rc = kind == REQ_TAIL ? wait_tail(c, req, idle_ms) : wait_answer(c, req, timeout_ms);
         c->wait.row = NULL;
         copy_nack(c, rc, nack);
         if ((rc == 0 || rc == -ECANCELED) && count)
@@ -1215,6 +1193,18 @@ int er_tail(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, i
     }
     json_decref(filter);
     return rc;
+}
+
+int er_query(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, uint64_t *count,
+             er_nack_t *nack, int timeout_ms)
+{
+    return stream_rows(c, REQ_QUERY, filter_json, row, arg, count, nack, timeout_ms, -1);
+}
+
+int er_tail(er_client_t *c, const char *filter_json, er_row_cb row, void *arg, int idle_ms,
+            uint64_t *count, er_nack_t *nack)
+{
+    return stream_rows(c, REQ_TAIL, filter_json, row, arg, count, nack, -1, idle_ms);
 }
 
 int er_connect(const char *path, const char *client_name, er_ack_mode_t ack, int timeout_ms,

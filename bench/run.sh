@@ -171,6 +171,14 @@
 #     baseline: the durable-ack latency of the same events in the same
 #     run (bench/latency's own figure): a tail sends committed events only,
 #     so the commit is the floor, and the ratio is what the tail adds.
+# node (store memory; needs node: clients/node is built into the build tree)
+#   node-batched       BENCH_NODE_N events from one Node.js process through
+#                      eventrouter-client, publishBatch of 64, ack durable,
+#                      pipelined (bench/node_publish.mjs) (events/s)
+#   node-unbatched     the same with publish, one event per frame (events/s)
+#     baseline of each: `eventctl publish --count BENCH_NODE_N --batch 64`
+#     (or 1), the same event, in the same run; each run on a fresh daemon,
+#     eventctl and node alternating.
 #
 # Environment:
 #   BENCH_SCENARIOS  space-separated keys from the list above (default
@@ -211,6 +219,8 @@
 #   BENCH_TRIM_SECONDS  its measured seconds per run (default 10)
 #   BENCH_TRIM_SPREAD=1  fill the trim scenario's store over 9,973 streams
 #   BENCH_TRIM_REPEAT  rounds of (idle run, trim run) (default 3)
+#   BENCH_NODE_N     events per node and eventctl run of the node
+#                    scenario (default 200000)
 #   BENCH_JSON       where the JSON lines go
 set -u
 B=${ER_BUILDDIR:?}
@@ -236,6 +246,7 @@ TRIM_REPEAT=${BENCH_TRIM_REPEAT:-3}
 TRIM_SPREAD=${BENCH_TRIM_SPREAD:-0}
 TAIL_RATE=${BENCH_TAIL_RATE:-20000}
 TAIL_SECONDS=${BENCH_TAIL_SECONDS:-5}
+NODE_N=${BENCH_NODE_N:-200000}
 # How often e2e-throughput and catchup poll `eventctl --json destinations`.
 POLL_S=0.1
 SCENARIOS=${BENCH_SCENARIOS:-all}
@@ -253,7 +264,7 @@ trap 'exit 130' INT TERM
 for s in $SCENARIOS; do
     case $s in
     all | ingest | latency | dispatch | handler | durable | durable-latency | e2e-latency | \
-        catchup | rss | query | trim | tail) ;;
+        catchup | rss | query | trim | tail | node) ;;
     *) echo "bench: unknown scenario '$s' in BENCH_SCENARIOS" >&2; exit 2 ;;
     esac
 done
@@ -981,6 +992,38 @@ if want tail; then
     tl_n=$(median "$TMP/tail-lat" 8)
 fi
 
+if want node; then
+    echo "node: eventrouter-client from one Node.js process beside eventctl publish" \
+        "(store memory), x$REPEAT..." >&2
+    nd_src=$(cd "$(dirname "$0")/.." && pwd)
+    if ! command -v node >/dev/null 2>&1; then
+        echo "bench: node is not installed (make deps): no node figures" >&2
+    else
+        bash "$nd_src/clients/node/stage.sh" "$B/clients/node" ||
+            { echo "bench: clients/node could not be built" >&2; exit 1; }
+        for b in 64 1; do : > "$TMP/nd-ctl-$b"; : > "$TMP/nd-node-$b"; done
+        for i in $(seq 1 "$REPEAT"); do
+            for b in 64 1; do
+                start_daemon nd-ctl "$MEMORY_STORE"
+                publish_bg "$TMP/nd-ctl.sock" "$NODE_N" "$b"
+                publish_wait "$PUB_PID"
+                echo "$PUB_RATE" >> "$TMP/nd-ctl-$b"
+                stop "$DAEMON_PID"
+                start_daemon nd-node "$MEMORY_STORE"
+                bg /dev/null "$TMP/nd.err" node "$nd_src/bench/node_publish.mjs" \
+                    --client "$B/clients/node" --socket "$TMP/nd-node.sock" \
+                    --count "$NODE_N" --batch "$b" ||
+                    { echo "bench: node_publish failed:" >&2; cat "$TMP/nd.err" >&2; exit 1; }
+                rate_of "$TMP/nd.err" >> "$TMP/nd-node-$b"
+                stop "$DAEMON_PID"
+            done
+        done
+        nd_b=$(median "$TMP/nd-node-64"); nc_b=$(median "$TMP/nd-ctl-64")
+        nd_u=$(median "$TMP/nd-node-1"); nc_u=$(median "$TMP/nd-ctl-1")
+        nd_runs="node batched $(tr '\n' ' ' < "$TMP/nd-node-64")/ eventctl $(tr '\n' ' ' < "$TMP/nd-ctl-64")/ node unbatched $(tr '\n' ' ' < "$TMP/nd-node-1")/ eventctl $(tr '\n' ' ' < "$TMP/nd-ctl-1")"
+    fi
+fi
+
 # ------------------------------------------------------------------ report
 
 : > "$JSON"
@@ -1086,6 +1129,11 @@ if want tail; then
     row tail-latency-p99 "$tl_p99" "$ta_p99" us lmdb "durable ack, same run" "$tl_extra"
     row tail-latency-p99.9 "$tl_p999" "$ta_p999" us lmdb "durable ack, same run" "$tl_extra"
     notes+=("tail: $TAIL_RATE events/s for $TAIL_SECONDS s after 1 s warm-up, one TAIL reader on the admin socket measuring ${tl_n:-?} rows per run, median of $REPEAT runs; a tail sends events once committed, so the durable ack of the same event is its floor.")
+fi
+if want node; then
+    row node-batched "${nd_b:-}" "${nc_b:-}" events/s memory "eventctl publish --batch 64"
+    row node-unbatched "${nd_u:-}" "${nc_u:-}" events/s memory "eventctl publish --batch 1"
+    notes+=("node: $NODE_N events per run from one Node.js $(node --version 2>/dev/null || echo '(not installed)') process (eventrouter-client, ack durable, pipelined within max_inflight) and from eventctl publish, each on a fresh daemon, alternating, median of $REPEAT; runs (events/s): ${nd_runs:-none}.")
 fi
 notes+=("load average at the start $load_start, at the end $(cut -d' ' -f1-3 /proc/loadavg): other work on the machine moves every figure.")
 for n in "${notes[@]}"; do echo "note: $n"; done

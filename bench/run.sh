@@ -955,7 +955,7 @@ if want trim; then
     ti_p999=$(median "$TMP/trim-idle" 6); tb_p999=$(median "$TMP/trim-busy" 6)
     ti_rate=$(median "$TMP/trim-idle" 10); tb_rate=$(median "$TMP/trim-busy" 10)
     t_secs=$(median "$TMP/trim-secs" 1)
-    t_all=$(awk '{ printf "%s%s s, %s", NR > 1 ? "; " : "", $1, $2 }' "$TMP/trim-secs")
+    t_all=$(awk '{ printf "%s%s s, %s", (NR > 1 ? "; " : ""), $1, $2 }' "$TMP/trim-secs")
     t_p99s=$(cut -d' ' -f4 "$TMP/trim-idle" | paste -sd' ')
     t_b99s=$(cut -d' ' -f4 "$TMP/trim-busy" | paste -sd' ')
     tb_lost=$(awk '{ s += $14 } END { print s + 0 }' "$TMP/trim-busy")

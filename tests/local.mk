@@ -222,6 +222,11 @@ EXTRA_DIST += clients/node/package.json clients/node/package-lock.json \
 	clients/node/stage.sh clients/node/src clients/node/test
 # The node scenario of bench/run.sh.
 EXTRA_DIST += bench/node_publish.mjs
+# The package's build-tree copy (stage.sh: sources, dist/, node_modules/).
+clean-local: clean-local-node
+.PHONY: clean-local-node
+clean-local-node:
+	-rm -rf clients/node
 EXTRA_DIST += examples/handler examples/publisher
 TESTS += $(INTEGRATION_SH)
 EXTRA_DIST += $(INTEGRATION_SH)

@@ -305,6 +305,37 @@ describe('busy (store lmdb)', { timeout: SUITE_MS }, () => {
   });
 });
 
+describe('store_full (store lmdb, map_size 1MiB)', { timeout: SUITE_MS }, () => {
+  const d = new Daemon({ store: 'lmdb' });
+  /* The harness's store block with a map the events fill quickly. */
+  require('node:fs').writeFileSync(d.config, require('node:fs').readFileSync(d.config, 'utf8').replace('map_size: 4GiB', 'map_size: 1MiB'));
+  before(() => d.start());
+  after(async () => assert.deepStrictEqual(await d.stop(), { code: 0, signal: null }, d.log()));
+
+  it('NACK store_full once the map is full, with retry_after_ms; everything acked before it is stored', async () => {
+    const c = await Client.connect({ socket: d.socket });
+    const acked = [];
+    let e = null;
+    for (let i = 0; i < 2000 && e === null; i++) {
+      await c.publish({ type: 'Fill', stream: 'fill:1', data: Buffer.alloc(4000, 0x61) }).then(
+        (r) => acked.push(r.id),
+        (x) => (e = x),
+      );
+    }
+    assert.ok(e instanceof EventRouterError, `refused within 2000 events of 4 KB: ${e}`);
+    assert.strictEqual(e.code, 'store_full', e.message);
+    assert.ok(e.retryAfterMs !== null);
+    assert.ok(acked.length > 0);
+    await c.close();
+    const admin = await Client.connect({ socket: d.adminSocket });
+    assert.deepStrictEqual(
+      (await queryAll(admin, { stream: 'fill:1' })).map((x) => x.id),
+      acked,
+    );
+    await admin.close();
+  });
+});
+
 describe('reconnect after daemon restarts (store lmdb)', { timeout: SUITE_MS }, () => {
   let d;
   const published = new Map(); /* id -> seq the client was answered */

@@ -330,10 +330,13 @@ export class Client extends EventEmitter {
   }
 
   /**
-   * TAIL (op 6): stored events matching the filter, then new ones as they
-   * are stored, until cancel(). The daemon may end it with NACK (e.g.
-   * `busy` when the reader fell too far behind, `shutting_down`): the
-   * iterator then throws that EventRouterError.
+   * TAIL (op 6): events matching the filter as the store commits them,
+   * from the stored head when the TAIL arrives — or, with `from_seq`, the
+   * stored ones from there first, without a gap or a repeat at the switch —
+   * until cancel() or `limit` rows (END). The daemon may end it with NACK
+   * (`busy` when the reader fell more than limits.tail_max_lag behind,
+   * `shutting_down`): the iterator then throws that EventRouterError. Same
+   * sockets as query().
    */
   tail(filter: Filter = {}): RowStream {
     return this.stream(Op.TAIL, filter);

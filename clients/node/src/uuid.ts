@@ -7,7 +7,6 @@ import { randomFillSync } from 'node:crypto';
 
 const pool = Buffer.alloc(16 * 256);
 let poolAt = pool.length;
-const hex: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function uuidv7(now: number = Date.now()): string {
   if (poolAt + 16 > pool.length) {
@@ -26,10 +25,6 @@ export function uuidv7(now: number = Date.now()): string {
   b[5] = lo & 0xff;
   b[6] = 0x70 | (b[6] & 0x0f);
   b[8] = 0x80 | (b[8] & 0x3f);
-  let s = '';
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) s += '-';
-    s += hex[b[i]];
-  }
-  return s;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

@@ -135,6 +135,13 @@ describe('publish, batch and query (store memory)', { timeout: SUITE_MS }, () =>
       seen[ack] = rs;
       if (ack === 'none') {
         assert.ok(rs.every((r) => r.seq === null));
+        /* No ACKs, but NACKs still come: as 'nack' events. */
+        const nacked = new Promise((r) => c.once('nack', r));
+        const bad = await c.publish({ type: 'not valid' });
+        assert.strictEqual(bad.seq, null);
+        const e = await nacked;
+        assert.ok(e instanceof EventRouterError);
+        assert.strictEqual(e.code, 'invalid');
         /* Frames are taken in order: after the PONG every publish was. */
         await c.ping();
       } else {

@@ -31,7 +31,7 @@ function scaled(n, min = 1) {
 
 const live = new Set();
 const dirs = new Set();
-process.on('exit', () => {
+function cleanup() {
   for (const p of live) {
     try {
       process.kill(p, 'SIGKILL');
@@ -40,7 +40,15 @@ process.on('exit', () => {
     }
   }
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+}
+process.on('exit', cleanup);
+/* Killed (a timeout, ^C): the daemons and directories go too. */
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    cleanup();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
+}
 
 function tmpdir() {
   const d = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'er-node-'));

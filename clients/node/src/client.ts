@@ -222,6 +222,8 @@ export class Client extends EventEmitter {
   private inflight = new Map<number, Request>();
   private counted = 0;
   private streams = new Map<number, RowStream>();
+  /* Streams asked for while (re)connecting: their frames, sent on WELCOME. */
+  private unsent = new Map<number, Buffer>();
   private congested = false;
   private nextRid = 1;
   private attempt = 0;
@@ -398,19 +400,31 @@ export class Client extends EventEmitter {
       s._end(null, err as Error);
       return s;
     }
-    if (this.state !== 'ready' || !this.sock) {
-      s._end(null, new EventRouterError('disconnected', 'not connected', { local: true }));
-      return s;
-    }
+    const frame = encodeFrame(op, s.rid, body);
     this.streams.set(s.rid, s);
-    this.sock.write(encodeFrame(op, s.rid, body));
+    if (this.state === 'ready' && this.sock) {
+      this.sock.write(frame);
+    } else if (this.options.reconnect && this.state !== 'closed') {
+      /* Sent once a connection is back (a QUERY or TAIL is not lost with one
+       * that was never sent on it). */
+      this.unsent.set(s.rid, frame);
+      this.reconnectTimer?.ref();
+    } else {
+      this.streams.delete(s.rid);
+      s._end(null, new EventRouterError('disconnected', 'not connected', { local: true }));
+    }
     return s;
   }
 
   /** @internal: CANCEL for a stream */
   _cancel(s: RowStream): void {
-    if (this.sock && this.state !== 'closed' && this.streams.has(s.rid)) this.sock.write(encodeFrame(Op.CANCEL, s.rid, NIL));
-    else s._end(null, null);
+    if (this.unsent.delete(s.rid) || !this.streams.has(s.rid) || !this.sock || this.state === 'closed') {
+      this.streams.delete(s.rid);
+      s._end(null, null);
+      this.maybeFinishClose();
+    } else {
+      this.sock.write(encodeFrame(Op.CANCEL, s.rid, NIL));
+    }
   }
 
   /** @internal: a consumer took rows; read the socket again once they are few */
@@ -598,6 +612,8 @@ export class Client extends EventEmitter {
         const s = this.connectSettle;
         this.connectSettle = null;
         s?.resolve(undefined as never);
+        for (const f of this.unsent.values()) this.sock!.write(f);
+        this.unsent.clear();
         this.pump();
         return;
       }
@@ -723,8 +739,11 @@ export class Client extends EventEmitter {
       if (r.op === Op.PING) r.reject(new EventRouterError('disconnected', err.message, { local: true }));
       else resend.push(r);
     }
-    for (const s of this.streams.values()) s._end(null, new EventRouterError('disconnected', err.message, { local: true }));
-    this.streams.clear();
+    for (const [rid, s] of this.streams) {
+      if (this.unsent.has(rid)) continue;
+      this.streams.delete(rid);
+      s._end(null, new EventRouterError('disconnected', err.message, { local: true }));
+    }
     if (!this.options.reconnect) {
       for (const r of resend) r.reject(new EventRouterError('disconnected', err.message, { local: true }));
       this.failAll(new EventRouterError('disconnected', err.message, { local: true }));
@@ -735,7 +754,7 @@ export class Client extends EventEmitter {
     }
     this.requeue(resend);
     this.emit('disconnect', err);
-    if (this.closing && this.queuedCount === 0) {
+    if (this.closing && this.queuedCount === 0 && this.streams.size === 0) {
       this.state = 'closed';
       this.finishClose();
       return;
@@ -777,6 +796,7 @@ export class Client extends EventEmitter {
     for (const r of reqs) r.reject(err);
     for (const s of this.streams.values()) s._end(null, err);
     this.streams.clear();
+    this.unsent.clear();
   }
 
   private maybeFinishClose(): void {

@@ -162,6 +162,32 @@ describe('the client against a scripted daemon', () => {
     await c.close();
   });
 
+  it('a query asked for while reconnecting is sent once the connection is back', async () => {
+    const f = fake((c, fr, k) => {
+      if (k === 0 && fr.op === codec.Op.PUBLISH) c.destroy();
+      else if (fr.op === codec.Op.PUBLISH) c.send(codec.Op.ACK, fr.requestId, { seq: 1, count: 1, dups: null });
+      else if (fr.op === codec.Op.QUERY) {
+        assert.deepStrictEqual(fr.body, { stream: 's:1' });
+        c.send(codec.Op.ROWS, fr.requestId, [{ type: 'T', id: 'x', seq: 1, stream: 's:1', time: 5, received: 6 }]);
+        c.send(codec.Op.END, fr.requestId, { count: 1 });
+      }
+    });
+    fakes.push(f);
+    await f.ready;
+    const c = await Client.connect({ socket: f.sock, backoff: { initialMs: 5, maxMs: 50 } });
+    const lost = new Promise((r) => c.once('disconnect', r));
+    const p = c.publish({ type: 'T', stream: 's:1' });
+    await lost;
+    assert.strictEqual(c.connected, false);
+    const rows = await c.query({ stream: 's:1' }).toArray();
+    assert.deepStrictEqual(
+      rows.map((r) => [r.seq, r.id, r.topic, r.priority]),
+      [[1n, 'x', 'T', 'normal']],
+    );
+    assert.strictEqual((await p).seq, 1n);
+    await c.close();
+  });
+
   it('NACK shutting_down: the event waits for the next connection instead of failing', async () => {
     const f = fake((c, fr, k) => {
       if (fr.op !== codec.Op.PUBLISH) return;

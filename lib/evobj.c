@@ -223,6 +223,7 @@ int er__ev_decode(const uint8_t *p, size_t n, er_ev_t **out)
     er_mp_reader_t r;
     er_event_t view;
     er_error_t err;
+    enc_t *e;
 
     if (out == NULL)
         return -EINVAL;
@@ -234,5 +235,14 @@ int er__ev_decode(const uint8_t *p, size_t n, er_ev_t **out)
         return -EBADMSG;
     if ((*out = er__ev_new(&view)) == NULL)
         return -ENOMEM;
+    /* Keep the bytes as its encoding: a store holds what er__ev_encoded
+     * made, so a QUERY's ROWS or a handler's event_encoded need not encode
+     * it again (counted in its size, as a catch-up's budget reads it). */
+    if ((e = malloc(sizeof(enc_t) + n)) != NULL) {
+        e->n = n;
+        memcpy(e->bytes, p, n);
+        atomic_store_explicit(&(*out)->enc, e, memory_order_release);
+        (*out)->size += sizeof(enc_t) + n;
+    }
     return 0;
 }

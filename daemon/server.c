@@ -1249,7 +1249,9 @@ static void handle_frame(er_conn_t *c, const uint8_t *p, size_t n)
             op_cancel(c, &m);
         else
             nack(c, m.req, "forbidden", -1,
-                 "CANCEL ends a QUERY or TAIL, which this peer may not send here");
+                 "CANCEL ends a QUERY or TAIL: served on the admin socket "
+                 "(listen.admin_socket), and on this one only to peers an acl rule grants "
+                 "read");
         break;
     case ER_OP_ADMIN:
         if (c->role == ER_ROLE_ADMIN)

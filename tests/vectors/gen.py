@@ -823,15 +823,18 @@ def other_ops_group():
     g = Group("ops", "QUERY, TAIL, CANCEL and ADMIN on the publish socket, and "
               "ops only the daemon sends.")
     q = {"stream": "user:123", "limit": 10}
-    g.add("query", "QUERY is served on the admin socket only: NACK forbidden, "
+    g.add("query", "QUERY is served on the admin socket, and on the publish socket "
+          "only to peers an acl rule grants read (none here): NACK forbidden, "
           "connection open.",
           "to_daemon", frame(5, 400, q), op=5, req=400, body=q,
           daemon=nack(400, "forbidden", False, "admin socket"))
     t = {"type": "OrderCreated"}
-    g.add("tail", "TAIL is not served yet.", "to_daemon", frame(6, 401, t), op=6,
-          req=401, body=t, daemon=nack(401, "unsupported", False, "TAIL is not supported"))
-    g.add("cancel", "CANCEL (nil body) ends a QUERY, served on the admin socket "
-          "only: NACK forbidden.", "to_daemon",
+    g.add("tail", "TAIL, like QUERY, is served on the admin socket, and on the "
+          "publish socket only to peers an acl rule grants read (none here): NACK "
+          "forbidden, connection open.", "to_daemon", frame(6, 401, t), op=6,
+          req=401, body=t, daemon=nack(401, "forbidden", False, "admin socket"))
+    g.add("cancel", "CANCEL (nil body) ends a QUERY or TAIL, served where they are: "
+          "NACK forbidden.", "to_daemon",
           frame(7, 400, None), op=7, req=400, body=None,
           daemon=nack(400, "forbidden", False, "admin socket"))
     a = {"cmd": "stats", "args": {}}

@@ -1842,8 +1842,6 @@ static void load_acl_rule(loader_t *L, const er_conf_node_t *item, size_t index,
                        rc == -ENOENT ? er__conf_quote(r->name, strlen(r->name), q, sizeof(q))
                                      : er_strerror(rc));
         }
-        if (r->by_gid)
-            L->c->acl_by_gid = true;
     }
     r->read = a.read;
     er__schema_free(&acl_schema, &a);

@@ -160,7 +160,6 @@ typedef struct er_config_s {
     char *handlers_conf_dir;     /* the drop-ins' NAME.yaml option files, or NULL */
     er_acl_rule_t *acl;          /* in file order */
     size_t nacl;
-    bool acl_by_gid;             /* some rule matches by group: peers' groups are needed */
 } er_config_t;
 
 /*

@@ -1540,8 +1540,6 @@ static void send_goaway(er_conn_t *c, const char *reason)
     arm_timer(c);
 }
 
-/* May this peer use the admin socket? uid 0, the daemon's uid, or a member
- * (primary or supplementary, via SO_PEERGROUPS) of listen.admin_group. */
 /* A peer's groups, fetched (SO_PEERGROUPS) the first time they are
  * needed: up to 256 supplementary ones are looked at. */
 typedef struct peer_groups_s {
@@ -1568,6 +1566,8 @@ static bool peer_has_gid(int fd, const er_origin_t *peer, peer_groups_t *gs, gid
     return false;
 }
 
+/* May this peer use the admin socket? uid 0, the daemon's uid, or a member
+ * (primary or supplementary, via SO_PEERGROUPS) of listen.admin_group. */
 static bool admin_peer_ok(const er_listener_t *l, int fd, const er_origin_t *peer)
 {
     peer_groups_t gs = {.fetched = false};

@@ -143,11 +143,11 @@ static int print_row(void *arg, const er_event_t *ev)
 /*
  * The options query, tail and replay share: the filter (into *filter),
  * and --publish-socket (query, tail: publish_socket not NULL) or --to
- * (replay: to not NULL). Returns CTL_OK, or the exit status after the
- * usage message.
+ * (replay: to not NULL). Returns true to go on; false when the command
+ * ends here (--help, a usage error) with *status its exit status.
  */
-static int filter_options(const ctl_cmd_t *cmd, int argc, char **argv, json_t *filter,
-                          bool *publish_socket, const char **to)
+static bool filter_options(const ctl_cmd_t *cmd, int argc, char **argv, json_t *filter,
+                           bool *publish_socket, const char **to, int *status)
 {
     static const struct option opts[] = {
         {"stream", required_argument, NULL, 's'},
@@ -167,12 +167,12 @@ static int filter_options(const ctl_cmd_t *cmd, int argc, char **argv, json_t *f
         ['s'] = "stream", ['c'] = "correlation_id", ['t'] = "type", ['i'] = "id"};
     uint64_t u;
     int64_t t;
-    int c, status = CTL_OK;
+    int c;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-        if (ctl_common_option(cmd, c, argv, &status))
-            return status;
+        if (ctl_common_option(cmd, c, argv, status))
+            return false;
         switch (c) {
         case 's':
         case 'c':
@@ -182,37 +182,47 @@ static int filter_options(const ctl_cmd_t *cmd, int argc, char **argv, json_t *f
             break;
         case 'S':
         case 'U':
-            if (!parse_time(optarg, &t) || t < 0)
-                return ctl_usage_error(cmd, "--%s: '%s' is not a time (RFC 3339 or -N[smhd])",
-                                       c == 'S' ? "since" : "until", optarg);
+            if (!parse_time(optarg, &t) || t < 0) {
+                *status = ctl_usage_error(cmd, "--%s: '%s' is not a time (RFC 3339 or -N[smhd])",
+                                          c == 'S' ? "since" : "until", optarg);
+                return false;
+            }
             json_object_set_new(filter, c == 'S' ? "since" : "until", json_integer(t));
             break;
         case 'f':
         case 'l':
-            if (!ctl_parse_uint(optarg, c == 'l' ? 1 : 0, INT64_MAX, &u))
-                return ctl_usage_error(cmd, "--%s: '%s' is not a number%s",
-                                       c == 'l' ? "limit" : "from-seq", optarg,
-                                       c == 'l' ? " >= 1" : "");
+            if (!ctl_parse_uint(optarg, c == 'l' ? 1 : 0, INT64_MAX, &u)) {
+                *status = ctl_usage_error(cmd, "--%s: '%s' is not a number%s",
+                                          c == 'l' ? "limit" : "from-seq", optarg,
+                                          c == 'l' ? " >= 1" : "");
+                return false;
+            }
             json_object_set_new(filter, c == 'l' ? "limit" : "from_seq",
                                 json_integer((json_int_t)u));
             break;
         case 'P':
-            if (publish_socket == NULL)
-                return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-            *publish_socket = true;
-            break;
         case 'T':
-            if (to == NULL)
-                return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-            *to = optarg;
+            if ((c == 'P' && publish_socket == NULL) || (c == 'T' && to == NULL)) {
+                *status = ctl_usage_error(cmd, "unknown option '--%s'",
+                                          c == 'P' ? "publish-socket" : "to");
+                return false;
+            }
+            if (c == 'P')
+                *publish_socket = true;
+            else
+                *to = optarg;
             break;
         default:
-            return ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            *status = ctl_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            return false;
         }
     }
-    if (optind < argc)
-        return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    return CTL_OK;
+    if (optind < argc) {
+        *status = ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return false;
+    }
+    *status = CTL_OK;
+    return true;
 }
 
 /* query, or tail when tail is set. */
@@ -231,7 +241,7 @@ static int read_events(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv, 
         ctl_err("out of memory");
         return CTL_REFUSED;
     }
-    if ((status = filter_options(cmd, argc, argv, filter, &publish_socket, NULL)) != CTL_OK)
+    if (!filter_options(cmd, argc, argv, filter, &publish_socket, NULL, &status))
         goto out;
     if ((text = json_dumps(filter, JSON_COMPACT)) == NULL) {
         ctl_err("out of memory");
@@ -316,7 +326,7 @@ int ctl_cmd_replay(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
         ctl_err("out of memory");
         return CTL_REFUSED;
     }
-    if ((status = filter_options(cmd, argc, argv, filter, NULL, &to)) != CTL_OK)
+    if (!filter_options(cmd, argc, argv, filter, NULL, &to, &status))
         goto out;
     if (to == NULL) {
         status = ctl_usage_error(cmd, "--to DESTINATION is required");

@@ -94,8 +94,15 @@ ctl query --limit 0
 [ "$rc" -eq 2 ] || fail "--limit 0: exit $rc, want 2"
 ctl query extra
 [ "$rc" -eq 2 ] || fail "extra argument: exit $rc, want 2"
-ctl query --help
-[ "$rc" -eq 0 ] && grep -q -- '--correlation-id' "$OUT" || fail "query --help"
+for cmd in query tail replay; do # the usage, and nothing run
+    ctl $cmd --help
+    [ "$rc" -eq 0 ] && grep -q -- '--correlation-id' "$OUT" || fail "$cmd --help"
+    grep -q '^{' "$OUT" && fail "$cmd --help also ran: $(cat "$OUT")"
+done
+ctl query --to d
+[ "$rc" -eq 2 ] && grep -q "unknown option '--to'" "$ERR" || fail "query --to: exit $rc: $(cat "$ERR")"
+ctl replay --publish-socket --to d
+[ "$rc" -eq 2 ] || fail "replay --publish-socket: exit $rc, want 2"
 "$EVENTCTL" --admin-socket "$ER_SOCK" query >"$OUT" 2>"$ERR"
 rc=$?
 [ "$rc" -eq 1 ] || fail "query on the publish socket: exit $rc, want 1"

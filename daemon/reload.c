@@ -212,10 +212,9 @@ failed:
     return rc;
 }
 
-/* Answer every waiter of the round that ended, then start the next
- * round when requests came meanwhile. */
 static void begin_load(er_reload_t *r);
 
+/* Tell every waiter of a round its outcome (and free them). */
 static void answer(er_reload_waiter_t *w, int rc, json_t *summary, const char *err)
 {
     while (w != NULL) {
@@ -226,12 +225,14 @@ static void answer(er_reload_waiter_t *w, int rc, json_t *summary, const char *e
     }
 }
 
+/* The file was read: apply it, answer the round's waiters, then start the
+ * next round when requests came meanwhile. */
 static void on_loaded(uv_async_t *a)
 {
     er_reload_t *r = a->data;
     er_reload_waiter_t *w = r->waiters;
     json_t *summary = NULL;
-    char err[1024];
+    char err[1024] = "";
     int rc;
 
     if (!r->loading)

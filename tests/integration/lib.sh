@@ -8,6 +8,15 @@
 #   er_start_daemon [CONFIG]     # -> $ER_PID (waits for the socket)
 #   er_stop_daemon [SIGNAL]      # -> $ER_STATUS (exit status)
 #   fail MESSAGE                 # print, dump the daemon log, exit 1
+#   ctl ARGS...                  # eventctl on this daemon's two sockets
+#   dest NAME, field NAME KEY, state NAME
+#                                # a destination as `destinations` shows it
+#   alive                        # fail at once when the daemon died
+#   num|str JSON KEY             # a number or a string member of JSON
+#   seqs FILE, range A B, expect_seqs FILE WANT WHAT
+#                                # the seqs a `log` handler wrote
+#   wait_cursor NAME SEQ         # NAME live, caught up to SEQ, written
+#   publish COUNT [TYPE]         # COUNT events of TYPE (default Plain)
 
 : "${ER_BUILDDIR:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${ER_SRCDIR:=$ER_BUILDDIR}"
@@ -91,4 +100,42 @@ er_stop_daemon() {
     wait "$ER_PID" 2>/dev/null
     ER_STATUS=$?
     ER_PID=
+}
+
+# ------------------------------------------------ eventctl and destinations
+
+ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
+# Destination $1's object in `destinations`; a number or a string in JSON.
+dest() { ctl --json destinations | grep -o "{\"name\":\"$1\",[^}]*}"; }
+num() { printf '%s' "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
+str() { printf '%s' "$1" | grep -o "\"$2\":\"[^\"]*\"" | cut -d'"' -f4; }
+field() { num "$(dest "$1")" "$2"; }
+state() { str "$(dest "$1")" state; }
+# The daemon still runs (a crash fails at once, not after a timeout).
+alive() { kill -0 "$ER_PID" 2>/dev/null || fail "the daemon died"; }
+# The seqs in log file $1, in line order, on one line.
+seqs() { [ -f "$1" ] && sed 's/^{"seq":\([0-9]*\),.*/\1/' "$1" | paste -sd' '; }
+# "A B" -> the numbers A..B on one line (nothing when B < A).
+range() { seq "$1" "$2" | paste -sd' '; }
+expect_seqs() { # FILE EXPECTED WHAT
+    local got
+    got=$(seqs "$1")
+    [ "$got" = "$2" ] || fail "$3: $(basename "$1") has seqs [$got], expected [$2]"
+}
+# Wait until destination $1 is live with its cursor at $2, written to the
+# store, and nothing in flight (up to 120 s: valgrind).
+wait_cursor() {
+    local _ o
+    for _ in $(seq 1 6000); do
+        o=$(dest "$1")
+        [ "$(str "$o" state)" = live ] && [ "$(num "$o" cursor)" = "$2" ] &&
+            [ "$(num "$o" persisted)" = "$2" ] && [ "$(num "$o" inflight)" = 0 ] && return 0
+        alive
+        sleep 0.02
+    done
+    fail "$1 did not reach cursor $2: $o"
+}
+publish() { # COUNT [TYPE]: publish COUNT events; prints nothing
+    ctl publish --type "${2:-Plain}" --count "$1" --batch 16 >/dev/null 2>&1 ||
+        fail "publish $1 ${2:-Plain}"
 }

@@ -25,7 +25,6 @@ routes:
   - match: \"*\"
     to: [slow, fast]"
 er_start_daemon
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
 lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
 grep -q '\[handler:slow\] started (plugin test_blocking 1, window 256, blocking: 2 worker threads)' \
     "$ER_TMP/daemon.log" || fail "slow did not start with 2 worker threads"

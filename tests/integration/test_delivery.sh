@@ -23,37 +23,6 @@ set -u
 so=$ER_BUILDDIR/tests/plugins/.libs/test_handler.so
 [ -f "$so" ] || { echo "no $so"; exit 77; }
 
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
-# Destination $1's object in `destinations`; a number or a string in it.
-dest() { ctl --json destinations | grep -o "{\"name\":\"$1\",[^}]*}"; }
-num() { printf '%s' "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
-str() { printf '%s' "$1" | grep -o "\"$2\":\"[^\"]*\"" | cut -d'"' -f4; }
-field() { num "$(dest "$1")" "$2"; }
-state() { str "$(dest "$1")" state; }
-# The seqs in log file $1, in line order, on one line.
-seqs() { [ -f "$1" ] && sed 's/^{"seq":\([0-9]*\),.*/\1/' "$1" | paste -sd' '; }
-# "A B" -> the numbers A..B on one line (nothing when B < A).
-range() { seq "$1" "$2" | paste -sd' '; }
-expect_seqs() { # FILE EXPECTED WHAT
-    local got
-    got=$(seqs "$1")
-    [ "$got" = "$2" ] || fail "$3: $(basename "$1") has seqs [$got], expected [$2]"
-}
-# Wait until destination $1 is live with its cursor at $2, written to the
-# store, and nothing in flight (up to 120 s: valgrind).
-wait_cursor() {
-    local _ o
-    for _ in $(seq 1 6000); do
-        o=$(dest "$1")
-        [ "$(str "$o" state)" = live ] && [ "$(num "$o" cursor)" = "$2" ] &&
-            [ "$(num "$o" persisted)" = "$2" ] && [ "$(num "$o" inflight)" = 0 ] && return 0
-        sleep 0.02
-    done
-    fail "$1 did not reach cursor $2: $o"
-}
-publish() { # COUNT [TYPE]: publish COUNT events; prints nothing
-    ctl publish --type "${2:-Plain}" --count "$1" --batch 16 2>/dev/null || fail "publish $1 ${2:-Plain}"
-}
 
 # ------------------------------------------------------------ cursor set
 er_tmpdir

@@ -30,7 +30,6 @@ routes:
   - match: \"*\"
     to: [t]"
 er_start_daemon
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
 # The first occurrence of "NAME":number in the handlers reply (handler t).
 field() { grep -o "\"$1\":[0-9]*" "$ER_TMP/h.json" | head -1 | cut -d: -f2; }
 

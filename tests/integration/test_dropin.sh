@@ -31,7 +31,6 @@ routes:
     to: [audit]
   - match: \"*\"
     to: [rest]"
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
 count() { if [ -f "$2" ]; then grep -c "$1" "$2"; else echo 0; fi; }
 
 # --check-config: the same file is valid.

@@ -23,7 +23,6 @@ er_write_config "handlers:
 routes:
   - match: \"*\"
     to: [crashy, rec]"
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
 distinct() { awk '{ print $1 }' "$1" | sort -un | wc -l; }
 
 er_start_daemon

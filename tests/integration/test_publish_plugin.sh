@@ -17,7 +17,6 @@ so=$ER_BUILDDIR/tests/plugins/.libs/test_handler.so
 [ -f "$so" ] || { echo "no $so"; exit 77; }
 
 er_tmpdir
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
 # "KEY":value of a JSON object on stdin (numbers, or strings without quotes).
 jfield() { grep -o "\"$1\":\"\?[^,\"}]*" | head -1 | sed 's/^"[^"]*":"\?//'; }
 # The stats' store section, e.g. store plugin_published.

@@ -20,41 +20,8 @@ set -u
 . "${ER_SRCDIR:-.}/tests/integration/lib.sh"
 [ -x "$EVENTROUTERD" ] || { echo "no $EVENTROUTERD"; exit 77; }
 
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
-# Destination $1's object in `destinations`; a number or a string in it.
-dest() { ctl --json destinations | grep -o "{\"name\":\"$1\",[^}]*}"; }
-num() { printf '%s' "$1" | grep -o "\"$2\":[0-9]*" | cut -d: -f2; }
-str() { printf '%s' "$1" | grep -o "\"$2\":\"[^\"]*\"" | cut -d'"' -f4; }
-field() { num "$(dest "$1")" "$2"; }
 # The destinations' names, sorted, on one line.
 names() { ctl --json destinations | grep -o '"name":"[^"]*"' | cut -d'"' -f4 | sort | paste -sd' '; }
-# The seqs in log file $1, in line order, on one line.
-seqs() { [ -f "$1" ] && sed 's/^{"seq":\([0-9]*\),.*/\1/' "$1" | paste -sd' '; }
-# "A B" -> the numbers A..B on one line (nothing when B < A).
-range() { seq "$1" "$2" | paste -sd' '; }
-expect_seqs() { # FILE EXPECTED WHAT
-    local got
-    got=$(seqs "$1")
-    [ "$got" = "$2" ] || fail "$3: $(basename "$1") has seqs [$got], expected [$2]"
-}
-# The daemon still runs (a crash fails at once, not after a timeout).
-alive() { kill -0 "$ER_PID" 2>/dev/null || fail "the daemon died"; }
-# Wait until destination $1 is live with its cursor at $2, written to the
-# store, and nothing in flight (up to 120 s: valgrind).
-wait_cursor() {
-    local _ o
-    for _ in $(seq 1 6000); do
-        o=$(dest "$1")
-        [ "$(str "$o" state)" = live ] && [ "$(num "$o" cursor)" = "$2" ] &&
-            [ "$(num "$o" persisted)" = "$2" ] && [ "$(num "$o" inflight)" = 0 ] && return 0
-        alive
-        sleep 0.02
-    done
-    fail "$1 did not reach cursor $2: $o"
-}
-publish() { # COUNT: publish COUNT events; prints nothing
-    ctl publish --type Plain --count "$1" --batch 16 >/dev/null 2>&1 || fail "publish $1"
-}
 
 # The daemon's file: listen and store as given (SOCKET MAP_SIZE), then
 # BODY; written aside and moved into place.

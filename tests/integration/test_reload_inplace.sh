@@ -20,7 +20,6 @@ routes:
   - match: \"*\"
     to: [h]"
 }
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
 lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
 
 conf one.txt 8

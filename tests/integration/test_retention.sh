@@ -13,7 +13,6 @@ so=$ER_BUILDDIR/tests/plugins/.libs/test_handler.so
 [ -f "$so" ] || { echo "no $so"; exit 77; }
 
 er_tmpdir
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
 stored() { ctl --json stats | grep -o '"events":[0-9]*' | tail -1 | cut -d: -f2; }
 lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
 # Wait until the store holds $1 events (up to 30 s).

@@ -30,7 +30,6 @@ routes:
     to: [everything]"
 er_start_daemon
 
-ctl() { "$EVENTCTL" --socket "$ER_SOCK" --admin-socket "$ER_TMP/admin.sock" "$@"; }
 count() { if [ -f "$2" ]; then grep -c "$1" "$2"; else echo 0; fi; }
 
 # --- publish a known mix

@@ -14,18 +14,20 @@
 
 #include "eventctl.h"
 
-int ctl_admin(ctl_session_t *s, const char *cmd, const char *args_json, json_t **reply)
+int ctl_admin_wait(ctl_session_t *s, const char *cmd, const char *args_json, int timeout_ms,
+                   json_t **reply)
 {
     er_nack_t nack;
     char *text = NULL;
     int rc;
 
     *reply = NULL;
-    rc = er_admin(s->c, cmd, args_json, &text, &nack, 30000);
+    rc = er_admin(s->c, cmd, args_json, &text, &nack, timeout_ms);
     if (rc == ER_ENACK)
         return ctl_refused(cmd, nack.code, nack.message);
     if (rc == -ETIMEDOUT) {
-        ctl_err("%s: no answer within 30 s", s->path);
+        ctl_err("%s: %s: no answer within %d s (the daemon may still be doing it)", s->path, cmd,
+                timeout_ms / 1000);
         return CTL_UNREACHABLE;
     }
     if (rc != 0)
@@ -39,6 +41,11 @@ int ctl_admin(ctl_session_t *s, const char *cmd, const char *args_json, json_t *
     return CTL_OK;
 }
 
+int ctl_admin(ctl_session_t *s, const char *cmd, const char *args_json, json_t **reply)
+{
+    return ctl_admin_wait(s, cmd, args_json, CTL_ADMIN_TIMEOUT_MS, reply);
+}
+
 static void print_json(const json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
@@ -47,12 +54,7 @@ static void print_json(const json_t *j)
     free(s);
 }
 
-/*
- * Run admin_cmd with args (taken; NULL: none) on a new connection to the
- * admin socket. Returns CTL_OK with the reply (a new reference) in *reply,
- * else the exit status after printing why.
- */
-static int run_admin(ctl_t *ctl, const char *admin_cmd, json_t *args, json_t **reply)
+int ctl_run_admin(ctl_t *ctl, const char *admin_cmd, json_t *args, int timeout_ms, json_t **reply)
 {
     ctl_session_t s;
     char *text = NULL;
@@ -68,7 +70,7 @@ static int run_admin(ctl_t *ctl, const char *admin_cmd, json_t *args, json_t **r
         }
     }
     if ((status = ctl_open_admin(ctl, &s)) == CTL_OK) {
-        status = ctl_admin(&s, admin_cmd, text, reply);
+        status = ctl_admin_wait(&s, admin_cmd, text, timeout_ms, reply);
         ctl_close(&s);
     }
     free(text);
@@ -496,7 +498,7 @@ static int change_state(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv,
                            "which destination? (eventctl destinations lists them)", &args)) !=
         CTL_OK)
         return status;
-    if ((status = run_admin(ctl, admin_cmd, args, &reply)) != CTL_OK)
+    if ((status = ctl_run_admin(ctl, admin_cmd, args, CTL_ADMIN_TIMEOUT_MS, &reply)) != CTL_OK)
         return status;
     if (ctl->json)
         print_json(reply);
@@ -530,7 +532,8 @@ int ctl_cmd_reload(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
         return status;
     if (optind < argc)
         return ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if ((status = run_admin(ctl, "reload", json_object(), &reply)) != CTL_OK)
+    if ((status = ctl_run_admin(ctl, "reload", json_object(), CTL_ADMIN_TIMEOUT_MS, &reply)) !=
+        CTL_OK)
         return status;
     if (ctl->json)
         print_json(reply);
@@ -555,7 +558,8 @@ int ctl_cmd_delete_stream(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **arg
         return status;
     if ((status = one_name(cmd, argc, argv, "stream", "which stream?", &args)) != CTL_OK)
         return status;
-    if ((status = run_admin(ctl, "delete-stream", args, &reply)) != CTL_OK)
+    if ((status = ctl_run_admin(ctl, "delete-stream", args, CTL_ADMIN_TIMEOUT_MS, &reply)) !=
+        CTL_OK)
         return status;
     if (ctl->json)
         print_json(reply);
@@ -595,7 +599,7 @@ int ctl_cmd_cursor(ctl_t *ctl, const ctl_cmd_t *cmd, int argc, char **argv)
         args = json_pack("{s:s, s:I}", "destination", dest, "seq", (json_int_t)n);
     if (args == NULL)
         return ctl_usage_error(cmd, "'%s' is not a destination's name", dest);
-    if ((status = run_admin(ctl, "cursor", args, &reply)) != CTL_OK)
+    if ((status = ctl_run_admin(ctl, "cursor", args, CTL_ADMIN_TIMEOUT_MS, &reply)) != CTL_OK)
         return status;
     if (ctl->json)
         print_json(reply);
@@ -668,7 +672,7 @@ static int dlq_list(ctl_t *ctl, const ctl_cmd_t *cmd, const dlq_sub_t *sub, cons
         json_object_set_new(args, "after", json_integer(o->after));
     if (o->limit >= 0)
         json_object_set_new(args, "limit", json_integer(o->limit));
-    if ((status = run_admin(ctl, sub->admin_cmd, args, &reply)) != CTL_OK)
+    if ((status = ctl_run_admin(ctl, sub->admin_cmd, args, CTL_ADMIN_TIMEOUT_MS, &reply)) != CTL_OK)
         return status;
     if (ctl->json)
         print_json(reply);
@@ -721,7 +725,7 @@ static int dlq_mutate(ctl_t *ctl, const ctl_cmd_t *cmd, const dlq_sub_t *sub, co
             json_array_append_new(ids, json_integer((json_int_t)id));
         }
     }
-    if ((status = run_admin(ctl, sub->admin_cmd, args, &reply)) != CTL_OK)
+    if ((status = ctl_run_admin(ctl, sub->admin_cmd, args, CTL_ADMIN_TIMEOUT_MS, &reply)) != CTL_OK)
         return status;
     if (ctl->json)
         print_json(reply);

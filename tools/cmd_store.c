@@ -7,7 +7,6 @@
  * for the answer, as long as it takes (a backup of a large store takes a
  * while), unless --timeout says otherwise.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
@@ -19,49 +18,6 @@
 #include <jansson.h>
 
 #include "eventctl.h"
-
-/* Run admin_cmd with args (taken; NULL: none), waiting timeout_ms (< 0:
- * for ever). CTL_OK with *reply a new reference, else the exit status
- * after printing why. */
-static int store_admin(ctl_t *ctl, const char *admin_cmd, json_t *args, int timeout_ms,
-                       json_t **reply)
-{
-    ctl_session_t s;
-    er_nack_t nack;
-    char *text = NULL, *out = NULL;
-    int status, rc;
-
-    *reply = NULL;
-    if (args != NULL) {
-        text = json_dumps(args, JSON_COMPACT);
-        json_decref(args);
-        if (text == NULL) {
-            ctl_err("out of memory");
-            return CTL_REFUSED;
-        }
-    }
-    if ((status = ctl_open_admin(ctl, &s)) != CTL_OK) {
-        free(text);
-        return status;
-    }
-    rc = er_admin(s.c, admin_cmd, text, &out, &nack, timeout_ms);
-    free(text);
-    if (rc == ER_ENACK) {
-        status = ctl_refused(admin_cmd, nack.code, nack.message);
-    } else if (rc == -ETIMEDOUT) {
-        ctl_err("%s: no answer within %d s (the store goes on with it)", admin_cmd,
-                timeout_ms / 1000);
-        status = CTL_UNREACHABLE;
-    } else if (rc != 0) {
-        status = ctl_fail(&s, rc);
-    } else if ((*reply = json_loads(out, 0, NULL)) == NULL) {
-        ctl_err("%s: unreadable reply", admin_cmd);
-        status = CTL_UNREACHABLE;
-    }
-    free(out);
-    ctl_close(&s);
-    return status;
-}
 
 static long long int_of(const json_t *o, const char *k)
 {
@@ -117,7 +73,7 @@ static int store_check(ctl_t *ctl, int timeout_ms)
     long long problems;
     int status;
 
-    if ((status = store_admin(ctl, "store.check", NULL, timeout_ms, &reply)) != CTL_OK)
+    if ((status = ctl_run_admin(ctl, "store.check", NULL, timeout_ms, &reply)) != CTL_OK)
         return status;
     problems = int_of(reply, "problems_total");
     if (ctl->json) {
@@ -154,7 +110,7 @@ static int store_backup(ctl_t *ctl, const ctl_cmd_t *cmd, const char *dir, int t
             return ctl_usage_error(cmd, "cannot make '%s' an absolute path", dir);
         dir = abs;
     }
-    status = store_admin(ctl, "store.backup", json_pack("{s:s}", "dir", dir), timeout_ms, &reply);
+    status = ctl_run_admin(ctl, "store.backup", json_pack("{s:s}", "dir", dir), timeout_ms, &reply);
     if (status != CTL_OK)
         return status;
     if (ctl->json) {
@@ -173,7 +129,7 @@ static int store_compact(ctl_t *ctl, int timeout_ms)
     json_t *reply;
     int status;
 
-    if ((status = store_admin(ctl, "store.compact", NULL, timeout_ms, &reply)) != CTL_OK)
+    if ((status = ctl_run_admin(ctl, "store.compact", NULL, timeout_ms, &reply)) != CTL_OK)
         return status;
     if (ctl->json) {
         print_json(reply);

@@ -23,6 +23,8 @@ enum ctl_exit {
 
 /* How long to wait for a connection and WELCOME. */
 #define CTL_CONNECT_TIMEOUT_MS 5000
+/* How long an admin command's answer is waited for. */
+#define CTL_ADMIN_TIMEOUT_MS 30000
 
 /* Global options, parsed before the command. */
 typedef struct ctl_s {
@@ -127,6 +129,13 @@ void ctl_close(ctl_session_t *s);
  * reference) in *reply; on failure print why and return the exit status. */
 struct json_t;
 int ctl_admin(ctl_session_t *s, const char *cmd, const char *args_json, struct json_t **reply);
+/* The same, waiting timeout_ms (< 0: for ever) instead of
+ * CTL_ADMIN_TIMEOUT_MS (for what a store takes long to do). */
+int ctl_admin_wait(ctl_session_t *s, const char *cmd, const char *args_json, int timeout_ms,
+                   struct json_t **reply);
+/* On a connection of its own: args (taken; NULL: none). */
+int ctl_run_admin(ctl_t *ctl, const char *cmd, struct json_t *args, int timeout_ms,
+                  struct json_t **reply);
 /* Report a client error rc (not a refusal of one request) and return the
  * exit status it maps to. */
 int ctl_fail(ctl_session_t *s, int rc);

@@ -7,6 +7,7 @@
 #   er_write_config [EXTRA_YAML] # -> $ER_CONFIG, $ER_SOCK
 #   er_start_daemon [CONFIG]     # -> $ER_PID (waits for the socket)
 #   er_stop_daemon [SIGNAL]      # -> $ER_STATUS (exit status)
+#   er_stop_ok                   # SIGTERM, and the daemon must exit 0
 #   fail MESSAGE                 # print, dump the daemon log, exit 1
 #   ctl ARGS...                  # eventctl on this daemon's two sockets
 #   dest NAME, field NAME KEY, state NAME
@@ -100,6 +101,11 @@ er_stop_daemon() {
     wait "$ER_PID" 2>/dev/null
     ER_STATUS=$?
     ER_PID=
+}
+
+er_stop_ok() {
+    er_stop_daemon TERM
+    [ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
 }
 
 # ------------------------------------------------ eventctl and destinations

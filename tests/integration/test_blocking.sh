@@ -72,8 +72,7 @@ sleeper=$(sed -n "s/.*seq $sleep_seq: sleeping $nap ms on thread \([0-9]*\).*/\1
 
 # Shutdown waits for the sleeping call (drain cut at shutdown_timeout: 1s,
 # then the worker's call returns), delivers it, and writes the cursor.
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 grep -q "^$sleep_seq BlockSleep " "$ER_TMP/slow.txt" || fail "the sleeping call's event was lost"
 [ "$(lines "$ER_TMP/slow.txt")" = 1201 ] || fail "slow answered $(lines "$ER_TMP/slow.txt")"
 er_start_daemon
@@ -91,6 +90,5 @@ for _ in $(seq 1 500); do
 done
 ctl dlq list --destination slow | awk '{ print $2, $4 }' | grep -qx "$fseq failed" ||
     fail "BlockFail not dead-lettered"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 echo "test_blocking: all checks passed (other work done in $elapsed ms while a handler slept $nap ms)"

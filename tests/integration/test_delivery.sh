@@ -87,16 +87,14 @@ expect_seqs "$ER_TMP/d.jsonl" \
     "$(range 1 10) $(range 31 35) $(range 43 45) $(range 6 45) $(range 1 45)" "replay from 0"
 
 # The cursor persists: a restart delivers nothing again, then what is new.
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 before=$(seqs "$ER_TMP/d.jsonl")
 er_start_daemon
 [ "$(field d cursor)" = 45 ] || fail "after a restart: $(dest d)"
 publish 1
 wait_cursor d 46
 expect_seqs "$ER_TMP/d.jsonl" "$before 46" "after a restart"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 rm -rf "$ER_TMP"
 ER_TMP=
 
@@ -110,8 +108,7 @@ routes:
 er_start_daemon
 publish 10
 wait_cursor a 10
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 # Three destinations join the ten stored events.
 er_write_config "handlers:
   a: { plugin: log, path: $ER_TMP/a.jsonl }
@@ -134,16 +131,14 @@ expect_seqs "$ER_TMP/late.jsonl" "$(range 11 15)" "start: head"
 expect_seqs "$ER_TMP/dflt.jsonl" "$(range 11 15)" "start by default"
 # `start` is where a destination begins, once: after a restart each goes on
 # from its cursor.
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 er_start_daemon
 publish 1
 for n in a early late dflt; do wait_cursor $n 16; done
 expect_seqs "$ER_TMP/early.jsonl" "$(range 1 16)" "start: earliest after a restart"
 expect_seqs "$ER_TMP/late.jsonl" "$(range 11 16)" "start: head after a restart"
 expect_seqs "$ER_TMP/dflt.jsonl" "$(range 11 16)" "start by default after a restart"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 rm -rf "$ER_TMP"
 ER_TMP=
 
@@ -194,15 +189,13 @@ sleep 0.2
 expect_seqs "$ER_TMP/parked.jsonl" "$fail_seq $retry_seq $flaky_seq" "a dead letter failing again"
 
 # Nor after a restart.
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 er_start_daemon
 last=$(ctl publish --type Plain) || fail "publish"
 wait_cursor t "$last"
 wait_cursor parked "$last"
 expect_seqs "$ER_TMP/parked.jsonl" "$fail_seq $retry_seq $flaky_seq" "forwarded, after a restart"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 rm -rf "$ER_TMP"
 ER_TMP=
 
@@ -284,12 +277,10 @@ ctl replay --type B >/dev/null 2>&1
 
 # A restart delivers nothing again: no cursor was moved.
 lines=$(wc -l <"$ER_TMP/audit.jsonl")
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 er_start_daemon
 last=$(ctl publish --type A) || fail "publish"
 wait_cursor audit "$last"
 [ "$(wc -l <"$ER_TMP/audit.jsonl")" -eq $((lines + 1)) ] || fail "audit got events again after a restart"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 echo "test_delivery: all checks passed"

@@ -73,8 +73,7 @@ head -1 "$ER_TMP/routes.out" | grep -q 'implicit type=\["TestPending"\]  -> watc
 ctl --json handlers | grep -q '"name":"watcher".*"delivered":50,' || fail "watcher did not get 50"
 ctl route --type TestPending | grep -q '^destinations: t watcher$' || fail "route TestPending"
 
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 
 # Shutdown waits for deliveries in flight; a second SIGTERM stops waiting:
 # a TestHang delivery is only completed by the handler's stop().
@@ -166,8 +165,7 @@ for want in "$seq t retries_exhausted 4" "$oseq t retries_exhausted 2" \
 done
 [ "$(ctl --json dlq list --limit 2 | grep -o '"reason"' | wc -l)" = 2 ] || fail "dlq list --limit 2"
 ctl dlq list --destination nobody | grep -qx 'no dead letters' || fail "dlq list of nobody"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 
 # Dead letters survive a restart; `dlq retry` sends one back to its
 # destination (removed once delivered), `dlq drop` deletes them; unknown
@@ -209,8 +207,7 @@ out=$(ctl dlq drop "$rid") || fail "dlq drop $rid"
 out=$(ctl dlq drop --destination t --all) || fail "dlq drop --all"
 [ "$out" = "$((before - 1)) dead letters dropped" ] || fail "dlq drop --all said: $out (had $before)"
 ctl dlq list --destination t | grep -qx 'no dead letters' || fail "dead letters left after drop --all"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 
 # Plugin state lives in the store: set by one daemon, read by the next
 # (same store directory), per instance, absent keys reported as such.
@@ -229,8 +226,7 @@ routes:
 er_start_daemon
 ctl publish --type TestStateSet --stream greeting --data '"hello, state"' >/dev/null ||
     fail "publish TestStateSet"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 er_start_daemon
 ctl publish --type TestStateGet --stream greeting >/dev/null || fail "publish TestStateGet"
 for _ in $(seq 1 500); do
@@ -241,6 +237,5 @@ grep -q '\[handler:t\] state greeting = "hello, state"$' "$ER_TMP/daemon.log" ||
     fail "handler t did not read its state back after a restart"
 grep -q '\[handler:u\] state greeting = (absent)$' "$ER_TMP/daemon.log" ||
     fail "handler u must not see t's state"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 echo "test_dispatch: all checks passed"

@@ -81,6 +81,5 @@ grep -q "^$poison " "$ER_TMP/crashy.txt" && fail "the poison event was answered"
 last=$(ctl publish --type After) || fail "publish After"
 for _ in $(seq 1 500); do grep -q "^$last " "$ER_TMP/crashy.txt" && break; sleep 0.01; done
 grep -q "^$last After" "$ER_TMP/crashy.txt" || fail "no delivery after recovery"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 echo "test_poison: all checks passed (seq $poison dead-lettered after 3 crashes)"

@@ -116,8 +116,7 @@ if grep -q 'er__host_handling' "$ER_SRCDIR/daemon/dispatch.c"; then
 else
     echo "SKIP: TestLoop (daemon/dispatch.c does not call er__host_handling yet)"
 fi
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 
 # ---- TestBounce without de-duplication: the handed event comes back with
 # its daemon fields replaced (the seq, origin and via are the daemon's,
@@ -153,6 +152,5 @@ for h in 1 2; do
 done
 line "$bseq" | grep -q '"via"' && fail "the client's event has a via: $(line "$bseq")"
 [ "$(stat hops_exceeded)" = 1 ] || fail "hops_exceeded $(stat hops_exceeded), expected 1"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 exit 0

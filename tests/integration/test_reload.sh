@@ -170,8 +170,7 @@ for i in 1 2 3 4 5; do
 done
 n=$(outcomes)
 [ "$n" -ge 9 ] && [ "$n" -le 13 ] || fail "$((n - 8)) reloads for five concurrent requests"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 rm -rf "$ER_TMP"
 ER_TMP=
 
@@ -231,8 +230,7 @@ out=$(ctl reload) || fail "reload removing early and late"
     fail "reload said: $out"
 publish 4
 wait_cursor d 20
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 conf "$ER_SOCK" 4GiB "$with"
 er_start_daemon
 wait_cursor early 20
@@ -242,6 +240,5 @@ for n in d early late; do wait_cursor $n 21; done
 expect_seqs "$ER_TMP/early.jsonl" "$(range 1 10) $(range 1 16) $(range 1 21)" \
     "early, after its cursor was deleted and a restart"
 expect_seqs "$ER_TMP/late.jsonl" "$(range 1 10) 16 21" "late, after its cursor was deleted and a restart"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 echo "test_reload: all checks passed"

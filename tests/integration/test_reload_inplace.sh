@@ -42,6 +42,5 @@ for _ in $(seq 1 500); do [ "$(lines "$ER_TMP/two.txt")" -ge 100 ] && break; sle
 [ "$(lines "$ER_TMP/one.txt")" = 100 ] || fail "one.txt has $(lines "$ER_TMP/one.txt")"
 [ "$(lines "$ER_TMP/two.txt")" = 100 ] || fail "two.txt has $(lines "$ER_TMP/two.txt")"
 [ "$(grep -c ' B$' "$ER_TMP/two.txt")" = 100 ] || fail "two.txt holds other events"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 echo "test_reload_inplace: all checks passed"

@@ -66,8 +66,7 @@ ctl --json stats | grep -q "\"held_by\":\"a dead letter (seq $fseq)\"" || fail "
 ctl dlq drop --destination t --all >/dev/null || fail "dlq drop"
 wait_stored 100 || fail "after the dead letter was dropped: $(stored) stored"
 echo "ok - a dead letter's event is kept until the dead letter goes"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 
 # 3. max_lag: a paused destination too far behind is skipped.
 conf "{ max_events: 100 }" "max_lag: 150"
@@ -102,8 +101,7 @@ sleep 2.2
 ctl publish --type New --count 10 2>/dev/null || fail "publish New"
 wait_stored 10 || fail "max_age 2s: $(stored) stored, expected the 10 new"
 echo "ok - max_age trims what was received longer ago"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 
 # 7. max_bytes: the store's used bytes (lmdb: pages in use) bounded by
 # trimming the oldest events — never past a paused destination's cursor.
@@ -153,8 +151,7 @@ done
 grep -q 'the store uses [0-9]* bytes: within max_bytes 1048576 again' "$ER_TMP/daemon.log" ||
     fail "coming back within max_bytes is not logged"
 echo "ok - max_bytes trims the oldest to within the bound ($n kept), never past a paused cursor"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 
 # 6. delete-stream: every event of one stream goes, in chunks.
 conf "{ max_age: off }" ""
@@ -169,6 +166,5 @@ out=$(ctl delete-stream s:a) || fail "delete-stream again: $out"
 [ "$out" = "s:a: 0 events deleted" ] || fail "delete-stream again said: $out"
 ctl delete-stream 2>/dev/null; [ $? -eq 2 ] || fail "delete-stream without a stream must be a usage error"
 echo "ok - delete-stream"
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 echo "test_retention: all checks passed"

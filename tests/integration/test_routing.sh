@@ -113,8 +113,7 @@ done
 grep -q AfterRotation "$rest" || fail "rotated file content"
 [ "$(count AfterRotation "$rest.1")" = 0 ] || fail "the old file got the new event"
 
-er_stop_daemon TERM
-[ "$ER_STATUS" -eq 0 ] || fail "exit status $ER_STATUS"
+er_stop_ok
 grep -q 'handlers stopped: 198 events routed, 0 unrouted' "$ER_TMP/daemon.log" &&
     grep -q 'stopped: 198 events stored, 0 duplicates answered' "$ER_TMP/daemon.log" ||
     fail "final log line"
